@@ -1,0 +1,41 @@
+"""TinyLab: a TinyML teaching workbench.
+
+Use it as ``import tinylab as tl``; submodules load on first use, so ``tinylab doctor`` and
+``import tinylab`` stay fast and TensorFlow is imported only by the modules that need it.
+
+Modules
+-------
+data        datasets: registry, normalization, seeded stratified splits (lesson 01)
+models      lesson model builders and their size in parameters and bytes (lesson 02)
+train       training with progress bars, evaluation, load_or_train (lesson 02)
+workspace   the folder where lessons hand models to each other
+plot        the lessons' figures
+doctor      what this machine has: versions, board toolchains, serial ports (lesson 00)
+exercises   checkers for the lessons' exercises
+widgets     one panel builder per lesson (the only place that imports ipywidgets)
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+# TensorFlow's C++ start-up chatter (CUDA probes, CPU flags) reaches students as red text in
+# every lesson; keep warnings and errors only. setdefault: a user's own setting wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("data", "models", "train", "workspace", "plot", "doctor", "exercises", "widgets",
+               "cli")
+__all__ = ["__version__", *_SUBMODULES]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'tinylab' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

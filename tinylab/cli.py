@@ -1,0 +1,81 @@
+"""The ``tinylab`` command.
+
+Sub-commands now: ``lab`` (start JupyterLab on the welcome lesson) and ``doctor`` (what this
+machine has). Later: ``pipeline``, ``bench``, ``capture``, ``deploy``, ``app``: each is one
+function ``_cmd_<name>(args)`` plus its parser in ``_parser()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def _checkout() -> Path | None:
+    """The TinyLab checkout this package runs from (editable install), if any."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "notebooks" / "00_welcome.ipynb").is_file() else None
+
+
+def _cmd_doctor(args) -> int:
+    from . import doctor
+
+    rep = doctor.report()
+    print(json.dumps(rep, indent=2) if args.json else doctor.to_text(rep))
+    return 0 if rep["ok"] else 1
+
+
+def _cmd_lab(args) -> int:
+    root = _checkout()
+    if root is None:
+        print("tinylab lab needs a TinyLab checkout (git clone, then `make lab`): the lessons "
+              "live in its notebooks/ folder, which this installation does not have.",
+              file=sys.stderr)
+        return 2
+    command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={root}",
+               f"--ServerApp.default_url=/lab/tree/notebooks/00_welcome.ipynb"]
+    if args.port:
+        command.append(f"--port={args.port}")
+    if args.no_browser:
+        command.append("--no-browser")
+    if args.ip:
+        command.append(f"--ip={args.ip}")
+    print("Starting JupyterLab on notebooks/00_welcome.ipynb (Ctrl-C twice to stop) ...", flush=True)
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tinylab", description="TinyLab: a TinyML teaching workbench.")
+    parser.add_argument("--version", action="version", version=f"tinylab {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    lab = commands.add_parser("lab", help="start JupyterLab on the welcome lesson")
+    lab.add_argument("--port", type=int, help="port for JupyterLab (default: 8888 or the next free one)")
+    lab.add_argument("--ip", help="address to listen on (default: localhost)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    lab.set_defaults(run=_cmd_lab)
+
+    doctor = commands.add_parser("doctor", help="check Python packages, board toolchains and boards")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    doctor.set_defaults(run=_cmd_doctor)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,364 @@
+"""Datasets for the lessons: one registry, one consistent object.
+
+Every loader returns a :class:`Dataset`: normalized arrays already split into seeded,
+stratified train/validation/test parts, plus the facts a lesson needs to talk about the data
+(class names, input shape, how it was normalized, where it came from).
+
+Introduced in lesson ``01_data``.
+
+Examples
+--------
+>>> import tinylab as tl
+>>> data = tl.data.load("digits", seed=0)
+>>> data.X_train.shape[1:], data.class_names[:3]
+((8, 8, 1), ('0', '1', '2'))
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+__all__ = [
+    "Dataset",
+    "DatasetUnavailableError",
+    "available",
+    "load",
+    "register",
+    "load_recorded",
+    "split_stratified",
+    "DEFAULT_SPLIT",
+]
+
+#: Fractions of the examples that go to (train, validation, test).
+DEFAULT_SPLIT = (0.7, 0.15, 0.15)
+
+#: Where TinyLab's own recorded datasets live (CSV + meta.json + README.md per folder).
+DATASETS_DIR = Path(__file__).resolve().parents[1] / "datasets"
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A dataset cannot be loaded on this machine (for instance it needs a download)."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A normalized dataset split into train, validation and test parts.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``"digits"``, ``"mnist"``, or a recorded dataset's folder name).
+    X_train, X_val, X_test : ndarray of float32, shape (n, *input_shape)
+        Normalized inputs.
+    y_train, y_val, y_test : ndarray of int64, shape (n,)
+        Class indices into ``class_names``.
+    class_names : tuple of str
+    input_shape : tuple of int
+        Shape of one example, e.g. ``(8, 8, 1)`` for the digits.
+    normalization : dict
+        How raw values became the arrays here: ``{"raw_range": [lo, hi], "scale": s,
+        "offset": o, "description": ...}`` with ``x = (raw - offset) * scale``.
+    provenance : dict
+        Where the data comes from (source, citation, licence, how it was recorded).
+    seed : int
+        The seed of the split.
+    """
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple
+    input_shape: tuple
+    normalization: dict
+    provenance: dict
+    seed: int = 0
+    extra: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def n_examples(self) -> int:
+        return len(self.y_train) + len(self.y_val) + len(self.y_test)
+
+    @property
+    def input_size(self) -> int:
+        """Number of input values per example (64 for the 8x8 digits)."""
+        return int(np.prod(self.input_shape))
+
+    def split_sizes(self) -> dict:
+        return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
+
+    def normalize(self, raw) -> np.ndarray:
+        """Apply this dataset's normalization to raw values (e.g. digit pixels 0..16)."""
+        norm = self.normalization
+        return ((np.asarray(raw, dtype=np.float32) - norm["offset"]) * norm["scale"]).astype(np.float32)
+
+    def raw(self, X) -> np.ndarray:
+        """Undo the normalization: back to the raw units (digits: pixel counts 0..16)."""
+        norm = self.normalization
+        return np.asarray(X, dtype=np.float32) / norm["scale"] + norm["offset"]
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={v}" for k, v in self.split_sizes().items())
+        return (f"Dataset({self.name!r}: {self.n_examples} examples of shape {self.input_shape}, "
+                f"{self.n_classes} classes; {sizes}; seed={self.seed})")
+
+
+# --------------------------------------------------------------------------- splitting
+
+def _check_split(split) -> tuple:
+    try:
+        fractions = tuple(float(f) for f in split)
+    except TypeError:
+        raise ValueError(f"split must be three fractions (train, val, test), got {split!r}; "
+                         f"for example {DEFAULT_SPLIT}") from None
+    if len(fractions) != 3:
+        raise ValueError(f"split must be three fractions (train, val, test), got {len(fractions)} "
+                         f"values {split!r}; for example {DEFAULT_SPLIT}")
+    if any(not np.isfinite(f) or f <= 0 or f >= 1 for f in fractions):
+        raise ValueError(f"each split fraction must lie strictly between 0 and 1, got {split!r}; "
+                         f"for example {DEFAULT_SPLIT}")
+    if abs(sum(fractions) - 1.0) > 1e-6:
+        raise ValueError(f"split fractions must add up to 1, got {split!r} (sum {sum(fractions):.3f}); "
+                         f"for example {DEFAULT_SPLIT}")
+    return fractions
+
+
+def split_stratified(y, split=DEFAULT_SPLIT, seed: int = 0) -> tuple:
+    """Indices of a seeded, stratified train/val/test split.
+
+    Parameters
+    ----------
+    y : array of int, shape (n,)
+        Class labels.
+    split : three floats in (0, 1) adding up to 1
+    seed : int
+
+    Returns
+    -------
+    (train_idx, val_idx, test_idx) : three int arrays that partition ``range(n)``, each class
+    represented in every part in (rounded) proportion to the split.
+    """
+    from sklearn.model_selection import train_test_split
+
+    fractions = _check_split(split)
+    y = np.asarray(y)
+    indices = np.arange(len(y))
+    counts = np.bincount(y) if y.size else np.array([])
+    smallest = counts[counts > 0].min() if counts.size else 0
+    if smallest < 3:
+        raise ValueError(f"every class needs at least 3 examples to appear in train, val and test; "
+                         f"the smallest class has {smallest}")
+    train_frac, val_frac, test_frac = fractions
+    train_idx, rest_idx = train_test_split(indices, train_size=train_frac, stratify=y,
+                                           random_state=seed)
+    val_share = val_frac / (val_frac + test_frac)
+    val_idx, test_idx = train_test_split(rest_idx, train_size=val_share, stratify=y[rest_idx],
+                                         random_state=seed)
+    return np.sort(train_idx), np.sort(val_idx), np.sort(test_idx)
+
+
+def _make(name, X, y, class_names, normalization, provenance, split, seed, **extra) -> Dataset:
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y, dtype=np.int64)
+    if X.ndim < 2 or len(X) != len(y):
+        raise ValueError(f"{name}: expected X of shape (n, ...) and y of shape (n,), "
+                         f"got X {X.shape} and y {y.shape}")
+    if y.min() < 0 or y.max() >= len(class_names):
+        raise ValueError(f"{name}: labels must be class indices 0..{len(class_names) - 1}, "
+                         f"found {y.min()}..{y.max()}")
+    train, val, test = split_stratified(y, split, seed)
+    return Dataset(name=name, X_train=X[train], y_train=y[train], X_val=X[val], y_val=y[val],
+                   X_test=X[test], y_test=y[test], class_names=tuple(class_names),
+                   input_shape=tuple(X.shape[1:]), normalization=normalization,
+                   provenance=provenance, seed=seed, extra=extra)
+
+
+# --------------------------------------------------------------------------- registry
+
+_REGISTRY: dict[str, Callable[..., Dataset]] = {}
+
+
+def register(name: str):
+    """Decorator that adds a loader ``f(split, seed) -> Dataset`` to the registry."""
+    def decorate(loader):
+        _REGISTRY[name] = loader
+        return loader
+    return decorate
+
+
+def _recorded_names() -> list:
+    if not DATASETS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in DATASETS_DIR.iterdir() if (p / "meta.json").is_file())
+
+
+def available() -> list:
+    """Names :func:`load` accepts: built-in loaders, then datasets recorded into ``datasets/``."""
+    return sorted(_REGISTRY) + [n for n in _recorded_names() if n not in _REGISTRY]
+
+
+def load(name: str = "digits", *, split=DEFAULT_SPLIT, seed: int = 0) -> Dataset:
+    """Load a dataset by name, normalized and split.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available`. ``"digits"`` (offline, ships with scikit-learn) is the
+        default for every lesson; ``"mnist"`` needs the network once.
+    split : three floats
+        Fractions (train, val, test), each in (0, 1), adding up to 1.
+    seed : int
+        Seed of the stratified split; the same seed gives the same split.
+
+    Raises
+    ------
+    ValueError
+        Unknown name (the message lists the valid ones) or bad split fractions.
+    DatasetUnavailableError
+        The dataset needs a download that cannot happen here.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"dataset name must be a string, one of {available()}, got {name!r}")
+    _check_split(split)
+    if name in _REGISTRY:
+        return _REGISTRY[name](split=split, seed=seed)
+    if name in _recorded_names():
+        return load_recorded(DATASETS_DIR / name, split=split, seed=seed)
+    raise ValueError(f"unknown dataset {name!r}; choose one of {available()}")
+
+
+# --------------------------------------------------------------------------- digits
+
+@register("digits")
+def _load_digits(split=DEFAULT_SPLIT, seed=0) -> Dataset:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = bunch.images.astype(np.float32)[..., np.newaxis]  # (1797, 8, 8, 1), values 0..16
+    normalization = {"raw_range": [0.0, 16.0], "offset": 0.0, "scale": 1.0 / 16.0,
+                     "description": "pixel counts 0..16 divided by 16, giving [0, 1]"}
+    provenance = {
+        "source": "scikit-learn sklearn.datasets.load_digits (UCI Optical Recognition of "
+                  "Handwritten Digits, test part)",
+        "how_made": "43 writers; 32x32 bitmaps cut into 4x4 blocks, each pixel the count of "
+                    "set bits in its block (0..16)",
+        "citation": "Alpaydin & Kaynak (1998), UCI Machine Learning Repository",
+        "offline": True,
+    }
+    return _make("digits", images / 16.0, bunch.target,
+                 [str(c) for c in bunch.target_names], normalization, provenance, split, seed)
+
+
+# --------------------------------------------------------------------------- mnist
+
+#: Host Keras downloads MNIST from; a module constant so tests can point it elsewhere.
+MNIST_HOST = "storage.googleapis.com"
+MNIST_FILE = "mnist.npz"
+MNIST_BYTES = 11_490_434
+
+
+def _keras_cache_dir() -> Path:
+    import os
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+
+
+def _can_reach(host: str, port: int = 443, timeout_s: float = 3.0) -> str | None:
+    """None if a TCP connection to host:port opens within the timeout, else the reason."""
+    start = time.monotonic()
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as error:
+        return f"{type(error).__name__}: {error} after {time.monotonic() - start:.1f} s"
+
+
+@register("mnist")
+def _load_mnist(split=DEFAULT_SPLIT, seed=0, timeout_s: float = 3.0) -> Dataset:
+    cache = _keras_cache_dir() / MNIST_FILE
+    if not cache.is_file():
+        reason = _can_reach(MNIST_HOST, timeout_s=timeout_s)
+        if reason is not None:
+            raise DatasetUnavailableError(
+                f"MNIST is not cached on this machine ({cache}) and needs the network once to "
+                f"download {MNIST_BYTES / 1e6:.1f} MB from {MNIST_HOST}, which could not be "
+                f"reached ({reason}). Connect once (Binder can), or use "
+                f"tl.data.load('digits'), which ships with scikit-learn and works offline.")
+    import keras
+
+    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    images = np.concatenate([x_train, x_test]).astype(np.float32)[..., np.newaxis]
+    labels = np.concatenate([y_train, y_test])
+    normalization = {"raw_range": [0.0, 255.0], "offset": 0.0, "scale": 1.0 / 255.0,
+                     "description": "8-bit grey levels 0..255 divided by 255, giving [0, 1]"}
+    provenance = {"source": "keras.datasets.mnist (LeCun, Cortes & Burges)",
+                  "cache": str(cache), "offline": False}
+    return _make("mnist", images / 255.0, labels, [str(d) for d in range(10)],
+                 normalization, provenance, split, seed)
+
+
+# --------------------------------------------------------------------------- recorded datasets
+
+_META_KEYS = ("name", "label_column", "feature_columns", "class_names", "input_shape",
+              "normalization", "provenance")
+
+
+def load_recorded(folder, *, split=DEFAULT_SPLIT, seed: int = 0) -> Dataset:
+    """Load a dataset recorded into a folder: ``data.csv`` + ``meta.json`` (+ ``README.md``).
+
+    ``meta.json`` holds ``name``, ``label_column``, ``feature_columns`` (list of CSV column
+    names, in the order they fill ``input_shape``), ``class_names``, ``input_shape``,
+    ``normalization`` (``offset``, ``scale``, ``raw_range``, ``description``) and
+    ``provenance``. Each CSV row is one example with raw feature values and its label as a
+    class name. See ``datasets/README.md``.
+    """
+    folder = Path(folder)
+    meta_path, csv_path = folder / "meta.json", folder / "data.csv"
+    for path in (meta_path, csv_path):
+        if not path.is_file():
+            raise ValueError(f"recorded dataset {folder} has no {path.name}; a recorded dataset "
+                             f"is a folder with data.csv and meta.json (see datasets/README.md)")
+    meta = json.loads(meta_path.read_text())
+    missing = [k for k in _META_KEYS if k not in meta]
+    if missing:
+        raise ValueError(f"{meta_path} lacks {missing}; it needs all of {list(_META_KEYS)}")
+    features, class_names = list(meta["feature_columns"]), list(meta["class_names"])
+    input_shape = tuple(int(d) for d in meta["input_shape"])
+    if int(np.prod(input_shape)) != len(features):
+        raise ValueError(f"{meta_path}: input_shape {input_shape} holds {int(np.prod(input_shape))} "
+                         f"values but feature_columns names {len(features)}")
+    with csv_path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        absent = [c for c in features + [meta["label_column"]] if c not in (reader.fieldnames or [])]
+        if absent:
+            raise ValueError(f"{csv_path} lacks the columns {absent} that meta.json names; "
+                             f"its header is {reader.fieldnames}")
+        rows, labels = [], []
+        for line_no, row in enumerate(reader, start=2):
+            label = row[meta["label_column"]]
+            if label not in class_names:
+                raise ValueError(f"{csv_path} line {line_no}: label {label!r} is not one of "
+                                 f"{class_names}")
+            try:
+                rows.append([float(row[c]) for c in features])
+            except (TypeError, ValueError):
+                raise ValueError(f"{csv_path} line {line_no}: a feature value is not a number") from None
+            labels.append(class_names.index(label))
+    raw = np.asarray(rows, dtype=np.float32).reshape((-1,) + input_shape)
+    norm = dict(meta["normalization"])
+    X = (raw - float(norm["offset"])) * float(norm["scale"])
+    return _make(meta["name"], X, labels, class_names, norm, dict(meta["provenance"]), split, seed)
