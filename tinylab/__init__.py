@@ -10,6 +10,7 @@ models      lesson model builders and their size in parameters and bytes (lesson
 train       training with progress bars, evaluation, load_or_train (lesson 02)
 workspace   the folder where lessons hand models to each other
 plot        the lessons' figures
+boards      board profiles (flash, RAM, clock) and "does it fit?"
 doctor      what this machine has: versions, board toolchains, serial ports (lesson 00)
 exercises   checkers for the lessons' exercises
 widgets     one panel builder per lesson (the only place that imports ipywidgets)
@@ -26,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "models", "train", "workspace", "plot", "doctor", "exercises", "widgets",
+_SUBMODULES = ("data", "models", "train", "workspace", "boards", "plot", "doctor", "exercises", "widgets",
                "cli")
 __all__ = ["__version__", *_SUBMODULES]
 

@@ -1,0 +1,13 @@
+"""Widget panels, one builder per lesson; the only part of TinyLab that imports ipywidgets.
+
+Each builder returns a fresh container (re-running a cell gives a fresh panel) whose
+``controls`` dict names its widgets, so tests and curious students can drive it by setting
+``.value`` and calling ``.click()``. Callback output and errors go to an ``Output`` in the
+panel, where JupyterLab and Voila show them.
+"""
+
+from .doctor_view import doctor_view
+from .sample_browser import sample_browser
+from .train_panel import train_panel
+
+__all__ = ["doctor_view", "sample_browser", "train_panel"]
