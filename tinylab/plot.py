@@ -190,6 +190,9 @@ def model_sizes(sizes: dict, boards=("uno", "nano33ble")):
         ax.text(len(names) - 0.5, profile["flash_usable_bytes"] * 1.1,
                 f"{profile['name'].split(' (')[0]} flash", ha="right", fontsize=8)
     ax.set_yscale("log")
+    tallest = max([v for size in sizes.values() for v in size.values()] +
+                  [board_profiles.load(b)["flash_usable_bytes"] for b in boards])
+    ax.set_ylim(top=tallest * 4)
     ax.set_xticks(positions, names)
     ax.set_ylabel("bytes (log)")
     ax.set_title("parameters in bytes vs a board's flash")

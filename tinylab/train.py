@@ -17,7 +17,7 @@ import numpy as np
 from . import models, workspace
 
 __all__ = ["ProgressBar", "compile_model", "fit", "predict_classes", "accuracy", "evaluate",
-           "confusion_matrix", "load_or_train"]
+           "confusion_matrix", "train_and_save", "load_or_train"]
 
 
 class ProgressBar(keras.callbacks.Callback):
@@ -148,20 +148,46 @@ def confusion_matrix(model, data, part: str = "test") -> np.ndarray:
                         labels=np.arange(data.n_classes))
 
 
+def _card_for(name, data, epochs, seed) -> dict:
+    """What identifies a trained lesson model: architecture, dataset, split, seeds, epochs."""
+    return {"architecture": name, "dataset": data.name, "split": list(data.split_sizes().values()),
+            "data_seed": data.seed, "seed": seed, "epochs": int(epochs)}
+
+
+def train_and_save(name: str, data, *, epochs: int | None = None, seed: int = 0,
+                   progress: bool = True):
+    """Build a named lesson model, train it, save it to the workspace under ``name``.
+
+    Returns
+    -------
+    (model, history) : the trained keras.Model and its keras.callbacks.History
+    """
+    if name not in models.ARCHITECTURES:
+        raise ValueError(f"unknown model {name!r}; choose one of {models.available()}")
+    epochs = int(epochs or models.ARCHITECTURES[name]["epochs"])
+    model = models.build(name, data.input_shape, data.n_classes, seed=seed)
+    history = fit(model, data, epochs=epochs, seed=seed, progress=progress)
+    card = dict(_card_for(name, data, epochs, seed),
+                test_accuracy=accuracy(model, data.X_test, data.y_test),
+                params=models.count_params(model))
+    workspace.save_model(model, name, card)
+    return model, history
+
+
 def load_or_train(name: str, data=None, *, epochs: int | None = None, seed: int = 0,
                   progress: bool = True, retrain: bool = False):
     """A trained lesson model: from the workspace when it matches, else trained and saved.
 
-    A saved model is reused only if its card names the same architecture, dataset, split and
-    seed; anything else (or ``retrain=True``) trains a fresh one, so every lesson runs
-    standalone.
+    A saved model is reused only if its card names the same architecture, dataset, split,
+    seeds and epochs; anything else (or ``retrain=True``) trains a fresh one with
+    :func:`train_and_save`, so every lesson runs standalone.
 
     Parameters
     ----------
     name : str
         One of :data:`tinylab.models.ARCHITECTURES` (``"mlp300"``, ``"student"``, ...).
     data : Dataset, optional
-        Defaults to ``tl.data.load("digits", seed=seed)``.
+        Defaults to ``tl.data.load("digits")``.
     epochs : int, optional
         Defaults to the architecture's ``epochs``.
     """
@@ -169,17 +195,11 @@ def load_or_train(name: str, data=None, *, epochs: int | None = None, seed: int 
 
     if name not in models.ARCHITECTURES:
         raise ValueError(f"unknown model {name!r}; choose one of {models.available()}")
-    data = data if data is not None else datasets.load("digits", seed=seed)
+    data = data if data is not None else datasets.load("digits")
     epochs = int(epochs or models.ARCHITECTURES[name]["epochs"])
-    wanted = {"architecture": name, "dataset": data.name, "split": list(data.split_sizes().values()),
-              "data_seed": data.seed, "seed": seed, "epochs": epochs}
     if not retrain and workspace.has_model(name):
         card = workspace.load_card(name)
-        if all(card.get(k) == v for k, v in wanted.items()):
+        if all(card.get(k) == v for k, v in _card_for(name, data, epochs, seed).items()):
             return workspace.load_model(name)
-    model = models.build(name, data.input_shape, data.n_classes, seed=seed)
-    fit(model, data, epochs=epochs, seed=seed, progress=progress)
-    card = dict(wanted, test_accuracy=accuracy(model, data.X_test, data.y_test),
-                params=models.count_params(model))
-    workspace.save_model(model, name, card)
+    model, _ = train_and_save(name, data, epochs=epochs, seed=seed, progress=progress)
     return model
