@@ -298,7 +298,7 @@ def _load_mnist(split=DEFAULT_SPLIT, seed=0, timeout_s: float = 3.0) -> Dataset:
                 f"download {MNIST_BYTES / 1e6:.1f} MB from {MNIST_HOST}, which could not be "
                 f"reached ({reason}). Connect once (Binder can), or use "
                 f"tl.data.load('digits'), which ships with scikit-learn and works offline.")
-    import keras
+    from ._tensorflow import keras
 
     (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     images = np.concatenate([x_train, x_test]).astype(np.float32)[..., np.newaxis]

@@ -128,7 +128,7 @@ def check_normalize(normalize) -> CheckResult:
 
 def check_dense_params(dense_params) -> CheckResult:
     """Lesson 02: a function ``dense_params(n_inputs, n_units)`` counting a Dense layer's parameters."""
-    import keras
+    from ._tensorflow import keras
 
     name = "Parameters of a Dense layer"
     if not callable(dense_params):

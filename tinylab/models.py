@@ -43,7 +43,7 @@ def _check_shape(input_shape, n_classes):
 
 
 def _init(seed, offset):
-    import keras
+    from ._tensorflow import keras
     return keras.initializers.GlorotUniform(seed=seed + offset)
 
 
@@ -60,7 +60,7 @@ def mlp(input_shape=(8, 8, 1), n_classes=10, hidden_units=(300, 100), *, seed=0,
     seed : int
         Seeds every initializer, so the same seed gives the same initial weights.
     """
-    import keras
+    from ._tensorflow import keras
 
     input_shape, n_classes = _check_shape(input_shape, n_classes)
     hidden_units = tuple(hidden_units)
@@ -80,7 +80,7 @@ def cnn(input_shape=(8, 8, 1), n_classes=10, filters=(16, 32), *, seed=0, name="
 
     Pooling stops once the feature map is 2x2, so an 8x8 input takes two blocks.
     """
-    import keras
+    from ._tensorflow import keras
 
     input_shape, n_classes = _check_shape(input_shape, n_classes)
     if len(input_shape) != 3:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import sys
 
-import keras
 import numpy as np
 
 from . import models, workspace
+from ._tensorflow import keras
 
 __all__ = ["ProgressBar", "compile_model", "fit", "predict_classes", "accuracy", "evaluate",
            "confusion_matrix", "train_and_save", "load_or_train"]
@@ -60,7 +60,7 @@ def compile_model(model, learning_rate: float = 1e-3):
 
 
 def _batches(X, y, batch_size, seed, shuffle):
-    import tensorflow as tf
+    from ._tensorflow import tf
 
     batches = tf.data.Dataset.from_tensor_slices((X, y))
     if shuffle:

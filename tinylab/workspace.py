@@ -73,7 +73,7 @@ def load_card(name: str) -> dict:
 
 def load_model(name: str):
     """Load a model saved with :func:`save_model` (raises FileNotFoundError naming the fix)."""
-    import keras
+    from ._tensorflow import keras
 
     load_card(name)  # raises the helpful error when absent
     return keras.models.load_model(model_path(name))

@@ -1,0 +1,96 @@
+"""Benchmark: wall time and peak memory of each lesson notebook run headless, top to bottom.
+
+Each lesson runs in a fresh kernel with an empty workspace (the worst case: it rebuilds what
+it needs), in a child process so that the kernel's peak resident memory can be read from
+``getrusage(RUSAGE_CHILDREN)`` once it has exited. Prints one JSON object; ``--write FILE``
+also rewrites the lessons table in docs/benchmarks.md between its markers.
+
+Goal (DEVELOPERS.md): each lesson in about a minute on 2 cores; Binder gives 2 GB of RAM.
+
+    python bench/lessons.py [--write docs/benchmarks.md] [NOTEBOOK ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- lessons:begin -->", "<!-- lessons:end -->"
+
+
+def run_one(notebook: Path) -> dict:
+    """Execute one notebook in a fresh kernel (called in a child process)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(notebook, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    seconds = time.perf_counter() - start
+    kernel_peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    return {"notebook": notebook.name, "seconds": round(seconds, 1),
+            "kernel_peak_mib": round(kernel_peak_kib / 1024, 0), "errors": len(errors)}
+
+
+def measure(notebook: Path) -> dict:
+    with tempfile.TemporaryDirectory() as workspace:
+        env = dict(os.environ, TINYLAB_WORKSPACE=workspace, MPLBACKEND="Agg")
+        done = subprocess.run([sys.executable, __file__, "--one", str(notebook)], env=env,
+                              capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"{notebook.name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def write_table(results: list, machine: dict, target: Path) -> None:
+    rows = "\n".join(f"| {r['notebook']} | {r['seconds']:.1f} | {r['kernel_peak_mib']:.0f} |"
+                     for r in results)
+    table = (f"{BEGIN}\nMeasured {machine['date']} on {machine['cpus']} CPUs, Python "
+             f"{machine['python']}, with an empty workspace (each lesson rebuilds what it needs).\n\n"
+             f"| lesson | wall time (s) | kernel peak RSS (MiB) |\n|---|---|---|\n{rows}\n{END}")
+    text = target.read_text() if target.exists() else f"# Benchmarks\n\n## Lessons\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in text:
+        text += f"\n## Lessons\n\n{BEGIN}\n{END}\n"
+    text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: table, text, flags=re.S)
+    target.write_text(text)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="lesson notebooks (default: notebooks/NN_*.ipynb)")
+    parser.add_argument("--write", type=Path, help="rewrite the lessons table in this file")
+    parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(run_one(args.one.resolve())))
+        return 0
+    notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    results = []
+    for notebook in notebooks:
+        results.append(measure(notebook.resolve()))
+        print(f"{results[-1]['notebook']}: {results[-1]['seconds']} s, "
+              f"{results[-1]['kernel_peak_mib']:.0f} MiB", file=sys.stderr)
+    machine = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
+               "python": platform.python_version(), "platform": platform.platform()}
+    print(json.dumps({"benchmark": "lessons", "machine": machine, "results": results}, indent=2))
+    if args.write:
+        write_table(results, machine, args.write)
+    return 0 if all(r["errors"] == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
