@@ -1,0 +1,37 @@
+"""Shared pytest set-up for TinyLab's tests (markers; fixtures as tests come to need them).
+
+Every test runs against a throw-away workspace (``TINYLAB_WORKSPACE``) and a headless
+matplotlib backend.
+"""
+
+import os
+
+import pytest
+
+# Before anything imports matplotlib: no window, no display needed.
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "binder: renders Binder's Dockerfile with repo2docker (no Docker engine needed; "
+        "deselect with -m 'not binder')")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_workspace(tmp_path, monkeypatch):
+    """Point TINYLAB_WORKSPACE at a fresh folder so no test reads or writes the real one."""
+    workspace = tmp_path / "workspace"
+    monkeypatch.setenv("TINYLAB_WORKSPACE", str(workspace))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    return workspace
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """The digits dataset with the default split and seed 0 (loaded once; treat as read-only)."""
+    import tinylab.data
+
+    return tinylab.data.load("digits", seed=0)
