@@ -38,13 +38,17 @@ def _cmd_lab(args) -> int:
               file=sys.stderr)
         return 2
     command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={root}",
-               f"--ServerApp.default_url=/lab/tree/notebooks/00_welcome.ipynb"]
+               "--LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb"]
     if args.port:
         command.append(f"--port={args.port}")
     if args.no_browser:
         command.append("--no-browser")
     if args.ip:
         command.append(f"--ip={args.ip}")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # JupyterLab refuses root without this; containers and lab PCs set up as root need it.
+        print("Running as root: passing --allow-root to JupyterLab.", flush=True)
+        command.append("--allow-root")
     print("Starting JupyterLab on notebooks/00_welcome.ipynb (Ctrl-C twice to stop) ...", flush=True)
     os.execv(sys.executable, command)
     return 0  # not reached

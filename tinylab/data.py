@@ -273,6 +273,7 @@ MNIST_BYTES = 11_490_434
 
 
 def _keras_cache_dir() -> Path:
+    """Keras' own dataset cache (``$KERAS_HOME/datasets``, default ``~/.keras/datasets``)."""
     import os
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
 
@@ -300,7 +301,14 @@ def _load_mnist(split=DEFAULT_SPLIT, seed=0, timeout_s: float = 3.0) -> Dataset:
                 f"tl.data.load('digits'), which ships with scikit-learn and works offline.")
     from ._tensorflow import keras
 
-    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    try:
+        # An absolute path makes Keras use exactly the file checked above.
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data(path=str(cache))
+    except Exception as error:  # Keras raises a bare Exception on a failed fetch
+        raise DatasetUnavailableError(
+            f"MNIST could not be downloaded from {MNIST_HOST} into {cache} ({error}). It needs "
+            f"the network once; or use tl.data.load('digits'), which ships with scikit-learn "
+            f"and works offline.") from error
     images = np.concatenate([x_train, x_test]).astype(np.float32)[..., np.newaxis]
     labels = np.concatenate([y_train, y_test])
     normalization = {"raw_range": [0.0, 255.0], "offset": 0.0, "scale": 1.0 / 255.0,
@@ -358,6 +366,8 @@ def load_recorded(folder, *, split=DEFAULT_SPLIT, seed: int = 0) -> Dataset:
             except (TypeError, ValueError):
                 raise ValueError(f"{csv_path} line {line_no}: a feature value is not a number") from None
             labels.append(class_names.index(label))
+    if not rows:
+        raise ValueError(f"{csv_path} has a header but no examples; add one row per example")
     raw = np.asarray(rows, dtype=np.float32).reshape((-1,) + input_shape)
     norm = dict(meta["normalization"])
     X = (raw - float(norm["offset"])) * float(norm["scale"])

@@ -1,0 +1,84 @@
+"""Tests for tinylab.cli: the ``tinylab`` command."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tinylab
+from tinylab import cli, doctor
+
+
+def _tinylab_command():
+    script = Path(sys.executable).parent / "tinylab"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "tinylab.cli"]
+
+
+def test_doctor_json_from_the_installed_command(_isolated_workspace):
+    done = subprocess.run(_tinylab_command() + ["doctor", "--json"], capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ))
+    rep = json.loads(done.stdout)
+    assert isinstance(rep["checks"], list) and rep["checks"]
+    assert rep["tinylab"] == tinylab.__version__
+    assert done.returncode == (0 if rep["ok"] else 1)
+
+
+def test_main_doctor_exit_code_follows_the_report(capsys):
+    code = cli.main(["doctor", "--json"])
+    rep = json.loads(capsys.readouterr().out)
+    assert code == (0 if rep["ok"] else 1)
+
+
+@pytest.mark.parametrize("ok, code", [(True, 0), (False, 1)])
+def test_main_doctor_returns_0_only_when_everything_required_is_there(monkeypatch, capsys, ok, code):
+    rep = {"tinylab": "0", "platform": "test", "ok": ok, "checks": [], "serial_ports": [],
+           "install_missing_toolchain": None}
+    monkeypatch.setattr(doctor, "report", lambda: rep)
+    assert cli.main(["doctor"]) == code
+    out = capsys.readouterr().out
+    assert out.strip() == doctor.to_text(rep)
+
+
+def test_no_command_prints_help_and_returns_2(capsys):
+    assert cli.main([]) == 2
+    out = capsys.readouterr().out
+    assert "usage: tinylab" in out and "doctor" in out and "lab" in out
+
+
+def test_version_flag(capsys):
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["--version"])
+    assert caught.value.code == 0
+    assert capsys.readouterr().out.strip() == f"tinylab {tinylab.__version__}"
+
+
+def test_lab_without_a_checkout_returns_2_with_a_message(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_checkout", lambda: None)
+    monkeypatch.setattr(cli.os, "execv", lambda *args: pytest.fail("must not start JupyterLab"))
+    assert cli.main(["lab"]) == 2
+    err = capsys.readouterr().err
+    assert "checkout" in err and "notebooks" in err
+
+
+def test_lab_starts_jupyterlab_on_the_welcome_lesson(monkeypatch, tmp_path, capsys):
+    started = []
+    monkeypatch.setattr(cli, "_checkout", lambda: tmp_path)
+    monkeypatch.setattr(cli.os, "execv", lambda program, argv: started.append((program, argv)))
+    cli.main(["lab", "--port", "9999", "--no-browser", "--ip", "0.0.0.0"])
+    [(program, argv)] = started
+    assert program == sys.executable
+    assert argv[:3] == [sys.executable, "-m", "jupyterlab"]
+    assert f"--notebook-dir={tmp_path}" in argv
+    assert "--LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb" in argv
+    assert {"--port=9999", "--no-browser", "--ip=0.0.0.0"} <= set(argv)
+
+
+def test_lab_leaves_out_options_not_given(monkeypatch, tmp_path):
+    started = []
+    monkeypatch.setattr(cli, "_checkout", lambda: tmp_path)
+    monkeypatch.setattr(cli.os, "execv", lambda program, argv: started.append(argv))
+    cli.main(["lab"])
+    assert not any(arg.startswith(("--port", "--ip", "--no-browser")) for arg in started[0])

@@ -1,0 +1,333 @@
+"""Tests for tinylab.data: the digits loader, stratified splits, recorded datasets, MNIST offline."""
+
+import csv
+import json
+import threading
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+import tinylab.data as data_module
+from tinylab.data import DatasetUnavailableError, load, load_recorded, split_stratified
+
+N_DIGITS = 1797
+
+
+def _parts(dataset):
+    return {"train": (dataset.X_train, dataset.y_train), "val": (dataset.X_val, dataset.y_val),
+            "test": (dataset.X_test, dataset.y_test)}
+
+
+# --------------------------------------------------------------------------- digits
+
+
+def test_digits_shapes_dtype_range_and_classes(digits):
+    for part, (X, y) in _parts(digits).items():
+        assert X.shape[1:] == (8, 8, 1), part
+        assert X.dtype == np.float32, part
+        assert y.dtype == np.int64, part
+        assert len(X) == len(y), part
+        assert X.min() >= 0.0 and X.max() <= 1.0, part
+    assert digits.input_shape == (8, 8, 1)
+    assert digits.input_size == 64
+    assert digits.n_classes == 10
+    assert digits.class_names == tuple(str(d) for d in range(10))
+    assert set(np.concatenate([digits.y_train, digits.y_val, digits.y_test])) == set(range(10))
+    # Raw pixels reach both ends of 0..16, so normalized values reach both ends of [0, 1].
+    assert digits.X_train.min() == 0.0 and digits.X_train.max() == 1.0
+
+
+def test_digits_split_sizes_add_up_and_follow_the_fractions(digits):
+    sizes = digits.split_sizes()
+    assert sum(sizes.values()) == N_DIGITS == digits.n_examples
+    for part, fraction in zip(("train", "val", "test"), data_module.DEFAULT_SPLIT):
+        assert abs(sizes[part] - fraction * N_DIGITS) <= 1, (part, sizes)
+
+
+def test_digits_arrays_are_the_split_indices_of_the_sklearn_images(digits):
+    bunch = load_digits()
+    train, val, test = split_stratified(bunch.target, seed=0)
+    np.testing.assert_array_equal(digits.X_train[..., 0], bunch.images[train] / 16.0)
+    np.testing.assert_array_equal(digits.X_test[..., 0], bunch.images[test] / 16.0)
+    np.testing.assert_array_equal(digits.y_val, bunch.target[val])
+
+
+def test_split_stratified_partitions_the_indices():
+    y = load_digits().target
+    train, val, test = split_stratified(y, seed=0)
+    assert not set(train) & set(val)
+    assert not set(train) & set(test)
+    assert not set(val) & set(test)
+    np.testing.assert_array_equal(np.sort(np.concatenate([train, val, test])), np.arange(len(y)))
+
+
+def test_split_is_stratified(digits):
+    y_all = np.concatenate([digits.y_train, digits.y_val, digits.y_test])
+    overall = np.bincount(y_all, minlength=10) / len(y_all)
+    for part, (_, y) in _parts(digits).items():
+        share = np.bincount(y, minlength=10) / len(y)
+        # Rounding one example per class in the smallest part (270) moves a share by < 0.004.
+        np.testing.assert_allclose(share, overall, atol=0.01, err_msg=part)
+
+
+def test_split_stratified_golden_small_case():
+    # 3 classes of 20: a 0.5/0.25/0.25 split must give 10/5/5 of every class.
+    y = np.repeat([0, 1, 2], 20)
+    train, val, test = split_stratified(y, split=(0.5, 0.25, 0.25), seed=3)
+    for idx, per_class in ((train, 10), (val, 5), (test, 5)):
+        np.testing.assert_array_equal(np.bincount(y[idx], minlength=3), [per_class] * 3)
+
+
+def test_same_seed_same_split_different_seed_different_split(digits):
+    again = load("digits", seed=0)
+    other = load("digits", seed=1)
+    np.testing.assert_array_equal(again.X_train, digits.X_train)
+    np.testing.assert_array_equal(again.y_test, digits.y_test)
+    y = load_digits().target
+    assert not np.array_equal(split_stratified(y, seed=0)[0], split_stratified(y, seed=1)[0])
+    assert not np.array_equal(other.X_train, digits.X_train)
+    assert other.seed == 1
+
+
+def test_split_stratified_rejects_classes_too_small_to_appear_everywhere():
+    y = np.array([0, 0, 0, 0, 1, 1])  # class 1 has only 2 examples
+    with pytest.raises(ValueError, match="at least 3"):
+        split_stratified(y)
+
+
+def test_normalize_golden_and_raw_round_trip(digits):
+    np.testing.assert_allclose(digits.normalize([0, 4, 8, 16]), [0.0, 0.25, 0.5, 1.0])
+    raw = digits.raw(digits.X_train)
+    # The digits' raw values are whole pixel counts 0..16.
+    np.testing.assert_allclose(raw, np.round(raw), atol=1e-5)
+    assert raw.min() == 0 and raw.max() == 16
+    np.testing.assert_allclose(digits.normalize(raw), digits.X_train, atol=1e-7)
+    assert digits.normalize(raw).dtype == np.float32
+
+
+def test_available_lists_builtin_loaders():
+    names = data_module.available()
+    assert "digits" in names and "mnist" in names
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="digits") as caught:
+        load("no-such-dataset")
+    assert "no-such-dataset" in str(caught.value)
+
+
+def test_non_string_name_is_a_type_error():
+    with pytest.raises(TypeError, match="string"):
+        load(3)
+
+
+@pytest.mark.parametrize("split, words", [
+    ((0.5, 0.3, 0.3), "add up to 1"),
+    ((0.6, 0.3, 0.2), "add up to 1"),
+    ((1.2, -0.1, -0.1), "between 0 and 1"),
+    ((0.0, 0.5, 0.5), "between 0 and 1"),
+    ((0.5, 0.5), "three fractions"),
+    ((0.4, 0.2, 0.2, 0.2), "three fractions"),
+    (0.7, "three fractions"),
+])
+def test_bad_split_fractions_are_value_errors(split, words):
+    with pytest.raises(ValueError, match=words):
+        load("digits", split=split)
+
+
+def test_split_stratified_checks_fractions_too():
+    with pytest.raises(ValueError, match="add up to 1"):
+        split_stratified(np.repeat([0, 1], 10), split=(0.3, 0.3, 0.3))
+
+
+# --------------------------------------------------------------------------- mnist offline
+
+
+def _run_guarded(function, guard_s=60.0):
+    """Run ``function`` in a thread; return the exception it raised. Fails if it hangs.
+
+    The guard only catches a hang (a download that never gives up); it is far above any
+    sensible run time and is not a speed assertion.
+    """
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = function()
+        except BaseException as error:  # noqa: BLE001 - handed back to the test
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(guard_s)
+    assert not thread.is_alive(), "loading MNIST hung instead of failing"
+    return outcome.get("error"), outcome.get("value")
+
+
+@pytest.fixture
+def no_mnist_cache(tmp_path, monkeypatch):
+    """An empty Keras cache, and Keras's own download pointed at a host that cannot resolve.
+
+    Keras hard-codes the storage.googleapis.com URL; rewriting it guarantees no test ever
+    downloads 11 MB, on this offline machine or on a networked one.
+    """
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    import keras.src.datasets.mnist as keras_mnist
+
+    real_get_file = keras_mnist.get_file
+
+    def get_file_from_nowhere(*args, origin=None, **kwargs):
+        origin = "https://tinylab.invalid/" + str(origin).rsplit("/", 1)[-1]
+        return real_get_file(*args, origin=origin, cache_dir=str(tmp_path / "keras"), **kwargs)
+
+    monkeypatch.setattr(keras_mnist, "get_file", get_file_from_nowhere)
+    return tmp_path / "keras"
+
+
+def test_mnist_offline_raises_unavailable_naming_digits(no_mnist_cache, monkeypatch):
+    monkeypatch.setattr(data_module, "MNIST_HOST", "tinylab.invalid")
+    error, value = _run_guarded(lambda: load("mnist"))
+    assert value is None
+    assert isinstance(error, DatasetUnavailableError), repr(error)
+    message = str(error)
+    assert "digits" in message
+    assert "tinylab.invalid" in message
+    assert str(no_mnist_cache) in message  # says where it looked for the cache
+
+
+def test_mnist_blackholed_host_with_short_timeout_still_raises(no_mnist_cache, monkeypatch):
+    # 10.255.255.1 is unroutable on most networks (connect times out). Some sandboxes accept
+    # any TCP connection instead: then the probe passes and the download itself fails. The
+    # student must get DatasetUnavailableError pointing at 'digits' either way.
+    monkeypatch.setattr(data_module, "MNIST_HOST", "10.255.255.1")
+    error, _ = _run_guarded(lambda: data_module._load_mnist(timeout_s=0.5))
+    assert isinstance(error, DatasetUnavailableError), repr(error)
+    assert "digits" in str(error)
+
+
+def test_mnist_download_failure_after_a_good_probe_is_unavailable(no_mnist_cache, monkeypatch):
+    # A proxy or captive portal can accept the TCP probe while the HTTPS download fails.
+    monkeypatch.setattr(data_module, "_can_reach", lambda *args, **kwargs: None)
+    error, _ = _run_guarded(lambda: load("mnist"))
+    assert isinstance(error, DatasetUnavailableError), repr(error)
+    assert "digits" in str(error)
+
+
+# --------------------------------------------------------------------------- recorded datasets
+
+FEATURES = ["f0", "f1", "f2", "f3"]
+CLASSES = ["up", "down"]
+OFFSET, SCALE = 10.0, 0.5
+
+
+def _meta(**changes):
+    meta = {
+        "name": "gestures",
+        "label_column": "label",
+        "feature_columns": FEATURES,
+        "class_names": CLASSES,
+        "input_shape": [2, 2, 1],
+        "normalization": {"offset": OFFSET, "scale": SCALE, "raw_range": [10, 40],
+                          "description": "(raw - 10) / 2"},
+        "provenance": {"source": "written by the test"},
+    }
+    meta.update(changes)
+    return meta
+
+
+def _rows(n=20):
+    # Row i holds raw values 10+i .. 13+i and is 'up' when i is even: every row is unique, so
+    # a test can find it again after the shuffle of the split.
+    return [{"f0": 10 + i, "f1": 11 + i, "f2": 12 + i, "f3": 13 + i,
+             "label": CLASSES[i % 2]} for i in range(n)]
+
+
+def _write(folder, meta=None, rows=None, header=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "meta.json").write_text(json.dumps(_meta() if meta is None else meta))
+    rows = _rows() if rows is None else rows
+    header = header or ["label"] + FEATURES
+    with (folder / "data.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder
+
+
+def test_load_recorded_shapes_labels_and_normalization(tmp_path):
+    dataset = load_recorded(_write(tmp_path / "gestures"), seed=0)
+    assert dataset.name == "gestures"
+    assert dataset.input_shape == (2, 2, 1)
+    assert dataset.class_names == ("up", "down")
+    assert dataset.n_examples == 20
+    assert dataset.X_train.dtype == np.float32 and dataset.y_train.dtype == np.int64
+    assert dataset.provenance == {"source": "written by the test"}
+    X = np.concatenate([dataset.X_train, dataset.X_val, dataset.X_test])
+    y = np.concatenate([dataset.y_train, dataset.y_val, dataset.y_test])
+    assert X.shape == (20, 2, 2, 1)
+    order = np.argsort(X[:, 0, 0, 0])
+    X, y = X[order], y[order]
+    for i in range(20):
+        raw = np.array([10 + i, 11 + i, 12 + i, 13 + i], dtype=np.float32)
+        # Row-major fill: f0, f1 on the first row of the 2x2 input, f2, f3 on the second.
+        np.testing.assert_allclose(X[i, :, :, 0], ((raw - OFFSET) * SCALE).reshape(2, 2))
+        assert y[i] == i % 2  # index into class_names: 'up' = 0, 'down' = 1
+    np.testing.assert_allclose(dataset.raw(X)[:, 0, 0, 0], 10 + np.arange(20))
+
+
+def test_recorded_dataset_in_datasets_dir_loads_by_name(tmp_path, monkeypatch):
+    _write(tmp_path / "datasets" / "gestures")
+    (tmp_path / "datasets" / "not-a-dataset").mkdir()  # no meta.json: ignored
+    monkeypatch.setattr(data_module, "DATASETS_DIR", tmp_path / "datasets")
+    assert "gestures" in data_module.available()
+    assert "not-a-dataset" not in data_module.available()
+    assert load("gestures").n_examples == 20
+
+
+def test_recorded_missing_meta_keys(tmp_path):
+    meta = _meta()
+    del meta["provenance"], meta["label_column"]
+    with pytest.raises(ValueError, match="provenance") as caught:
+        load_recorded(_write(tmp_path / "g", meta=meta))
+    assert "label_column" in str(caught.value)
+
+
+def test_recorded_input_shape_must_match_feature_count(tmp_path):
+    with pytest.raises(ValueError, match=r"input_shape \(3, 3\) holds 9 values .* names 4"):
+        load_recorded(_write(tmp_path / "g", meta=_meta(input_shape=[3, 3])))
+
+
+def test_recorded_csv_missing_a_named_column(tmp_path):
+    with pytest.raises(ValueError, match="f3"):
+        load_recorded(_write(tmp_path / "g", header=["label", "f0", "f1", "f2"]))
+
+
+def test_recorded_unknown_label_gives_the_line_number(tmp_path):
+    rows = _rows()
+    rows[2]["label"] = "sideways"  # third data row: line 4 of the file (line 1 is the header)
+    with pytest.raises(ValueError, match=r"line 4: label 'sideways'"):
+        load_recorded(_write(tmp_path / "g", rows=rows))
+
+
+def test_recorded_value_that_is_not_a_number(tmp_path):
+    rows = _rows()
+    rows[4]["f2"] = "abc"  # fifth data row: line 6
+    with pytest.raises(ValueError, match=r"line 6: .*not a number"):
+        load_recorded(_write(tmp_path / "g", rows=rows))
+
+
+@pytest.mark.parametrize("missing", ["data.csv", "meta.json"])
+def test_recorded_missing_file(tmp_path, missing):
+    folder = _write(tmp_path / "g")
+    (folder / missing).unlink()
+    with pytest.raises(ValueError, match=missing.replace(".", r"\.")):
+        load_recorded(folder)
+
+
+def test_recorded_csv_without_rows_says_it_has_no_examples(tmp_path):
+    with pytest.raises(ValueError, match=r"no (examples|rows)|empty"):
+        load_recorded(_write(tmp_path / "g", rows=[]))
