@@ -270,6 +270,7 @@ def _load_digits(split=DEFAULT_SPLIT, seed=0) -> Dataset:
 MNIST_HOST = "storage.googleapis.com"
 MNIST_FILE = "mnist.npz"
 MNIST_BYTES = 11_490_434
+MNIST_STALL_TIMEOUT_S = 30.0
 
 
 def _keras_cache_dir() -> Path:
@@ -301,6 +302,10 @@ def _load_mnist(split=DEFAULT_SPLIT, seed=0, timeout_s: float = 3.0) -> Dataset:
                 f"tl.data.load('digits'), which ships with scikit-learn and works offline.")
     from ._tensorflow import keras
 
+    previous_timeout = socket.getdefaulttimeout()
+    # Keras' download has no timeout of its own: a proxy that accepts and then stalls would
+    # hang the lesson. 30 s without a byte is a failure.
+    socket.setdefaulttimeout(MNIST_STALL_TIMEOUT_S)
     try:
         # An absolute path makes Keras use exactly the file checked above.
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data(path=str(cache))
@@ -309,6 +314,8 @@ def _load_mnist(split=DEFAULT_SPLIT, seed=0, timeout_s: float = 3.0) -> Dataset:
             f"MNIST could not be downloaded from {MNIST_HOST} into {cache} ({error}). It needs "
             f"the network once; or use tl.data.load('digits'), which ships with scikit-learn "
             f"and works offline.") from error
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
     images = np.concatenate([x_train, x_test]).astype(np.float32)[..., np.newaxis]
     labels = np.concatenate([y_train, y_test])
     normalization = {"raw_range": [0.0, 255.0], "offset": 0.0, "scale": 1.0 / 255.0,
