@@ -57,11 +57,11 @@ def train_panel(data, *, default: str = "student", save_as: str = "my_model",
     architecture = widgets.Dropdown(options=models.available() + [_CUSTOM], value=default,
                                     description="model")
     hidden = widgets.Text(value="64, 32", description="hidden units", disabled=True,
-                          placeholder="e.g. 300, 100")
+                          placeholder="e.g. 300, 100", style={"description_width": "initial"})
     epochs = widgets.IntSlider(value=models.ARCHITECTURES[default]["epochs"], min=1, max=100,
                                description="epochs", continuous_update=False)
     learning_rate = widgets.Dropdown(options=[0.01, 0.003, 0.001, 0.0003], value=0.001,
-                                     description="learn rate")
+                                     description="learning rate", style={"description_width": "initial"})
     name = widgets.Text(value=save_as, description="save as")
     run = widgets.Button(description="Run", button_style="primary", icon="play")
     status = widgets.HTML("Choose a model and press <b>Run</b>.")
