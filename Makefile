@@ -28,8 +28,11 @@ test: setup
 	TINYLAB_WORKSPACE=$(TEST_WORKSPACE) MPLBACKEND=Agg \
 	  $(BIN)/python -m pytest tests $(LESSONS) --nbval-lax --nbval-current-env
 
+# Every benchmark in bench/ (each prints JSON and rewrites its section of docs/benchmarks.md).
 bench: setup
-	$(BIN)/python bench/lessons.py --write docs/benchmarks.md
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	for b in $(sort $(basename $(notdir $(wildcard bench/[a-z]*.py)))); do \
+	  $(BIN)/tinylab bench $$b --write || exit 1; done
 
 setup: toolchain $(STAMP)
 

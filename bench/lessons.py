@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import re
 import resource
 import subprocess
 import sys
@@ -24,8 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BEGIN, END = "<!-- lessons:begin -->", "<!-- lessons:end -->"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import ROOT, markdown_table, write_section  # noqa: E402
+from _report import machine as current_machine  # noqa: E402
 
 
 def run_one(notebook: Path) -> dict:
@@ -56,16 +55,12 @@ def measure(notebook: Path) -> dict:
 
 
 def write_table(results: list, machine: dict, target: Path) -> None:
-    rows = "\n".join(f"| {r['notebook']} | {r['seconds']:.1f} | {r['kernel_peak_mib']:.0f} |"
-                     for r in results)
-    table = (f"{BEGIN}\nMeasured {machine['date']} on {machine['cpus']} CPUs, Python "
-             f"{machine['python']}, with an empty workspace (each lesson rebuilds what it needs).\n\n"
-             f"| lesson | wall time (s) | kernel peak RSS (MiB) |\n|---|---|---|\n{rows}\n{END}")
-    text = target.read_text() if target.exists() else f"# Benchmarks\n\n## Lessons\n\n{BEGIN}\n{END}\n"
-    if BEGIN not in text:
-        text += f"\n## Lessons\n\n{BEGIN}\n{END}\n"
-    text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: table, text, flags=re.S)
-    target.write_text(text)
+    rows = [[r["notebook"], f"{r['seconds']:.1f}", f"{r['kernel_peak_mib']:.0f}"] for r in results]
+    write_section("lessons", f"Measured {machine['date']} on {machine['cpus']} CPUs, Python "
+                  f"{machine['python']}, with an empty workspace (each lesson rebuilds what it "
+                  f"needs).\n\n" + markdown_table(
+                      ["lesson", "wall time (s)", "kernel peak RSS (MiB)"], rows),
+                  target, title="Lessons")
 
 
 def main(argv=None) -> int:
@@ -73,6 +68,7 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path,
                         help="lesson notebooks (default: notebooks/NN_*.ipynb)")
     parser.add_argument("--write", type=Path, help="rewrite the lessons table in this file")
+    parser.add_argument("--json", action="store_true", help="(always on) print the JSON result")
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -84,8 +80,7 @@ def main(argv=None) -> int:
         results.append(measure(notebook.resolve()))
         print(f"{results[-1]['notebook']}: {results[-1]['seconds']} s, "
               f"{results[-1]['kernel_peak_mib']:.0f} MiB", file=sys.stderr)
-    machine = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
-               "python": platform.python_version(), "platform": platform.platform()}
+    machine = current_machine()
     print(json.dumps({"benchmark": "lessons", "machine": machine, "results": results}, indent=2))
     if args.write:
         write_table(results, machine, args.write)

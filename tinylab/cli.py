@@ -1,7 +1,8 @@
 """The ``tinylab`` command.
 
-Sub-commands now: ``lab`` (start JupyterLab on the welcome lesson) and ``doctor`` (what this
-machine has). Later: ``pipeline``, ``bench``, ``capture``, ``deploy``, ``app``: each is one
+Sub-commands now: ``lab`` (start JupyterLab on the welcome lesson), ``doctor`` (what this
+machine has) and ``bench`` (run ``bench/NAME.py``). Later: ``pipeline``, ``capture``,
+``deploy``, ``app``: each is one
 function ``_cmd_<name>(args)`` plus its parser in ``_parser()``.
 """
 
@@ -54,6 +55,24 @@ def _cmd_lab(args) -> int:
     return 0  # not reached
 
 
+def _cmd_bench(args) -> int:
+    import subprocess
+
+    root = _checkout()
+    bench_dir = root / "bench" if root else None
+    names = sorted(p.stem for p in bench_dir.glob("[a-z]*.py")) if bench_dir else []
+    if args.name not in names:
+        where = "" if bench_dir else " (benchmarks live in a TinyLab checkout's bench/ folder)"
+        print(f"unknown benchmark {args.name!r}; choose one of {names}{where}", file=sys.stderr)
+        return 2
+    command = [sys.executable, str(bench_dir / f"{args.name}.py")]
+    if args.json:
+        command.append("--json")
+    if args.write:
+        command += ["--write", str(root / "docs" / "benchmarks.md")]
+    return subprocess.call(command + list(args.rest))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinylab", description="TinyLab: a TinyML teaching workbench.")
@@ -69,6 +88,13 @@ def _parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check Python packages, board toolchains and boards")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     doctor.set_defaults(run=_cmd_doctor)
+
+    bench = commands.add_parser("bench", help="run a benchmark from bench/ (kd, prune, lessons, ...)")
+    bench.add_argument("name", help="the benchmark, e.g. kd or prune")
+    bench.add_argument("--json", action="store_true", help="print the results as JSON")
+    bench.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    bench.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the benchmark")
+    bench.set_defaults(run=_cmd_bench)
     return parser
 
 
