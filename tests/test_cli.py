@@ -82,3 +82,22 @@ def test_lab_leaves_out_options_not_given(monkeypatch, tmp_path):
     monkeypatch.setattr(cli.os, "execv", lambda program, argv: started.append(argv))
     cli.main(["lab"])
     assert not any(arg.startswith(("--port", "--ip", "--no-browser")) for arg in started[0])
+
+
+def test_bench_unknown_name_lists_the_benchmarks(capsys):
+    assert cli.main(["bench", "no-such-bench"]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-bench" in err and "lessons" in err
+
+
+def test_bench_runs_the_script_with_its_flags(monkeypatch, tmp_path):
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "echo.py").write_text("")
+    monkeypatch.setattr(cli, "_checkout", lambda: tmp_path)
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda command: calls.append(command) or 7)
+    assert cli.main(["bench", "echo", "--json", "--write", "--seeds", "2"]) == 7
+    (command,) = calls
+    assert command[:2] == [sys.executable, str(tmp_path / "bench" / "echo.py")]
+    assert command[2:] == ["--json", "--write", str(tmp_path / "docs" / "benchmarks.md"),
+                           "--seeds", "2"]

@@ -70,7 +70,7 @@ def _cmd_bench(args) -> int:
         command.append("--json")
     if args.write:
         command += ["--write", str(root / "docs" / "benchmarks.md")]
-    return subprocess.call(command + list(args.rest))
+    return subprocess.call(command + list(args.rest))  # other options go to the benchmark
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,14 +93,16 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("name", help="the benchmark, e.g. kd or prune")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
     bench.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    bench.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the benchmark")
     bench.set_defaults(run=_cmd_bench)
     return parser
 
 
 def main(argv=None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "bench":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
