@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["CheckResult", "check_uno_weights", "check_normalize", "check_dense_params",
-           "solutions", "show_solution"]
+           "check_soft_loss", "check_prune_mask", "solutions", "show_solution"]
 
 
 @dataclass
@@ -68,8 +68,34 @@ def _dense_params(n_inputs: int, n_units: int) -> int:
     return n_inputs * n_units + n_units
 
 
+def _soft_loss(teacher_logits, student_logits, temperature):
+    """Lesson 03, eq. (3) times T**2: the teacher's soft targets p against the student's q.
+
+    p = softmax(teacher_logits / T) and q = softmax(student_logits / T), row by row;
+    the loss is T**2 * mean over the examples of -sum_i p_i ln q_i.
+    """
+    def log_softmax(logits):
+        z = np.asarray(logits, dtype=np.float64) / temperature
+        z = z - z.max(axis=-1, keepdims=True)  # stable: exp() never overflows
+        return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+    p = np.exp(log_softmax(teacher_logits))
+    log_q = log_softmax(student_logits)
+    return temperature ** 2 * np.mean(-np.sum(p * log_q, axis=-1))
+
+
+
+def _prune_mask(weights, quality):
+    """Lesson 04: Han et al.'s keep-mask, True where |w| > quality * std(weights)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    threshold = quality * weights.std()
+    return np.abs(weights) > threshold
+
+
 solutions = types.SimpleNamespace(uno_weights=_uno_weights, normalize=_normalize,
-                                  dense_params=_dense_params)
+                                  dense_params=_dense_params,
+                                  soft_loss=_soft_loss,
+                                  prune_mask=_prune_mask)
 
 
 def show_solution(name: str) -> str:
@@ -149,3 +175,130 @@ def check_dense_params(dense_params) -> CheckResult:
                                             f"parameters, your function says {got}.{hint}")
     return CheckResult(name, True, "weights grow as inputs x units: the first layer of the "
                                    "teacher (64 x 300) holds most of them.")
+
+
+def _soft_loss_variant(teacher_logits, student_logits, teacher_t, student_t, factor, *,
+                       swap=False, kl=False, per_example=False):
+    """The soft loss with a common mistake built in, to recognise it in a student's answer."""
+    if swap:
+        teacher_logits, student_logits = student_logits, teacher_logits
+
+    def log_softmax(logits, temperature):
+        z = np.asarray(logits, dtype=np.float64) / temperature
+        z = z - z.max(axis=-1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+    log_p = log_softmax(teacher_logits, teacher_t)
+    values = -np.sum(np.exp(log_p) * (log_softmax(student_logits, student_t) - (log_p if kl else 0)),
+                     axis=-1)
+    return factor * (values.sum() if per_example else values.mean())
+
+
+def check_soft_loss(soft_loss) -> CheckResult:
+    """Lesson 03: ``soft_loss(teacher_logits, student_logits, temperature)``, eq. (3) times T**2.
+
+    Probed with batches of logits of shape ``(n, 10)`` at several temperatures; a wrong answer
+    is compared with the usual mistakes (temperature forgotten, ``T**2`` forgotten, teacher
+    and student swapped, KL instead of cross-entropy, sum instead of mean) to give a hint.
+    """
+    name = "Soft loss"
+    if not callable(soft_loss):
+        return CheckResult(name, False, f"pass your function itself, not {type(soft_loss).__name__}.")
+    rng = np.random.default_rng(3)
+    mistakes = (
+        ("you did not divide the logits by T: both softmaxes need the temperature, eq. (2).",
+         dict(teacher_t=1.0, student_t=1.0, factor=1.0)),
+        ("you did not divide the logits by T (but kept T**2): both softmaxes need it, eq. (2).",
+         dict(teacher_t=1.0, student_t=1.0, factor="T2")),
+        ("only the teacher's softmax has the temperature: the student's q must use the same T.",
+         dict(teacher_t="T", student_t=1.0, factor="T2")),
+        ("the T**2 factor is missing: multiply by temperature**2 so the gradients keep their size.",
+         dict(teacher_t="T", student_t="T", factor=1.0)),
+        ("you multiplied by T, not T**2.", dict(teacher_t="T", student_t="T", factor="T")),
+        ("teacher and student are swapped: p (the target) comes from the teacher's logits, the "
+         "log from the student's q: -sum p log q.",
+         dict(teacher_t="T", student_t="T", factor="T2", swap=True)),
+        ("that is the KL divergence, the cross-entropy minus the teacher's entropy; this "
+         "exercise asks for the cross-entropy -sum p log q of eq. (3).",
+         dict(teacher_t="T", student_t="T", factor="T2", kl=True)),
+        ("you summed over the examples: take the mean, so the loss does not grow with the batch.",
+         dict(teacher_t="T", student_t="T", factor="T2", per_example=True)),
+    )
+    for temperature in (4.0, 1.0, 10.0):
+        teacher = rng.normal(0.0, 4.0, size=(5, 10))
+        student = rng.normal(0.0, 2.0, size=(5, 10))
+        expected = _soft_loss(teacher, student, temperature)
+        got, error = _call(soft_loss, teacher.copy(), student.copy(), temperature)
+        if error:
+            return CheckResult(name, False, error)
+        if got is None:
+            return CheckResult(name, False, "your function returned None: return the loss.")
+        try:
+            value = np.asarray(got, dtype=np.float64)
+        except (TypeError, ValueError):
+            return CheckResult(name, False, f"expected a number, got {got!r}.")
+        if value.ndim != 0:
+            return CheckResult(name, False, f"return one number, the mean over the {len(teacher)} "
+                                            f"examples, not an array of shape {value.shape}.")
+        if np.isclose(float(value), expected, rtol=1e-5, atol=1e-8):
+            continue
+        for hint, spec in mistakes:
+            spec = dict(spec)
+            for key in ("teacher_t", "student_t", "factor"):
+                spec[key] = {"T": temperature, "T2": temperature ** 2}.get(spec[key], spec[key])
+            if np.isclose(float(value), _soft_loss_variant(teacher, student, **spec), rtol=1e-5):
+                return CheckResult(name, False, f"at T = {temperature:g} you returned "
+                                                f"{float(value):.4f}, expected {expected:.4f}: {hint}")
+        return CheckResult(name, False, f"at T = {temperature:g} you returned {float(value):.4f}, "
+                                        f"expected {expected:.4f}. Hint: p = softmax(teacher / T), "
+                                        f"q = softmax(student / T), then T**2 * mean(-sum(p * log q)) "
+                                        f"over the classes (axis=-1).")
+    return CheckResult(name, True, "T**2 times the cross-entropy of the student's soft "
+                                   "predictions against the teacher's: the soft half of eq. (5).")
+
+
+def check_prune_mask(prune_mask) -> CheckResult:
+    """Lesson 04: ``prune_mask(weights, quality)``, True (keep) where ``|w| > quality * std``."""
+    name = "Prune by threshold"
+    if not callable(prune_mask):
+        return CheckResult(name, False, f"pass your function itself, not {type(prune_mask).__name__}.")
+    w44 = np.array([[0.9, -0.1, 0.0, -0.7], [0.2, 0.6, -0.3, 0.1],
+                    [-0.8, 0.3, 0.5, -0.2], [0.1, -0.4, 0.0, -0.2]])
+    probes = [(w44, 1.0), (np.random.default_rng(0).normal(0.2, 0.5, size=(64, 30)), 0.8),
+              (np.array([3.0, -3.0, 1.0, -1.0]), 0.0), (np.array([2.0, -2.0, 2.0, -2.0]), 1.0)]
+    for weights, quality in probes:
+        got, error = _call(prune_mask, weights.copy(), quality)
+        if error:
+            return CheckResult(name, False, error)
+        if got is None:
+            return CheckResult(name, False, "your function returned None: return the mask.")
+        got = np.asarray(got)
+        if got.shape != weights.shape:
+            return CheckResult(name, False, f"the mask should have the weights' shape "
+                                            f"{weights.shape}, got {got.shape}.")
+        if got.dtype != bool:
+            return CheckResult(name, False, f"return a mask of True/False (dtype bool), got "
+                                            f"{got.dtype}: compare, e.g. np.abs(w) > threshold, "
+                                            f"rather than returning the pruned weights.")
+        expected = _prune_mask(weights, quality)
+        if np.array_equal(got, expected):
+            continue
+        std = weights.std()
+        if np.array_equal(got, np.abs(weights) >= quality * std):
+            hint = ("a weight exactly at the threshold should be pruned: use > rather than >=.")
+        elif np.array_equal(got, ~expected):
+            hint = "your mask is inverted: True should mean keep (|w| above the threshold)."
+        elif np.array_equal(got, weights > quality * std):
+            hint = ("you pruned every negative weight: compare the magnitude np.abs(w), "
+                    "a large negative weight matters as much as a large positive one.")
+        elif np.array_equal(got, np.abs(weights) > quality):
+            hint = "the threshold is quality times the standard deviation of the weights, np.std(w)."
+        elif np.array_equal(got, np.abs(weights) > quality * np.abs(weights).std()):
+            hint = "take the standard deviation of the weights themselves, not of |w|."
+        else:
+            hint = (f"for quality {quality} the threshold is {quality * std:.3f} and "
+                    f"{int(expected.sum())} of {expected.size} weights should be kept; you kept "
+                    f"{int(got.sum())}.")
+        return CheckResult(name, False, hint)
+    return CheckResult(name, True, "one threshold per layer, from that layer's own spread: on the "
+                                   "4x4 example quality 1.0 keeps 5 of 16 weights.")

@@ -12,7 +12,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = ["digit", "sample", "image_grid", "class_balance", "pixel_stats", "history",
-           "confusion_matrix", "model_sizes"]
+           "confusion_matrix", "model_sizes", "soft_targets", "distillation_grid",
+           "weight_histogram", "pruning_curve"]
 
 
 def _images(X) -> np.ndarray:
@@ -197,4 +198,115 @@ def model_sizes(sizes: dict, boards=("uno", "nano33ble")):
     ax.set_ylabel("bytes (log)")
     ax.set_title("parameters in bytes vs a board's flash")
     ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def soft_targets(probabilities: dict, class_names=None, *, title: str | None = None):
+    """Probabilities over the classes as grouped bars, one group per entry of ``probabilities``.
+
+    ``probabilities`` maps a label (e.g. ``"T = 1"``) to an array of shape ``(n_classes,)``;
+    lesson 03 shows a teacher's soft targets at several temperatures.
+    """
+    if not probabilities:
+        raise ValueError("soft_targets needs at least one {label: probabilities} entry")
+    rows = {label: np.asarray(p, dtype=float).ravel() for label, p in probabilities.items()}
+    n_classes = len(next(iter(rows.values())))
+    if any(len(p) != n_classes for p in rows.values()):
+        raise ValueError("every entry of probabilities needs one value per class")
+    names = list(class_names) if class_names is not None else [str(i) for i in range(n_classes)]
+    fig = Figure(figsize=(6.5, 2.8), layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / len(rows)
+    for i, (label, p) in enumerate(rows.items()):
+        ax.bar(np.arange(n_classes) + (i - (len(rows) - 1) / 2) * width, p, width=width,
+               label=str(label))
+    ax.set_xticks(range(n_classes), names)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("class")
+    ax.set_ylabel("probability")
+    ax.grid(axis="y", alpha=0.3)
+    if len(rows) > 1:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def distillation_grid(values, alphas, temperatures, *, title: str = "validation accuracy",
+                      fmt: str = "{:.1%}"):
+    """A heat map of ``values[i, j]`` for ``alphas[i]`` (rows) and ``temperatures[j]`` (columns)."""
+    values = np.asarray(values, dtype=float)
+    if values.shape != (len(alphas), len(temperatures)):
+        raise ValueError(f"values must have shape (len(alphas), len(temperatures)) = "
+                         f"{(len(alphas), len(temperatures))}, got {values.shape}")
+    fig = Figure(figsize=(1.2 * len(temperatures) + 2.2, 0.8 * len(alphas) + 1.4),
+                 layout="constrained")
+    ax = fig.add_subplot()
+    shown = ax.imshow(values, cmap="viridis", aspect="auto")
+    middle = (np.nanmax(values) + np.nanmin(values)) / 2
+    for (row, col), value in np.ndenumerate(values):
+        ax.text(col, row, fmt.format(value), ha="center", va="center", fontsize=9,
+                color="black" if value > middle else "white")
+    ax.set_xticks(range(len(temperatures)), [f"{t:g}" for t in temperatures])
+    ax.set_yticks(range(len(alphas)), [f"{a:g}" for a in alphas])
+    ax.set_xlabel("temperature T")
+    ax.set_ylabel("alpha (weight of the soft loss)")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(shown, ax=ax, shrink=0.8)
+    return fig
+
+
+def weight_histogram(weights: dict, *, bins: int = 80, title: str | None = None):
+    """Histograms of the non-zero weights, one panel per entry (lesson 04: before/after pruning).
+
+    ``weights`` maps a label (e.g. ``"trained"``, ``"pruned + retrained"``) to an array of
+    weights; zeros (pruned weights) are left out of the bars and counted in the panel's title,
+    so the gap that pruning cuts around zero shows as the two-humped shape of Han et al.
+    """
+    if not weights:
+        raise ValueError("weight_histogram needs at least one {label: weights} entry")
+    arrays = {label: np.asarray(w, dtype=float).ravel() for label, w in weights.items()}
+    everything = np.concatenate(list(arrays.values()))
+    edges = np.linspace(everything.min(), everything.max(), int(bins) + 1) \
+        if everything.size and everything.min() < everything.max() else int(bins)
+    fig = Figure(figsize=(3.4 * len(arrays), 2.7), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(arrays), sharex=True))
+    for ax, (label, values) in zip(axes, arrays.items()):
+        alive = values[values != 0]
+        ax.hist(alive, bins=edges, color="#4c72b0")
+        ax.set_title(f"{label}\n{alive.size:,} kept, {values.size - alive.size:,} zero",
+                     fontsize=9)
+        ax.set_xlabel("weight value")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("weights")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def pruning_curve(sparsities, accuracies: dict, *, baseline: float | None = None,
+                  marker: float | None = None, title: str = "accuracy vs sparsity"):
+    """Accuracy against the fraction of weights pruned, one line per entry of ``accuracies``.
+
+    ``sparsities`` are fractions in [0, 1) (shown as percent); each entry of ``accuracies`` maps
+    a label (e.g. ``"no retraining"``) to accuracies at those sparsities, or to a pair
+    ``(its own sparsities, accuracies)``. ``baseline`` draws the unpruned model's accuracy,
+    ``marker`` a vertical line at one sparsity (the lesson 04 slider).
+    """
+    fig = Figure(figsize=(6.5, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    for label, values in accuracies.items():
+        xs, ys = values if isinstance(values, tuple) else (sparsities, values)
+        ax.plot(100 * np.asarray(xs, dtype=float), 100 * np.asarray(ys, dtype=float), "o-",
+                markersize=3, label=label)
+    if baseline is not None:
+        ax.axhline(100 * baseline, color="black", linestyle="--", linewidth=1, label="unpruned")
+    if marker is not None:
+        ax.axvline(100 * marker, color="#cf222e", linewidth=1)
+    ax.set_xlabel("sparsity: weights pruned (%)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_xlim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title(title, fontsize=10)
     return fig

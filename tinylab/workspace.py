@@ -14,7 +14,8 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["path", "model_path", "save_model", "load_model", "load_card", "has_model", "list_models"]
+__all__ = ["path", "model_path", "save_model", "load_model", "load_card", "has_model", "list_models",
+           "save_arrays", "load_arrays", "has_arrays"]
 
 ENV_VAR = "TINYLAB_WORKSPACE"
 
@@ -83,3 +84,37 @@ def list_models() -> list:
     """Cards of every model in the workspace."""
     return [json.loads(p.read_text()) for p in sorted(path().glob("*.json"))
             if p.with_suffix(".keras").is_file()]
+
+
+def _arrays_path(name: str) -> Path:
+    return path() / f"{_check_name(name)}.npz"
+
+
+def save_arrays(name: str, **arrays) -> Path:
+    """Save named numpy arrays as ``<workspace>/<name>.npz`` (e.g. lesson 04's pruning masks).
+
+    Keep them next to the model they describe by using the model's name plus a suffix, such
+    as ``save_arrays("mlp300_pruned_masks", dense_1=mask, ...)``.
+    """
+    import numpy as np
+
+    if not arrays:
+        raise ValueError("save_arrays needs at least one array, e.g. save_arrays(name, dense_1=mask)")
+    target = _arrays_path(name)
+    np.savez_compressed(target, **{key: np.asarray(value) for key, value in arrays.items()})
+    return target
+
+
+def has_arrays(name: str) -> bool:
+    return _arrays_path(name).is_file()
+
+
+def load_arrays(name: str) -> dict:
+    """The arrays saved with :func:`save_arrays`, as a dict name -> ndarray."""
+    import numpy as np
+
+    if not has_arrays(name):
+        raise FileNotFoundError(f"no arrays {name!r} in the workspace {path()}; run the lesson "
+                                f"that saves them (lesson 04 saves the pruning masks)")
+    with np.load(_arrays_path(name)) as stored:
+        return {key: stored[key] for key in stored.files}
