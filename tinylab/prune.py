@@ -205,7 +205,8 @@ def prune_model(model, *, sparsity=None, quality=None, layers=None, masks=None) 
     names = _choose_layers(model, layers)
     result = {name: np.asarray(mask, dtype=bool).copy() for name, mask in (masks or {}).items()}
     if sparsity is not None:
-        targets = {name: _check_fraction(v) for name, v in _per_layer(sparsity, names, "sparsity").items()}
+        targets = {name: _check_fraction(v)
+                   for name, v in _per_layer(sparsity, names, "sparsity").items()}
     else:
         targets = _per_layer(quality, names, "quality")
         for value in targets.values():
@@ -503,7 +504,8 @@ def remove_dead_neurons(model, masks=None):
                                       dtype=np.float64)
                 biases[i + 1] = biases[i + 1] + constant @ w_out[folding]
             alive = ~dead
-            kernels[i], biases[i], keep_masks[i] = w_in[:, alive], biases[i][alive], keep_masks[i][:, alive]
+            kernels[i], biases[i] = w_in[:, alive], biases[i][alive]
+            keep_masks[i] = keep_masks[i][:, alive]
             kernels[i + 1], keep_masks[i + 1] = w_out[alive], keep_masks[i + 1][alive]
             changed = True
     layers = [keras.Input(shape=model.input_shape[1:])]
