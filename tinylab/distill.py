@@ -374,8 +374,8 @@ def distill(student, teacher, data, *, temperature: float = 4.0, alpha: float = 
 
 
 def distill_and_save(student_name: str, teacher, data, *, temperature: float = 4.0,
-                     alpha: float = 0.5, epochs: int | None = None, seed: int = 0,
-                     progress: bool = True, save_as: str = "student_distilled"):
+                     alpha: float = 0.5, epochs: int | None = None, learning_rate: float = 1e-3,
+                     seed: int = 0, progress: bool = True, save_as: str = "student_distilled"):
     """Build a named lesson student, distill ``teacher`` into it, save it to the workspace.
 
     Later lessons load it with ``tl.workspace.load_model(save_as)``; its card records the
@@ -390,9 +390,10 @@ def distill_and_save(student_name: str, teacher, data, *, temperature: float = 4
     epochs = int(epochs or models.ARCHITECTURES[student_name]["epochs"])
     student = models.build(student_name, data.input_shape, data.n_classes, seed=seed)
     history = distill(student, teacher, data, temperature=temperature, alpha=alpha,
-                      epochs=epochs, seed=seed, progress=progress)
+                      epochs=epochs, learning_rate=learning_rate, seed=seed, progress=progress)
     card = dict(train._card_for(student_name, data, epochs, seed), teacher=teacher.name,
                 temperature=float(temperature), alpha=float(alpha),
+                learning_rate=float(learning_rate),
                 test_accuracy=train.accuracy(student, data.X_test, data.y_test),
                 params=models.count_params(student))
     workspace.save_model(student, save_as, card)
@@ -400,7 +401,8 @@ def distill_and_save(student_name: str, teacher, data, *, temperature: float = 4
 
 
 def alpha_temperature_grid(student_name: str, teacher, data, *, alphas=(0.1, 0.5, 0.9),
-                           temperatures=(1.0, 4.0, 10.0), epochs: int = 20, seed: int = 0,
+                           temperatures=(1.0, 4.0, 10.0), epochs: int = 20,
+                           learning_rate: float = 1e-3, seed: int = 0,
                            progress: bool = False) -> np.ndarray:
     """Validation accuracy of a distilled student for each ``alpha`` (rows) and ``T`` (columns).
 
@@ -417,6 +419,9 @@ def alpha_temperature_grid(student_name: str, teacher, data, *, alphas=(0.1, 0.5
         for j, temperature in enumerate(temperatures):
             student = models.build(student_name, data.input_shape, data.n_classes, seed=seed)
             distill(student, teacher, data, temperature=temperature, alpha=alpha, epochs=epochs,
-                    seed=seed, progress=progress)
-            accuracies[i, j] = train.accuracy(student, data.X_val, data.y_val)
+                    learning_rate=learning_rate, seed=seed, progress=progress)
+            # A direct call, not predict(): predict() builds a tf.function per new model and
+            # TensorFlow warns about "retracing" after a few of them.
+            logits = np.asarray(student(np.asarray(data.X_val, dtype=np.float32), training=False))
+            accuracies[i, j] = float(np.mean(np.argmax(logits, axis=-1) == data.y_val))
     return accuracies
