@@ -40,28 +40,26 @@ FORMS = ("cross_entropy", "kl")
 
 # --------------------------------------------------------------------------- checks
 
-def _check_temperature(temperature) -> float:
+def _check_number(value, name: str, rule: str, valid) -> float:
+    """``float(value)`` if ``valid`` accepts it, else ValueError naming ``name`` and ``rule``."""
     try:
-        value = float(temperature)
+        number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"temperature must be a number > 0 (1 is the ordinary softmax, 2-20 "
-                         f"softens it), got {temperature!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"temperature must be a finite number > 0 (1 is the ordinary softmax, "
-                         f"2-20 softens it), got {temperature!r}")
-    return value
+        number = float("nan")
+    if not (np.isfinite(number) and valid(number)):
+        raise ValueError(f"{name} must be {rule}; got {value!r}")
+    return number
+
+
+def _check_temperature(temperature) -> float:
+    return _check_number(temperature, "temperature", "a finite number > 0 (1 is the ordinary "
+                         "softmax, 2-20 softens it)", lambda t: t > 0)
 
 
 def _check_alpha(alpha) -> float:
-    try:
-        value = float(alpha)
-    except (TypeError, ValueError):
-        raise ValueError(f"alpha must be a number in [0, 1] (the weight of the soft loss), "
-                         f"got {alpha!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1]: 1 trains on the teacher's soft targets "
-                         f"only, 0 on the true labels only; got {alpha!r}")
-    return value
+    return _check_number(alpha, "alpha", "a number in [0, 1], the weight of the soft loss: 1 "
+                         "trains on the teacher's soft targets only, 0 on the true labels only",
+                         lambda a: 0.0 <= a <= 1.0)
 
 
 def _check_form(form) -> str:

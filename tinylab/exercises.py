@@ -42,12 +42,24 @@ class CheckResult:
                 f"{html.escape(self.message)}</div>")
 
 
-def _call(function, *args):
-    """Call the student's function; turn its exception into a message."""
+def _call(name: str, function, *args, returns: str):
+    """Call the student's function: ``(answer, None)``, or ``(None, failed)`` with a CheckResult.
+
+    It fails when ``function`` is not a function, raises, or returns None; ``returns`` names
+    what it should have returned ("the mask"). Test ``failed is not None``: a failed
+    CheckResult is falsy.
+    """
+    if not callable(function):
+        return None, CheckResult(name, False, f"pass your function itself, not "
+                                              f"{type(function).__name__}.")
     try:
-        return function(*args), None
+        answer = function(*args)
     except Exception as error:  # the student's code may raise anything
-        return None, f"your function raised {type(error).__name__}: {error}"
+        return None, CheckResult(name, False,
+                                 f"your function raised {type(error).__name__}: {error}")
+    if answer is None:
+        return None, CheckResult(name, False, f"your function returned None: return {returns}.")
+    return answer, None
 
 
 # --------------------------------------------------------------------------- reference solutions
@@ -131,16 +143,12 @@ def check_uno_weights(answer) -> CheckResult:
 def check_normalize(normalize) -> CheckResult:
     """Lesson 01: a function that maps raw digit pixels (0..16) to floats in [0, 1]."""
     name = "Normalize the digits"
-    if not callable(normalize):
-        return CheckResult(name, False, f"pass your function itself, not {type(normalize).__name__}.")
     probes = [np.array([0, 8, 16]), np.arange(17).reshape(1, 17),
               np.random.default_rng(0).integers(0, 17, size=(4, 8, 8, 1))]
     for raw in probes:
-        got, error = _call(normalize, raw.copy())
-        if error:
-            return CheckResult(name, False, error)
-        if got is None:
-            return CheckResult(name, False, "your function returned None: return the normalized array.")
+        got, failed = _call(name, normalize, raw.copy(), returns="the normalized array")
+        if failed is not None:
+            return failed
         got = np.asarray(got)
         if got.shape != raw.shape:
             return CheckResult(name, False, f"the output should keep the input's shape {raw.shape}, "
@@ -157,17 +165,13 @@ def check_dense_params(dense_params) -> CheckResult:
     from ._tensorflow import keras
 
     name = "Parameters of a Dense layer"
-    if not callable(dense_params):
-        return CheckResult(name, False, f"pass your function itself, not {type(dense_params).__name__}.")
     for n_inputs, n_units in ((64, 300), (300, 100), (100, 10), (3, 1)):
         layer = keras.layers.Dense(n_units)
         layer.build((None, n_inputs))
         truth = int(layer.count_params())
-        got, error = _call(dense_params, n_inputs, n_units)
-        if error:
-            return CheckResult(name, False, error)
-        if got is None:
-            return CheckResult(name, False, "your function returned None: return the count.")
+        got, failed = _call(name, dense_params, n_inputs, n_units, returns="the count")
+        if failed is not None:
+            return failed
         if got != truth:
             hint = (" You counted the weights but not the biases (one per unit)."
                     if got == n_inputs * n_units else "")
@@ -202,8 +206,6 @@ def check_soft_loss(soft_loss) -> CheckResult:
     and student swapped, KL instead of cross-entropy, sum instead of mean) to give a hint.
     """
     name = "Soft loss"
-    if not callable(soft_loss):
-        return CheckResult(name, False, f"pass your function itself, not {type(soft_loss).__name__}.")
     rng = np.random.default_rng(3)
     mistakes = (
         ("you did not divide the logits by T: both softmaxes need the temperature, eq. (2).",
@@ -228,11 +230,10 @@ def check_soft_loss(soft_loss) -> CheckResult:
         teacher = rng.normal(0.0, 4.0, size=(5, 10))
         student = rng.normal(0.0, 2.0, size=(5, 10))
         expected = _soft_loss(teacher, student, temperature)
-        got, error = _call(soft_loss, teacher.copy(), student.copy(), temperature)
-        if error:
-            return CheckResult(name, False, error)
-        if got is None:
-            return CheckResult(name, False, "your function returned None: return the loss.")
+        got, failed = _call(name, soft_loss, teacher.copy(), student.copy(), temperature,
+                            returns="the loss")
+        if failed is not None:
+            return failed
         try:
             value = np.asarray(got, dtype=np.float64)
         except (TypeError, ValueError):
@@ -260,18 +261,14 @@ def check_soft_loss(soft_loss) -> CheckResult:
 def check_prune_mask(prune_mask) -> CheckResult:
     """Lesson 04: ``prune_mask(weights, quality)``, True (keep) where ``|w| > quality * std``."""
     name = "Prune by threshold"
-    if not callable(prune_mask):
-        return CheckResult(name, False, f"pass your function itself, not {type(prune_mask).__name__}.")
     w44 = np.array([[0.9, -0.1, 0.0, -0.7], [0.2, 0.6, -0.3, 0.1],
                     [-0.8, 0.3, 0.5, -0.2], [0.1, -0.4, 0.0, -0.2]])
     probes = [(w44, 1.0), (np.random.default_rng(0).normal(0.2, 0.5, size=(64, 30)), 0.8),
               (np.array([3.0, -3.0, 1.0, -1.0]), 0.0), (np.array([2.0, -2.0, 2.0, -2.0]), 1.0)]
     for weights, quality in probes:
-        got, error = _call(prune_mask, weights.copy(), quality)
-        if error:
-            return CheckResult(name, False, error)
-        if got is None:
-            return CheckResult(name, False, "your function returned None: return the mask.")
+        got, failed = _call(name, prune_mask, weights.copy(), quality, returns="the mask")
+        if failed is not None:
+            return failed
         got = np.asarray(got)
         if got.shape != weights.shape:
             return CheckResult(name, False, f"the mask should have the weights' shape "

@@ -17,6 +17,21 @@ def show(output: widgets.Output, *items) -> None:
             display(item)
 
 
+def assemble(panel: widgets.VBox, controls: list, status: widgets.HTML, output: widgets.Output,
+             redraw, named: dict) -> widgets.VBox:
+    """Lay ``panel`` out as a row of ``controls`` over ``status`` and ``output``, and draw it.
+
+    ``redraw`` runs whenever a control's value changes, and once now; ``named`` becomes
+    ``panel.controls``, the handles tests and lessons use to set values.
+    """
+    for control in controls:
+        control.observe(redraw, names="value")
+    panel.children = [widgets.HBox(controls), status, output]
+    panel.controls = named
+    redraw()
+    return panel
+
+
 @contextlib.contextmanager
 def reporting_errors(status: widgets.HTML):
     """Run a callback body; a ValueError or any failure becomes a plain message in ``status``.

@@ -6,7 +6,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import plot, prune
-from ._panel import reporting_errors, show
+from ._panel import assemble, reporting_errors, show
 
 
 def prune_explorer(model, data, *, step_percent: int = 5, max_percent: int = 95,
@@ -61,10 +61,6 @@ def prune_explorer(model, data, *, step_percent: int = 5, max_percent: int = 95,
                                        f"{layer.value}, {percent}% pruned": pruned}))
             show(figures, *panel.shown)
 
-    sparsity.observe(redraw, names="value")
-    layer.observe(redraw, names="value")
-    panel.children = [widgets.HBox([sparsity, layer]), status, figures]
-    panel.controls = {"sparsity": sparsity, "layer": layer, "status": status, "figures": figures}
     panel.accuracies = lookup
-    redraw()
-    return panel
+    return assemble(panel, [sparsity, layer], status, figures, redraw,
+                    {"sparsity": sparsity, "layer": layer, "status": status, "figures": figures})

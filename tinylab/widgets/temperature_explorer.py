@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import distill, plot
-from ._panel import reporting_errors, show
+from ._panel import assemble, reporting_errors, show
 
 
 def temperature_explorer(data, teacher, *, index: int = 0, temperature: float = 1.0,
@@ -68,13 +68,9 @@ def temperature_explorer(data, teacher, *, index: int = 0, temperature: float = 
             image.set_size_inches(2.2, 2.2)
             show(figure, widgets.HBox([_figure_output(image), _figure_output(bars)]))
 
-    example.observe(draw, names="value")
-    slider.observe(draw, names="value")
-    panel.children = [widgets.HBox([example, slider]), info, figure]
-    panel.controls = {"index": example, "temperature": slider, "info": info, "figure": figure}
     panel.state = None
-    draw()
-    return panel
+    return assemble(panel, [example, slider], info, figure, draw,
+                    {"index": example, "temperature": slider, "info": info, "figure": figure})
 
 
 def _figure_output(fig) -> widgets.Output:
