@@ -27,6 +27,14 @@ def test_predict_classes_and_accuracy_golden():
     assert train.accuracy(model, GOLDEN_X, GOLDEN_Y) == 0.75
 
 
+def test_logits_batches_agree_with_one_call_and_handle_empty_input():
+    model = _identity_classifier()
+    X = np.random.default_rng(0).normal(size=(7, 2)).astype(np.float32)
+    # batch_size 3 splits 7 examples into 3 + 3 + 1; the identity model returns its inputs
+    np.testing.assert_allclose(train.logits(model, X, batch_size=3), X, rtol=1e-6)
+    assert train.logits(model, X[:0]).shape == (0, 2)
+
+
 def test_confusion_matrix_golden():
     model = _identity_classifier()
     data = SimpleNamespace(X_test=GOLDEN_X, y_test=GOLDEN_Y, n_classes=2)

@@ -10,6 +10,9 @@ models      lesson model builders and their size in parameters and bytes (lesson
 train       training with progress bars, evaluation, load_or_train (lesson 02)
 distill     knowledge distillation: softmax temperature, eq. (1)-(5), Distiller (lesson 03)
 prune       magnitude pruning, masks, retraining, dead neurons, sparse storage (lesson 04)
+quantize    affine quantization, k-means weight sharing and its fine-tuning (lesson 05)
+convert     Keras -> .tflite (float, dynamic, int8), run in tflite-micro and LiteRT (lesson 05)
+huffman     canonical Huffman codes: encode, decode, code tables, entropy (lesson 06)
 workspace   the folder where lessons hand models to each other
 plot        the lessons' figures
 boards      board profiles (flash, RAM, clock) and "does it fit?"
@@ -29,8 +32,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "models", "train", "distill", "prune", "workspace", "boards", "plot", "doctor", "exercises",
-               "widgets", "cli")
+_SUBMODULES = ("data", "models", "train", "distill", "prune", "quantize", "convert", "huffman",
+               "workspace", "boards", "plot", "doctor", "exercises", "widgets", "cli")
 __all__ = ["__version__", *_SUBMODULES]
 
 

@@ -418,8 +418,5 @@ def alpha_temperature_grid(student_name: str, teacher, data, *, alphas=(0.1, 0.5
             student = models.build(student_name, data.input_shape, data.n_classes, seed=seed)
             distill(student, teacher, data, temperature=temperature, alpha=alpha, epochs=epochs,
                     learning_rate=learning_rate, seed=seed, progress=progress)
-            # A direct call, not predict(): predict() builds a tf.function per new model and
-            # TensorFlow warns about "retracing" after a few of them.
-            logits = np.asarray(student(np.asarray(data.X_val, dtype=np.float32), training=False))
-            accuracies[i, j] = float(np.mean(np.argmax(logits, axis=-1) == data.y_val))
+            accuracies[i, j] = train.accuracy(student, data.X_val, data.y_val)
     return accuracies

@@ -371,26 +371,24 @@ def iterative_prune(model, data, *, final_sparsity, steps: int = 4, epochs_per_s
         after pruning) and ``accuracy_retrained`` (after retraining); row 0 is the start.
     """
 
+    from . import train
+
     if part not in ("train", "val", "test"):
         raise ValueError(f"part must be 'train', 'val' or 'test', got {part!r}")
     X, y = getattr(data, f"X_{part}"), getattr(data, f"y_{part}")
-    start = _accuracy(model, X, y)
+    start = train.accuracy(model, X, y)
     history = [{"step": 0, "sparsity": sparsity(model), "accuracy_pruned": start,
                 "accuracy_retrained": start}]
     for step, target in enumerate(schedule(final_sparsity, steps, power=power), start=1):
         masks = prune_model(model, sparsity=target, masks=masks)
-        pruned = _accuracy(model, X, y)
+        pruned = train.accuracy(model, X, y)
         retrain(model, masks, data, epochs=epochs_per_step, learning_rate=learning_rate,
                 seed=seed + step, progress=progress)
         history.append({"step": step, "sparsity": sparsity(masks), "accuracy_pruned": pruned,
-                        "accuracy_retrained": _accuracy(model, X, y)})
+                        "accuracy_retrained": train.accuracy(model, X, y)})
     return masks, history
 
 
-def _accuracy(model, X, y) -> float:
-    """Accuracy from one direct call (no predict(): no tf.function retraced after each compile)."""
-    logits = np.asarray(model(np.asarray(X, dtype=np.float32), training=False))
-    return float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y)))
 
 
 def accuracy_without_retraining(model, data, sparsities, *, part: str = "test") -> np.ndarray:
@@ -403,6 +401,8 @@ def accuracy_without_retraining(model, data, sparsities, *, part: str = "test") 
     ndarray of float, shape (len(sparsities),)
     """
 
+    from . import train
+
     if part not in ("train", "val", "test"):
         raise ValueError(f"part must be 'train', 'val' or 'test', got {part!r}")
     original = model.get_weights()
@@ -412,7 +412,7 @@ def accuracy_without_retraining(model, data, sparsities, *, part: str = "test") 
         for target in sparsities:
             model.set_weights(original)
             prune_model(model, sparsity=target)
-            accuracies.append(_accuracy(model, X, y))
+            accuracies.append(train.accuracy(model, X, y))
     finally:
         model.set_weights(original)
     return np.array(accuracies)

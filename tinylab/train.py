@@ -16,7 +16,7 @@ import numpy as np
 from . import models, workspace
 from ._tensorflow import keras
 
-__all__ = ["ProgressBar", "compile_model", "fit", "predict_classes", "accuracy", "evaluate",
+__all__ = ["ProgressBar", "compile_model", "fit", "logits", "predict_classes", "accuracy", "evaluate",
            "confusion_matrix", "train_and_save", "load_or_train"]
 
 
@@ -117,10 +117,23 @@ def fit(model, data, *, epochs: int = 30, batch_size: int = 32, learning_rate: f
                      callbacks=all_callbacks)
 
 
+def logits(model, X, batch_size: int = 256) -> np.ndarray:
+    """The model's outputs for ``X``, shape ``(len(X), n_classes)``, computed in inference mode.
+
+    Calls the model directly, batch by batch, rather than ``model.predict``: ``predict`` builds
+    a new ``tf.function`` for every model it meets, and after a few models (a grid of students,
+    a pruning curve) TensorFlow prints warnings about "retracing" that mean nothing here.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    if len(X) == 0:
+        return np.zeros((0, int(model.output_shape[-1])), dtype=np.float32)
+    return np.concatenate([np.asarray(model(X[i:i + batch_size], training=False))
+                           for i in range(0, len(X), batch_size)])
+
+
 def predict_classes(model, X, batch_size: int = 256) -> np.ndarray:
     """Arg-max class of each example in ``X``."""
-    logits = model.predict(np.asarray(X, dtype=np.float32), batch_size=batch_size, verbose=0)
-    return np.argmax(logits, axis=-1)
+    return np.argmax(logits(model, X, batch_size), axis=-1)
 
 
 def accuracy(model, X, y) -> float:
