@@ -1,6 +1,7 @@
 """Benchmark: how much of the teacher-student gap knowledge distillation closes (lesson 03).
 
-For each of 5 seeds, on the digits (default split, data seed 0): train the teacher
+For each of 10 seeds, on the digits split with that seed (so that the result does not hang
+on one 270-example test split, where one error is 0.37 pp): train the teacher
 (``mlp300``, 64-300-100-10, 40 epochs), train the student from scratch, and distill the
 teacher into the same student from the same initial weights, with the same epochs and
 learning rate. Report test accuracy (mean, std over the seeds) and the share of the gap that
@@ -10,8 +11,8 @@ distillation closes, counted in test errors as Hinton et al. (2015) do:
 
 How the knobs were chosen (never on the test split): STUDENT, TEMPERATURE, ALPHA, EPOCHS and
 LEARNING_RATE below come from a sweep scored on the **validation** split, mean over seeds
-0-2, reproduced by ``--select`` (which prints validation accuracies only). What it showed
-(mean validation accuracy at 60 epochs, Adam 1e-2; teacher 97.7%):
+0-2, reproduced by ``--select`` (which prints validation accuracies only). What the first sweep
+showed, on split seed 0 (mean validation accuracy at 60 epochs, Adam 1e-2; teacher 97.7%):
 
 - 64-8-10 (``tiny``): scratch 93.8%, distilled 93.0-94.3% for T in {2, 4, 8} x alpha in
   {0.5, 0.9}: capacity-bound, distillation barely helps (and at Adam 1e-3 it was still
@@ -19,6 +20,10 @@ LEARNING_RATE below come from a sweep scored on the **validation** split, mean o
 - 64-16-10 (``small16``): scratch 96.5% (it peaks near 97.4% at 15 epochs, then overfits),
   distilled 96.7% (T=2), 97.3% (T=4, alpha 0.5), 97.2% (T=4, alpha 0.9), 96.8-97.3% (T=8).
   Chosen: small16, T = 4, alpha = 0.5, 60 epochs, Adam 1e-2, for both students.
+
+The second sweep, with each seed drawing its own split (the protocol of the table; mean
+validation accuracy over seeds 0-2): scratch 96.2%; T=2: 96.7% (alpha 0.5), 96.8% (0.9);
+T=4: 96.9%, **97.3%**; T=8: 96.7%, 97.0%. Chosen: T = 4, alpha = 0.9.
 
 Caveat, stated in the docs too: both students train the same 60 epochs. The scratch student
 stopped early at its best validation epoch would do nearly as well; here distillation works
@@ -44,10 +49,11 @@ from _report import machine as current_machine  # noqa: E402
 # Chosen on the validation split (see --select and the docstring); the test split plays no part.
 STUDENT = "small16"       # 64-16-10; see tinylab.models.ARCHITECTURES for why
 TEMPERATURE = 4.0
-ALPHA = 0.5
+ALPHA = 0.9
 EPOCHS = 60
 LEARNING_RATE = 1e-2      # at 1e-3 the small students still learn after 120 epochs
-SEEDS = (0, 1, 2, 3, 4)
+GOAL_GAP_CLOSED = 0.75   # Hinton et al. closed 91% on MNIST
+SEEDS = tuple(range(10))   # each seed also draws its own split
 
 # The validation sweep behind those choices (--select).
 SELECT_TEMPERATURES = (2.0, 4.0, 8.0)
@@ -58,7 +64,7 @@ SELECT_SEEDS = (0, 1, 2)
 def _setup(seed: int):
     import tinylab as tl
 
-    data = tl.data.load("digits", seed=0)
+    data = tl.data.load("digits", seed=seed)
     teacher = tl.models.build("mlp300", data.input_shape, data.n_classes, seed=seed)
     tl.train.fit(teacher, data, epochs=tl.models.ARCHITECTURES["mlp300"]["epochs"], seed=seed,
                  progress=False)
@@ -97,6 +103,8 @@ def summarize(runs: list) -> dict:
     errors = {name: summary[name]["test_errors"]["mean"] for name in summary}
     gap = errors["scratch"] - errors["teacher"]
     summary["gap_closed"] = (errors["scratch"] - errors["distilled"]) / gap if gap > 0 else None
+    summary["goal_gap_closed"] = GOAL_GAP_CLOSED
+    summary["goal_met"] = summary["gap_closed"] is not None and summary["gap_closed"] >= GOAL_GAP_CLOSED
     # The same share on the validation split, which chose T and alpha: biased upwards, shown
     # only to compare with the test number.
     val = {name: summary[name]["val_accuracy"]["mean"] for name in ("teacher", "scratch", "distilled")}
@@ -137,6 +145,7 @@ def write_docs(summary: dict, runs: list, machine: dict, target: Path, seconds: 
                      f"{s['val_accuracy']['mean']:.2%}"])
     closed = summary["gap_closed"]
     closed_text = "n/a (no gap)" if closed is None else f"{closed:.0%}"
+    verdict = "reached" if closed is not None and closed >= GOAL_GAP_CLOSED else "not reached"
     body = (
         f"Measured {machine['date']} on {machine['cpus']} CPUs, Python {machine['python']}, "
         f"{len(runs)} seeds ({', '.join(str(r['seed']) for r in runs)}), {seconds:.0f} s in all.\n"
@@ -147,11 +156,13 @@ def write_docs(summary: dict, runs: list, machine: dict, target: Path, seconds: 
         + markdown_table(["model", "test accuracy (mean ± std)", "test errors (mean)",
                           "val accuracy (mean)"], rows)
         + f"\n\n**Share of the teacher-scratch gap closed by distillation (in test errors): "
-          f"{closed_text}** (goal: at least 75%; not reached). The gap itself is small: "
+          f"{closed_text}** (goal: at least 75%; {verdict}). The gap itself is small: "
           f"{summary['scratch']['test_errors']['mean'] - summary['teacher']['test_errors']['mean']:.1f} "
-          f"test errors of {runs[0]['test_examples']}, within the seed-to-seed spread. On the "
-          f"validation split, which chose T and alpha and so flatters them, the same runs close "
-          f"{summary['val_gap_closed']:.0%}.\n\n"
+          f"test errors of {runs[0]['test_examples']} (seed-to-seed standard deviation of the "
+          f"scratch student: {summary['scratch']['test_errors']['std']:.1f} errors). On the "
+          f"validation split, which chose T and alpha (and can flatter them), the same runs close "
+          f"{summary['val_gap_closed']:.0%}. Each seed draws its own split of the digits, so the "
+          f"table averages over {len(runs)} different test sets of {runs[0]['test_examples']}.\n\n"
           f"T, alpha, epochs and the learning rate were chosen on the validation split only "
           f"(`tinylab bench kd --select`: mean validation accuracy over seeds "
           f"{', '.join(map(str, SELECT_SEEDS))} for T in {list(SELECT_TEMPERATURES)} x alpha in "
@@ -159,7 +170,12 @@ def write_docs(summary: dict, runs: list, machine: dict, target: Path, seconds: 
           f"test split was read once, for this table. Both students train the same {EPOCHS} "
           f"epochs: alone, the 16-unit student overfits after about 15 epochs, and the teacher's "
           f"soft targets act as a regularizer that needs no early stopping (the scratch student "
-          f"stopped at its best validation epoch comes close).")
+          f"stopped at its best validation epoch comes close).\n\n"
+          f"Also tried, scored on validation only (seeds 0-2) and not adopted: a larger transfer "
+          f"set for the distilled student, queried from the teacher: all 9 one-pixel shifts of "
+          f"each training digit (the 16-unit student cannot fit them: 90% for both), 4 noisy "
+          f"copies (sigma 0.15; distilled 97.2% vs 96.7% for a scratch student on the same "
+          f"copies), 4 mixup copies (96.8%).")
     write_section("kd", body, target, title="Knowledge distillation (lesson 03)")
 
 
