@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tinylab as tl
-from tinylab import prune
+from tinylab import prune, workspace
 from tinylab._tensorflow import keras
 
 # The lesson's 4x4 example: mean 0, sum of squares 3.04, so std = sqrt(3.04 / 16) = sqrt(0.19)
@@ -381,3 +381,25 @@ def test_prune_explorer_slider_looks_up_and_redraws(digits):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="max_percent"):
         tl.widgets.prune_explorer(model, digits, max_percent=100)
+
+
+def test_load_or_prune_saves_then_reuses_then_prunes_again_on_new_settings(digits, monkeypatch):
+    settings = dict(name="tiny", final_sparsity=0.5, steps=1, epochs_per_step=1, seed=0,
+                    progress=False)
+    model, masks = prune.load_or_prune(digits, **settings)
+    assert set(masks) == {"dense_1", "logits"}
+    assert 0.3 < prune.sparsity(masks) <= 0.5  # below 0.5: dead units took zeros with them
+    card = workspace.load_card("tiny_pruned")
+    assert card["final_sparsity"] == 0.5 and card["units"][-1] == 10
+
+    calls = []
+    original = prune.iterative_prune
+    monkeypatch.setattr(prune, "iterative_prune",
+                        lambda *a, **k: calls.append(k) or original(*a, **k))
+    again, again_masks = prune.load_or_prune(digits, **settings)
+    assert calls == []  # reused from the workspace
+    np.testing.assert_array_equal(again_masks["dense_1"], masks["dense_1"])
+    np.testing.assert_allclose(again.get_layer("logits").kernel, model.get_layer("logits").kernel)
+
+    _, other = prune.load_or_prune(digits, **dict(settings, final_sparsity=0.8))
+    assert len(calls) == 1 and prune.sparsity(other) > 0.6

@@ -9,7 +9,8 @@ step on a Keras 3 model:
   :func:`sparsity_mask`, :func:`relative_indices` (Deep Compression's sparse layout);
 - model steps: :func:`prune_model` (returns the masks), :func:`apply_masks`, :func:`retrain`
   (pruned weights stay exactly zero), :func:`iterative_prune`, :func:`remove_dead_neurons`;
-- accounting: :func:`sparsity`, :func:`sparse_storage`.
+- accounting: :func:`sparsity`, :func:`sparse_storage`;
+- hand-over to later lessons: :func:`save_pruned`, :func:`load_or_prune`.
 
 Masks are data: a dict mapping a layer name to a boolean array shaped like that layer's
 kernel, ``True`` where the weight is kept. Biases are never pruned (as in Han et al.).
@@ -24,7 +25,8 @@ import numpy as np
 __all__ = ["prunable_layers", "quality_threshold", "threshold_mask", "sparsity_mask",
            "prune_model", "apply_masks", "masks_from_weights", "sparsity", "MaskConstraint",
            "retrain", "schedule", "iterative_prune", "accuracy_without_retraining",
-           "dead_neurons", "remove_dead_neurons", "relative_indices", "sparse_storage"]
+           "dead_neurons", "remove_dead_neurons", "relative_indices", "sparse_storage",
+           "save_pruned", "load_or_prune"]
 
 #: Deep Compression's relative-index widths (Han, Mao & Dally 2016, section 2):
 #: 5 bits between stored weights of a fully connected layer, 8 bits in a convolution.
@@ -643,3 +645,72 @@ def sparse_storage(weights_or_model, index_bits=None, value_bits: int = 32) -> l
     for row in rows:
         row["ratio"] = row["bytes_dense"] / max(row["bytes_sparse"], 1)
     return rows
+
+
+# --------------------------------------------------------------------------- hand-over
+
+def _pruned_card(name, data, final_sparsity, steps, epochs_per_step, seed) -> dict:
+    """What identifies a pruned lesson model: its teacher's card and the pruning settings."""
+    from . import models, train
+
+    return dict(train._card_for(name, data, models.ARCHITECTURES[name]["epochs"], seed),
+                pruned_from=name, final_sparsity=float(final_sparsity), steps=int(steps),
+                epochs_per_step=int(epochs_per_step))
+
+
+def save_pruned(model, masks, data, *, name: str = "mlp300", final_sparsity: float = 0.9,
+                steps: int = 4, epochs_per_step: int = 5, seed: int = 0) -> dict:
+    """Save a pruned lesson model as ``<name>_pruned`` and its masks as ``<name>_pruned_masks``.
+
+    The card records how it was made (so :func:`load_or_prune` reuses it only for the same
+    settings), its sparsity, units per layer and test accuracy. Lesson 04 calls it last.
+
+    Returns
+    -------
+    dict
+        The card.
+    """
+    from . import models, train, workspace
+
+    card = dict(_pruned_card(name, data, final_sparsity, steps, epochs_per_step, seed),
+                sparsity=sparsity(masks),
+                units=[layer.units for layer in _dense_chain(model)],
+                test_accuracy=train.accuracy(model, data.X_test, data.y_test),
+                params=models.count_params(model))
+    workspace.save_model(model, f"{name}_pruned", card)
+    workspace.save_arrays(f"{name}_pruned_masks", **masks)
+    return card
+
+
+def load_or_prune(data, *, name: str = "mlp300", final_sparsity: float = 0.9, steps: int = 4,
+                  epochs_per_step: int = 5, learning_rate: float = 1e-3, seed: int = 0,
+                  progress: bool = True):
+    """Lesson 04's pruned teacher: from the workspace when it matches, else pruned again.
+
+    Pruning again means: the trained teacher (:func:`tinylab.train.load_or_train`),
+    :func:`iterative_prune` to ``final_sparsity``, :func:`remove_dead_neurons`, and
+    :func:`save_pruned`; about 15 s for ``mlp300`` on the digits. So lessons 05-06 run
+    standalone, and after lesson 04 they reuse its result.
+
+    Returns
+    -------
+    model : keras.Model
+        The pruned model without its dead units.
+    masks : dict of str -> ndarray of bool
+    """
+    from . import train, workspace
+
+    wanted = _pruned_card(name, data, final_sparsity, steps, epochs_per_step, seed)
+    saved = f"{name}_pruned"
+    if workspace.has_model(saved) and workspace.has_arrays(f"{saved}_masks"):
+        card = workspace.load_card(saved)
+        if all(card.get(key) == value for key, value in wanted.items()):
+            return workspace.load_model(saved), workspace.load_arrays(f"{saved}_masks")
+    model = train.load_or_train(name, data, seed=seed, progress=progress)
+    masks, _ = iterative_prune(model, data, final_sparsity=final_sparsity, steps=steps,
+                               epochs_per_step=epochs_per_step, learning_rate=learning_rate,
+                               seed=seed, progress=progress)
+    smaller, smaller_masks = remove_dead_neurons(model, masks)
+    save_pruned(smaller, smaller_masks, data, name=name, final_sparsity=final_sparsity,
+                steps=steps, epochs_per_step=epochs_per_step, seed=seed)
+    return smaller, smaller_masks
