@@ -101,3 +101,23 @@ def test_bench_runs_the_script_with_its_flags(monkeypatch, tmp_path):
     assert command[:2] == [sys.executable, str(tmp_path / "bench" / "echo.py")]
     assert command[2:] == ["--json", "--write", str(tmp_path / "docs" / "benchmarks.md"),
                            "--seeds", "2"]
+
+
+def test_pipeline_json_has_every_stage(capsys):
+    code = cli.main(["pipeline", "--model", "tiny", "--sparsity", "0.5", "--bits", "3",
+                     "--fine-tune-epochs", "0", "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [s["stage"] for s in result["stages"]][-1] == "P+Q + Huffman (P+Q+H)"
+    assert result["settings"]["sparsity"] == 0.5 and result["settings"]["model"] == "tiny"
+    assert result["stages"][-1]["bytes"] < result["stages"][0]["bytes"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sparsity", "1.5"], "sparsity"),
+    (["--dataset", "nope"], "nope"),
+])
+def test_pipeline_bad_input_is_one_plain_line_and_exit_2(capsys, argv, message):
+    assert cli.main(["pipeline", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tinylab pipeline: ") and message in err and "Traceback" not in err

@@ -269,6 +269,14 @@ def test_sharing_keeps_pruned_zeros_and_at_most_2_to_the_bits_values(pruned_stud
     np.testing.assert_array_equal(model.get_weights()[1], weights[1])  # biases stay float
 
 
+def test_reserve_filler_leaves_the_last_index_unused(pruned_student):
+    weights, masks, _ = pruned_student
+    sharing = quantize.WeightSharing(bits=3, seed=0, reserve_filler=True).fit(rebuilt(weights), masks)
+    for name in masks:
+        assert sharing.codebooks_[name].size == 7
+        assert sharing.indices_[name].max() == 6
+
+
 def test_default_bits_are_the_papers():
     model = tl.models.build("cnn", (8, 8, 1), 10, seed=0)
     sharing = quantize.WeightSharing().fit(model)

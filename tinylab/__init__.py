@@ -13,6 +13,7 @@ prune       magnitude pruning, masks, retraining, dead neurons, sparse storage (
 quantize    affine quantization, k-means weight sharing and its fine-tuning (lesson 05)
 convert     Keras -> .tflite (float, dynamic, int8), run in tflite-micro and LiteRT (lesson 05)
 huffman     canonical Huffman codes: encode, decode, code tables, entropy (lesson 06)
+pipeline    train -> distill -> prune -> share -> Huffman in one call, Deep Compression's table (06)
 workspace   the folder where lessons hand models to each other
 plot        the lessons' figures
 boards      board profiles (flash, RAM, clock) and "does it fit?"
@@ -33,7 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 __version__ = "0.1.0"
 
 _SUBMODULES = ("data", "models", "train", "distill", "prune", "quantize", "convert", "huffman",
-               "workspace", "boards", "plot", "doctor", "exercises", "widgets", "cli")
+               "pipeline", "workspace", "boards", "plot", "doctor", "exercises", "widgets", "cli")
 __all__ = ["__version__", *_SUBMODULES]
 
 

@@ -1,8 +1,8 @@
 """The ``tinylab`` command.
 
 Sub-commands now: ``lab`` (start JupyterLab on the welcome lesson), ``doctor`` (what this
-machine has) and ``bench`` (run ``bench/NAME.py``). Later: ``pipeline``, ``capture``,
-``deploy``, ``app``: each is one
+machine has), ``pipeline`` (the whole compression pipeline and its table) and ``bench`` (run
+``bench/NAME.py``). Later: ``capture``, ``deploy``, ``app``: each is one
 function ``_cmd_<name>(args)`` plus its parser in ``_parser()``.
 """
 
@@ -55,6 +55,23 @@ def _cmd_lab(args) -> int:
     return 0  # not reached
 
 
+def _cmd_pipeline(args) -> int:
+    from . import data, pipeline
+
+    try:
+        dataset = data.load(args.dataset, seed=args.seed)
+        result = pipeline.run(dataset, model=args.model, student=args.student,
+                              temperature=args.temperature, alpha=args.alpha,
+                              sparsity=args.sparsity, bits=args.bits,
+                              fine_tune_epochs=args.fine_tune_epochs, seed=args.seed,
+                              progress=not args.json)
+    except (ValueError, data.DatasetUnavailableError) as error:
+        print(f"tinylab pipeline: {error}", file=sys.stderr)
+        return 2
+    print(result.to_json() if args.json else result.to_text())
+    return 0
+
+
 def _cmd_bench(args) -> int:
     import subprocess
 
@@ -88,6 +105,25 @@ def _parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check Python packages, board toolchains and boards")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     doctor.set_defaults(run=_cmd_doctor)
+
+    pipe = commands.add_parser(
+        "pipeline", help="train -> [distill] -> prune -> share weights -> Huffman, with "
+                         "Deep Compression's table")
+    pipe.add_argument("--model", default="mlp300", help="the float32 model to start from "
+                      "(default mlp300, LeNet-300-100's shape)")
+    pipe.add_argument("--student", help="distill into this model first (e.g. small16)")
+    pipe.add_argument("--dataset", default="digits", help="dataset name (default digits)")
+    pipe.add_argument("--temperature", type=float, default=4.0, help="distillation T (default 4)")
+    pipe.add_argument("--alpha", type=float, default=0.9,
+                      help="weight of the soft loss (default 0.9)")
+    pipe.add_argument("--sparsity", type=float, default=0.9,
+                      help="final sparsity of every layer (default 0.9)")
+    pipe.add_argument("--bits", type=int, default=5, help="codebook index bits (default 5)")
+    pipe.add_argument("--fine-tune-epochs", type=int, default=3,
+                      help="epochs of centroid fine-tuning (default 3; 0 to skip)")
+    pipe.add_argument("--seed", type=int, default=0, help="seed of every step (default 0)")
+    pipe.add_argument("--json", action="store_true", help="print the result as JSON")
+    pipe.set_defaults(run=_cmd_pipeline)
 
     bench = commands.add_parser("bench", help="run a benchmark from bench/ (kd, prune, lessons, ...)")
     bench.add_argument("name", help="the benchmark, e.g. kd or prune")

@@ -351,20 +351,28 @@ class WeightSharing:
     init : {"linear", "density", "random"}
     seed : int
         Seeds the random initialisation and k-means' handling of empty clusters.
+    reserve_filler : bool
+        Use at most ``2**bits - 1`` clusters, leaving the last index free. A sparse layout
+        with relative indices (:func:`tinylab.prune.relative_indices`) stores *filler* zeros
+        to bridge long gaps; with the spare index a filler fits in the same ``bits`` as any
+        weight (``tinylab.pipeline`` uses it).
 
     Attributes
     ----------
     bits_ : dict of str -> int
     codebooks_ : dict of str -> ndarray of float32, shape (clusters,), ascending
-        ``clusters = min(2**bits, distinct kept weights)``.
+        ``clusters = min(2**bits, distinct kept weights)`` (``2**bits - 1`` with
+        ``reserve_filler``).
     indices_ : dict of str -> ndarray of int32, the kernel's shape
         Each weight's cluster, or -1 where it is pruned.
     masks_ : dict of str -> ndarray of bool
         ``indices_ >= 0``: the keep-masks, as :mod:`tinylab.prune` writes them.
     """
 
-    def __init__(self, bits=None, *, init: str = "linear", seed: int = 0):
+    def __init__(self, bits=None, *, init: str = "linear", seed: int = 0,
+                 reserve_filler: bool = False):
         self.bits, self.init, self.seed = bits, init, seed
+        self.reserve_filler = reserve_filler
 
     # ----------------------------------------------------------------------- fitting
 
@@ -415,7 +423,8 @@ class WeightSharing:
             kept = kernel[mask]
             codebook, labels = np.zeros(0), np.zeros(0, dtype=np.int64)
             if kept.size:
-                n_clusters = min(2 ** layer_bits, np.unique(kept).size)
+                n_clusters = min(2 ** layer_bits - int(bool(self.reserve_filler)),
+                                 np.unique(kept).size)
                 start = initial_centroids(kept, n_clusters, self.init, self.seed)
                 kmeans = KMeans(n_clusters=n_clusters, init=start.reshape(-1, 1), n_init=1,
                                 random_state=self.seed).fit(kept.reshape(-1, 1))

@@ -1,0 +1,114 @@
+"""Tests for tinylab.pipeline: the streams it codes, its byte accounting, and a whole run."""
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from tinylab import huffman, pipeline, prune
+
+
+def _sharing(indices, codebook, bits=2):
+    return SimpleNamespace(indices_={"w": np.asarray(indices)},
+                           codebooks_={"w": np.asarray(codebook, dtype=np.float32)},
+                           bits_={"w": bits})
+
+
+def test_layer_streams_golden_with_a_filler():
+    # A 1-D stream of 12 positions; 2-bit gaps count at most 3 zeros. Kept: position 1
+    # (index 2) and position 9 (index 0). From position 1 to 9 are 7 zeros: a filler after 3
+    # zeros (position 5), then 3 zeros, then the weight.
+    indices = np.full(12, -1)
+    indices[1], indices[9] = 2, 0
+    codes, gaps = pipeline.layer_streams(_sharing(indices, [-0.5, 0.1, 0.7]), "w", index_bits=2)
+    assert codes.tolist() == [2, 3, 0]  # the filler takes the spare index 3 = len(codebook)
+    assert gaps.tolist() == [1, 3, 3]
+
+
+@pytest.fixture(scope="module")
+def result(digits):
+    return pipeline.run(digits, model="tiny", sparsity=0.6, steps=1, epochs_per_step=1,
+                        bits=3, fine_tune_epochs=1, seed=0, progress=False)
+
+
+def test_run_reports_every_stage_in_order(result):
+    assert [s["stage"] for s in result.stages] == [
+        "float32", "pruned (P)", "pruned + shared (P+Q)", "P+Q + Huffman (P+Q+H)"]
+    first = result.stages[0]
+    assert first["bytes"] == 4 * (64 * 8 + 8 + 8 * 10 + 10) and first["ratio"] == 1.0
+    sizes = [s["bytes"] for s in result.stages]
+    assert sizes[1] < sizes[0] and sizes[2] < sizes[1]
+    for stage in result.stages:
+        assert stage["ratio"] == pytest.approx(sizes[0] / stage["bytes"])
+    # Huffman coding changes the bytes, never the weights
+    assert result.stages[3]["test_accuracy"] == result.stages[2]["test_accuracy"]
+
+
+def test_final_model_has_the_codebook_values_and_pruned_zeros(result):
+    for name, codebook in result.sharing.codebooks_.items():
+        kernel = np.asarray(result.model.get_layer(name).kernel)
+        assert len(codebook) <= 2 ** 3 - 1  # one index spared for fillers
+        assert set(np.unique(kernel[kernel != 0])) <= set(codebook.tolist())
+        assert np.all(kernel[result.sharing.indices_[name] < 0] == 0.0)
+
+
+def test_huffman_bytes_are_enough_to_rebuild_every_kernel(result):
+    """Decode each layer from exactly the bytes counted, and get its kernel back."""
+    layers = [row for row in result.layers if row["layer"] != "total"]
+    for row in layers:
+        name = row["layer"]
+        layer = result.model.get_layer(name)
+        kernel = np.asarray(layer.kernel)
+        codes, gaps = pipeline.layer_streams(result.sharing, name, row["index_bits_pq"])
+        packed_codes, packed_gaps = huffman.compress(codes), huffman.compress(gaps)
+        codebook = result.sharing.codebooks_[name]
+        assert row["bits_pqh"] == 8 * (len(packed_codes) + len(packed_gaps)) \
+            + 32 * len(codebook) + 32 * layer.bias.shape[0]
+        decoded_codes = huffman.decompress(packed_codes)
+        values = np.append(codebook, 0.0)[decoded_codes]  # the spare index is a filler zero
+        stream = prune._decode(values, huffman.decompress(packed_gaps), kernel.size)
+        np.testing.assert_array_equal(stream.reshape(kernel.shape[::-1]).T, kernel)
+    total = result.layers[-1]
+    assert total["bits_pqh"] == sum(row["bits_pqh"] for row in layers)
+    assert result.stages[-1]["bytes"] == -(-total["bits_pqh"] // 8)
+
+
+def test_fixed_width_bytes_count_entries_codebooks_and_biases(result):
+    for row in result.layers[:-1]:
+        layer = result.model.get_layer(row["layer"])
+        codebook = result.sharing.codebooks_[row["layer"]]
+        assert row["bits_pq"] == row["entries"] * (3 + 5) + 32 * len(codebook) \
+            + 32 * layer.bias.shape[0]
+        assert row["bits_p"] == row["entries"] * (32 + 5) + 32 * layer.bias.shape[0]
+        assert row["entries"] >= row["kept"]  # fillers
+
+
+def test_text_and_json_carry_both_tables_and_the_paper(result):
+    text = result.to_text()
+    assert "P+Q+H" in text and "dense_1" in text and "40x after P+Q+H" in text
+    data = json.loads(result.to_json())
+    assert data["paper"]["ratio_pqh"] == 40
+    assert data["stages"][-1]["bytes"] == result.stages[-1]["bytes"]
+    assert data["settings"]["bits"] == 3
+
+
+def test_distilled_student_is_compressed_and_compared_with_the_teacher(digits):
+    result = pipeline.run(digits, model="student", student="tiny", distill_epochs=2,
+                          sparsity=0.5, steps=1, epochs_per_step=1, bits=4, fine_tune_epochs=0,
+                          progress=False)
+    assert [s["model"] for s in result.stages[:2]] == ["student", "tiny"]
+    teacher_bytes = 4 * (64 * 32 + 32 + 32 * 10 + 10)
+    assert result.stages[0]["bytes"] == teacher_bytes
+    assert result.stages[1]["ratio"] == pytest.approx(teacher_bytes / (4 * (64 * 8 + 8 + 90)))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"sparsity": 1.0}, "sparsity"),
+    ({"bits": 0}, "bits"),
+    ({"student": "giant"}, "unknown student"),
+    ({"fine_tune_epochs": -1}, "fine_tune_epochs"),
+])
+def test_bad_settings_are_refused_before_any_training(digits, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pipeline.run(digits, **kwargs)
