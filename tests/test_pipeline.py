@@ -105,6 +105,7 @@ def test_distilled_student_is_compressed_and_compared_with_the_teacher(digits):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"sparsity": 1.0}, "sparsity"),
+    ({"sparsity": {"dense_1": 0.9, "logits": -0.1}}, "sparsity"),
     ({"bits": 0}, "bits"),
     ({"student": "giant"}, "unknown student"),
     ({"fine_tune_epochs": -1}, "fine_tune_epochs"),

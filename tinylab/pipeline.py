@@ -216,8 +216,8 @@ def run(data=None, *, model: str = "mlp300", student: str | None = None,
         Distill ``model`` into this architecture first (:func:`tinylab.distill.distill` with
         ``temperature``, ``alpha``, ``distill_epochs`` (default: the student's own epochs) and
         ``distill_learning_rate``); the student is then what gets compressed.
-    sparsity : float in [0, 1)
-        Final sparsity of every layer (:func:`tinylab.prune.iterative_prune` with ``steps``,
+    sparsity : float in [0, 1), or dict {layer name: float}
+        Final sparsity of every layer (or of each named layer) (:func:`tinylab.prune.iterative_prune` with ``steps``,
         ``epochs_per_step``, ``prune_learning_rate``); dead units are removed afterwards.
     bits : int
         Codebook index width of every layer (Han et al.: 5 for fully connected layers).
@@ -235,7 +235,8 @@ def run(data=None, *, model: str = "mlp300", student: str | None = None,
     from . import data as datasets
     from . import distill, models, train
 
-    prune._check_fraction(sparsity)
+    for fraction in (sparsity.values() if isinstance(sparsity, dict) else [sparsity]):
+        prune._check_fraction(fraction)
     quantize._check_bits(bits, 1, 16)
     if student is not None and student not in models.ARCHITECTURES:
         raise ValueError(f"unknown student {student!r}; choose one of {models.available()}")
