@@ -1,0 +1,130 @@
+"""Benchmark: TinyLab's Huffman codec (lesson 06), its speed and how close it gets to entropy.
+
+Two parts:
+
+1. The codec on 1,000,000 synthetic symbols from three distributions (uniform over 32
+   symbols, geometric, Zipf over 256): entropy against Huffman's bits per symbol, encode and
+   decode throughput (million symbols per second), code table bytes. Every stream is decoded
+   and compared with the input.
+2. Deep Compression's streams: the 64-300-100-10 teacher through ``tinylab.pipeline.run``
+   (90% sparsity, 5-bit codebooks, seed 0); per layer, the codebook-index stream and the
+   relative-index (gap) stream, entropy against Huffman's bits per symbol, and the bytes of
+   ``huffman.compress`` (table and stream length included) against fixed-width storage.
+
+    tinylab bench huffman [--json] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import DOCS, markdown_table, write_section  # noqa: E402
+from _report import machine as current_machine  # noqa: E402
+
+N_SYMBOLS = 1_000_000
+REPEATS = 3  # best of 3 for the timings
+
+
+def _streams(rng) -> dict:
+    return {"uniform, 32 symbols": rng.integers(0, 32, N_SYMBOLS),
+            "geometric, p = 0.3": np.minimum(rng.geometric(0.3, N_SYMBOLS) - 1, 255),
+            "Zipf (a = 1.5), 256 symbols": np.minimum(rng.zipf(1.5, N_SYMBOLS) - 1, 255)}
+
+
+def _best_seconds(function) -> tuple:
+    best, result = float("inf"), None
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        result = function()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def codec(seed: int = 0) -> list:
+    from tinylab import huffman
+
+    rows = []
+    for name, symbols in _streams(np.random.default_rng(seed)).items():
+        code = huffman.build_code(symbols=symbols)
+        encode_s, (packed, n_bits) = _best_seconds(lambda: huffman.encode(symbols, code))
+        decode_s, decoded = _best_seconds(lambda: huffman.decode(packed, code, n_bits=n_bits))
+        if not np.array_equal(decoded, symbols):
+            raise AssertionError(f"{name}: the decoded stream differs from the input")
+        rows.append({"stream": name, "symbols": int(symbols.size),
+                     "entropy_bits": huffman.entropy(symbols=symbols),
+                     "huffman_bits": n_bits / symbols.size,
+                     "table_bytes": huffman.table_bytes(code),
+                     "encode_msym_per_s": symbols.size / encode_s / 1e6,
+                     "decode_msym_per_s": symbols.size / decode_s / 1e6})
+    return rows
+
+
+def model_streams(seed: int = 0) -> tuple:
+    from tinylab import huffman, pipeline
+
+    result = pipeline.run(model="mlp300", sparsity=0.9, bits=5, seed=seed, progress=False)
+    rows = []
+    for layer in result.layers[:-1]:
+        name = layer["layer"]
+        indices, gaps = pipeline.layer_streams(result.sharing, name, layer["index_bits_pq"])
+        for kind, symbols, width in (("codebook indices", indices, layer["weight_bits_pq"]),
+                                     ("index gaps", gaps, layer["index_bits_pq"])):
+            stored = huffman.storage(symbols)
+            rows.append({"layer": name, "stream": kind, "symbols": int(symbols.size),
+                         "fixed_bits": width, "entropy_bits": stored["entropy_bits_per_symbol"],
+                         "huffman_bits": stored["bits_per_symbol"],
+                         "fixed_bytes": -(-symbols.size * width // 8),
+                         "huffman_bytes": stored["total_bytes"]})
+    return rows, result.settings
+
+
+def write_docs(result: dict, target: Path) -> None:
+    machine = result["machine"]
+    codec_rows = [[r["stream"], f"{r['entropy_bits']:.3f}", f"{r['huffman_bits']:.3f}",
+                   f"{r['huffman_bits'] - r['entropy_bits']:.3f}", r["table_bytes"],
+                   f"{r['encode_msym_per_s']:.1f}", f"{r['decode_msym_per_s']:.1f}"]
+                  for r in result["codec"]]
+    model_rows = [[r["layer"], r["stream"], f"{r['symbols']:,}", r["fixed_bits"],
+                   f"{r['entropy_bits']:.2f}", f"{r['huffman_bits']:.2f}",
+                   f"{r['fixed_bytes']:,}", f"{r['huffman_bytes']:,}"]
+                  for r in result["model_streams"]]
+    body = (
+        f"Measured {machine['date']} on {machine['cpus']} CPUs, Python {machine['python']}.\n\n"
+        f"**The codec** on {N_SYMBOLS:,} symbols per stream (best of {REPEATS}; every stream "
+        f"decoded back and compared):\n\n"
+        + markdown_table(["stream", "entropy (bits/symbol)", "Huffman (bits/symbol)",
+                          "overhead", "table bytes", "encode (M symbols/s)",
+                          "decode (M symbols/s)"], codec_rows)
+        + "\n\n**Deep Compression's streams** of the 64-300-100-10 teacher after 90% pruning and "
+          "5-bit weight sharing (seed 0). Huffman bytes include the code table and the stream "
+          "length, i.e. everything a decoder reads:\n\n"
+        + markdown_table(["layer", "stream", "symbols", "fixed bits", "entropy (bits)",
+                          "Huffman (bits)", "fixed bytes", "Huffman bytes"], model_rows)
+        + "\n\nCommand: `tinylab bench huffman --json --write`.")
+    write_section("huffman", body, target, title="Huffman coding (lesson 06)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="(always on) print the JSON result")
+    parser.add_argument("--write", type=Path, nargs="?", const=DOCS,
+                        help="rewrite the huffman section of this file (default docs/benchmarks.md)")
+    args = parser.parse_args(argv)
+    streams, settings = model_streams()
+    result = {"benchmark": "huffman", "machine": current_machine(), "codec": codec(),
+              "model_streams": streams, "pipeline_settings": settings}
+    print(json.dumps(result, indent=2))
+    if args.write:
+        write_docs(result, args.write)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
