@@ -121,3 +121,11 @@ def test_pipeline_bad_input_is_one_plain_line_and_exit_2(capsys, argv, message):
     assert cli.main(["pipeline", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("tinylab pipeline: ") and message in err and "Traceback" not in err
+
+
+def test_pipeline_sparsity_option_takes_one_fraction_or_one_per_layer():
+    assert cli._sparsity("0.9") == 0.9
+    assert cli._sparsity("dense_1=0.88, logits=0.7") == {"dense_1": 0.88, "logits": 0.7}
+    import argparse
+    with pytest.raises(argparse.ArgumentTypeError, match="layer=fraction"):
+        cli._sparsity("dense_1:0.9")

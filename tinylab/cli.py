@@ -55,6 +55,19 @@ def _cmd_lab(args) -> int:
     return 0  # not reached
 
 
+def _sparsity(text: str):
+    """``0.9`` or ``dense_1=0.88,dense_2=0.97``: one sparsity, or one per layer."""
+    try:
+        if "=" not in text:
+            return float(text)
+        pairs = [item.split("=") for item in text.split(",") if item.strip()]
+        return {name.strip(): float(value) for name, value in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a sparsity: give a fraction such as 0.9, or layer=fraction pairs "
+            f"such as dense_1=0.88,dense_2=0.97,logits=0.7") from None
+
+
 def _cmd_pipeline(args) -> int:
     from . import data, pipeline
 
@@ -116,8 +129,9 @@ def _parser() -> argparse.ArgumentParser:
     pipe.add_argument("--temperature", type=float, default=4.0, help="distillation T (default 4)")
     pipe.add_argument("--alpha", type=float, default=0.9,
                       help="weight of the soft loss (default 0.9)")
-    pipe.add_argument("--sparsity", type=float, default=0.9,
-                      help="final sparsity of every layer (default 0.9)")
+    pipe.add_argument("--sparsity", type=_sparsity, default=0.9,
+                      help="final sparsity of every layer (default 0.9), or per layer: "
+                           "dense_1=0.88,dense_2=0.97,logits=0.7")
     pipe.add_argument("--bits", type=int, default=5, help="codebook index bits (default 5)")
     pipe.add_argument("--fine-tune-epochs", type=int, default=3,
                       help="epochs of centroid fine-tuning (default 3; 0 to skip)")
