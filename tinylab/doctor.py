@@ -67,6 +67,10 @@ TOOLCHAIN = [
     ("simavr", "simavr", "simavr", "runs the firmware on the virtual Uno", True),
     ("simavr headers", "libsimavr-dev", "/usr/include/simavr/sim_avr.h",
      "builds the virtual Uno's serial harness", True),
+    ("C compiler", "gcc", "gcc", "builds the virtual Uno's harness; tests the generated C on the host",
+     True),
+    ("C library headers", "libc6-dev", "/usr/include/stdio.h",
+     "what the host C compiler needs (not pulled in with --no-install-recommends)", True),
 ]
 
 #: Every Debian package the board toolchain needs (binder/apt.txt and the Makefile list the same).
