@@ -14,6 +14,8 @@ quantize    affine quantization, k-means weight sharing and its fine-tuning (les
 convert     Keras -> .tflite (float, dynamic, int8), run in tflite-micro and LiteRT (lesson 05)
 huffman     canonical Huffman codes: encode, decode, code tables, entropy (lesson 06)
 pipeline    train -> distill -> prune -> share -> Huffman in one call, Deep Compression's table (06)
+export      .tflite -> C array header, and back (07)
+engine      the int8 MLP in integers: TFLM-exact numpy reference, generated C in 3 formats (07)
 build       compile a sketch for a board (arduino-cli or arduino-builder), flash/RAM, fits? (07)
 virtual     the virtual Uno: the compiled firmware in simavr, its UART on a pty (07)
 workspace   the folder where lessons hand models to each other
@@ -36,7 +38,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 __version__ = "0.1.0"
 
 _SUBMODULES = ("data", "models", "train", "distill", "prune", "quantize", "convert", "huffman",
-               "pipeline", "build", "virtual", "workspace", "boards", "plot", "doctor", "exercises", "widgets", "cli")
+               "pipeline", "export", "engine", "build", "virtual",
+               "workspace", "boards", "plot", "doctor", "exercises", "widgets", "cli")
 __all__ = ["__version__", *_SUBMODULES]
 
 

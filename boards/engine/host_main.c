@@ -1,0 +1,30 @@
+/* A host program around a generated TinyLab model, for tests (lesson 07_deploy).
+ *
+ * Reads examples from stdin as raw int8 bytes, TL_INPUTS per example, until the end; writes
+ * TL_OUTPUTS raw int8 bytes per example to stdout. With the argument "info" it prints the
+ * model's contract instead: format, hash, inputs, outputs, input scale and zero point.
+ *
+ *   gcc -std=c99 -Wall -Werror -I. tl_model.c host_main.c -o model && ./model < inputs.bin
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tl_model.h"
+
+int main(int argc, char **argv)
+{
+    int8_t input[TL_INPUTS];
+    int8_t output[TL_OUTPUTS];
+    if (argc > 1 && strcmp(argv[1], "info") == 0) {
+        printf("%s %s %d %d %.9g %d\n", TL_FORMAT, TL_MODEL_HASH, TL_INPUTS, TL_OUTPUTS,
+               (double)TL_INPUT_SCALE, TL_INPUT_ZERO_POINT);
+        return 0;
+    }
+    while (fread(input, 1, sizeof input, stdin) == sizeof input) {
+        tl_model_run(input, output);
+        if (fwrite(output, 1, sizeof output, stdout) != sizeof output) {
+            return 1;
+        }
+    }
+    return ferror(stdin) ? 1 : 0;
+}

@@ -1,0 +1,92 @@
+/* TinyLab C engine: what every weight format shares (lesson 07_deploy).
+ *
+ * tinylab.engine.generate_c copies this text into the model source it generates, before the
+ * format's kernel and the model's data; it is not compiled on its own.
+ *
+ * The arithmetic is TensorFlow Lite Micro's int8 reference fully connected kernel
+ * (tensorflow/lite/kernels/internal/reference/integer_ops/fully_connected.h), with TFLM's
+ * default double-rounding MultiplyByQuantizedMultiplier (kernels/internal/common.cc:
+ * gemmlowp's SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT), so every output
+ * byte equals TFLM's. Plain C99; weights live in flash (PROGMEM on AVR, const elsewhere).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __AVR__
+#include <avr/pgmspace.h>
+#define TL_FLASH PROGMEM
+#define TL_U8(p) pgm_read_byte(p)
+#define TL_I32(p) ((int32_t)pgm_read_dword(p))
+#define TL_COPY(to, from, n) memcpy_P((to), (from), (n))
+#else
+#define TL_FLASH
+#define TL_U8(p) (*(const uint8_t *)(p))
+#define TL_I32(p) (*(p))
+#define TL_COPY(to, from, n) memcpy((to), (from), (n))
+#endif
+
+/* From a layer's int32 accumulator to its int8 output, one output unit at a time. */
+typedef struct {
+    const int32_t *bias;       /* one per output unit, or NULL */
+    const int32_t *multiplier; /* Q0.31 fixed point: one per unit if per_channel, else one */
+    const int8_t *shift;       /* power-of-two exponent of each multiplier */
+    int16_t output_offset;     /* the output zero point */
+    int8_t activation_min;     /* the fused activation (ReLU, or none) as a clamp */
+    int8_t activation_max;
+    uint8_t per_channel;
+} tl_requant_t;
+
+/* The shape of a fully connected layer and how it reads its input. */
+typedef struct {
+    uint16_t n_inputs;
+    uint16_t n_outputs;
+    int16_t input_offset; /* minus the input zero point */
+    tl_requant_t requant;
+} tl_dense_t;
+
+/* gemmlowp's SaturatingRoundingDoublingHighMul: a * b / 2^31 to nearest (a negative half
+ * goes toward zero, as gemmlowp's nudge makes it), saturating. */
+static int32_t tl_high_mul(int32_t a, int32_t b)
+{
+    int64_t ab;
+    int32_t nudge;
+    if (a == b && a == INT32_MIN) {
+        return INT32_MAX;
+    }
+    ab = (int64_t)a * (int64_t)b;
+    nudge = ab >= 0 ? ((int32_t)1 << 30) : (1 - ((int32_t)1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31)); /* C99 divides toward zero */
+}
+
+/* gemmlowp's RoundingDivideByPOT: x / 2^exponent, rounding half away from zero. */
+static int32_t tl_divide_pot(int32_t x, int exponent)
+{
+    const int32_t mask = (int32_t)(((uint32_t)1 << exponent) - 1u);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    const int32_t rounded_down = x >= 0 ? x >> exponent : ~(~x >> exponent); /* no >> of x < 0 */
+    return rounded_down + (remainder > threshold ? 1 : 0);
+}
+
+/* Bias, fixed-point rescale, output zero point and clamp: TFLM's per-unit epilogue. */
+static int8_t tl_requantize(const tl_requant_t *q, uint16_t unit, int32_t acc)
+{
+    const uint16_t channel = q->per_channel ? unit : 0;
+    const int shift = (int8_t)TL_U8(q->shift + channel);
+    if (q->bias) {
+        acc += TL_I32(q->bias + unit);
+    }
+    if (shift > 0) {
+        acc = (int32_t)((uint32_t)acc << shift);
+    }
+    acc = tl_high_mul(acc, TL_I32(q->multiplier + channel));
+    acc = tl_divide_pot(acc, shift > 0 ? 0 : -shift);
+    acc += q->output_offset;
+    if (acc < q->activation_min) {
+        acc = q->activation_min;
+    }
+    if (acc > q->activation_max) {
+        acc = q->activation_max;
+    }
+    return (int8_t)acc;
+}

@@ -1,0 +1,434 @@
+"""Tests for tinylab.engine: the integer reference, its parity with tflite-micro, and the C engine.
+
+Hand-computed cases first (the fixed-point arithmetic, one tiny layer); then every output byte
+of the numpy reference against the tflite-micro interpreter, on the digits test set and on
+random int8 inputs that reach the clamps; then the generated C, compiled with the host's gcc
+and run on the same inputs, for each weight format, on a dense student, a pruned student and
+a pruned, weight-shared teacher (mlp300); and the same C compiled for the ATmega328P, measured
+with avr-size and run in simavr.
+
+Compilers that are missing skip their tests, except under CI, where they fail.
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinylab import convert, engine, huffman, models, prune, quantize, train
+from tinylab.boards import BOARDS_DIR
+
+KERNELS = BOARDS_DIR / "engine"
+CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror"]
+
+
+def _tool(name, package):
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (sudo apt-get install {package})"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI must run the C engine tests, not skip them")
+        pytest.skip(message)
+    return path
+
+
+# --------------------------------------------------------------------------- by hand
+
+def test_quantize_multiplier_by_hand():
+    # frexp(0.75) = 0.75 * 2**0 -> round(0.75 * 2**31); 0.25 = 0.5 * 2**-1; 1.5 = 0.75 * 2**1
+    assert engine.quantize_multiplier(0.75) == (1610612736, 0)
+    assert engine.quantize_multiplier(0.25) == (1 << 30, -1)
+    assert engine.quantize_multiplier(1.5) == (1610612736, 1)
+    assert engine.quantize_multiplier(0.0) == (0, 0)
+    # a significand that rounds up to 2**31 is halved and the exponent raised
+    assert engine.quantize_multiplier(1 - 2 ** -40) == (1 << 30, 1)
+    assert engine.quantize_multiplier(2 ** -40) == (0, 0)  # below 2**-31: flushed to zero
+
+
+def test_fixed_point_helpers_by_hand():
+    # a * b / 2**31, nudged by +/-(2**30 - 1) and truncated: 3 * 2**30 / 2**31 = 1.5 -> 2,
+    # but -1.5 -> -1 (gemmlowp's nudge takes a negative half toward zero)
+    high_mul = engine.saturating_rounding_doubling_high_mul
+    assert high_mul([3, -3, -5, 100], 1 << 30).tolist() == [2, -1, -2, 50]
+    assert high_mul(-2 ** 31, -2 ** 31).tolist() == 2 ** 31 - 1  # the one saturating case
+    divide = engine.rounding_divide_by_pot
+    assert divide([5, -5, 3, -3, 4, -4, 7], 1).tolist() == [3, -3, 2, -2, 2, -2, 4]
+    assert divide([12, -12, 13], [2, 2, 0]).tolist() == [3, -3, 13]
+    # 100 * 0.75 = 75; 100 * 0.75 * 2**-2 = 18.75 -> 19 and -18.75 -> -19 (RoundingDivideByPOT
+    # rounds halves away from zero); 3 * 2 * 0.75 = 4.5 -> 5 but -4.5 -> -4 (the high mul)
+    multiply = engine.multiply_by_quantized_multiplier
+    assert multiply([100, 100, -100, 3, -3], 1610612736, [0, -2, -2, 1, 1]).tolist() \
+        == [75, 19, -19, 5, -4]
+    assert multiply([-10], 1 << 30, [-2]).tolist() == [-1]  # -10 * 0.5 = -5; / 4 = -1.25
+
+
+def test_activation_clamp_by_hand():
+    layer = engine.DenseLayer.from_scales([[1]], None, input_scale=1.0, input_zero_point=0,
+                                          weight_scales=[1.0], output_scale=0.5,
+                                          output_zero_point=-10, activation="RELU6")
+    # ReLU6 in output integers: 0 -> -10, 6 / 0.5 = 12 -> -10 + 12 = 2
+    assert (layer.activation_min, layer.activation_max) == (-10, 2)
+
+
+def _tiny_mlp(hidden_weights=((2, -1), (1, 3))):
+    """2 inputs -> 2 ReLU units -> 1 output, with scales chosen to make the sums easy.
+
+    The output layer has no bias, one weight scale and a multiplier above 1 (a left shift)."""
+    hidden = engine.DenseLayer.from_scales(
+        hidden_weights, [10, -40], input_scale=0.5, input_zero_point=1,
+        weight_scales=[0.25, 0.25], output_scale=0.5, output_zero_point=-5, activation="RELU")
+    logits = engine.DenseLayer.from_scales(
+        [[4, -2]], None, input_scale=0.5, input_zero_point=-5, weight_scales=[0.5],
+        output_scale=0.1, output_zero_point=0)
+    return engine.IntegerMLP(layers=(hidden, logits), input_shape=(2,), input_scale=0.5,
+                             input_zero_point=1, output_scale=0.1, output_zero_point=0,
+                             model_hash="00000000")
+
+
+def test_run_int8_by_hand():
+    mlp = _tiny_mlp()
+    # hidden: x - 1 = (2, 4); sums 2*2 - 4 + 10 = 10 and 2 + 12 - 40 = -26; times 0.25 (=
+    # 0.5 * 0.25 / 0.5): 2.5 -> 3 and -6.5 -> -7; plus -5: -2 and -12, clamped at -5 (ReLU)
+    # logits: (h + 5) = (3, 0); 4 * 3 = 12; times 2.5 (= 0.5 * 0.5 / 0.1): 30
+    np.testing.assert_array_equal(engine.run_int8(mlp, np.array([[3, 5]], np.int8)), [[30]])
+    assert engine.run_int8(mlp, np.array([[3, 5]], np.int8)).dtype == np.int8
+
+
+# --------------------------------------------------------------------------- the models
+
+@pytest.fixture(scope="module")
+def student(digits):
+    model = models.build("student", digits.input_shape, digits.n_classes, seed=0)
+    train.fit(model, digits, epochs=5, seed=0, progress=False)
+    return model
+
+
+@pytest.fixture(scope="module")
+def teacher(digits):
+    model = models.build("mlp300", digits.input_shape, digits.n_classes, seed=0)
+    train.fit(model, digits, epochs=5, seed=0, progress=False)
+    return model
+
+
+def _copy(model):
+    from tinylab._tensorflow import keras
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+@pytest.fixture(scope="module")
+def flatbuffers(student, teacher, digits):
+    """The lesson's int8 models: {"student", "teacher", "pruned", "shared"} -> .tflite bytes."""
+    pruned = _copy(student)
+    prune.prune_model(pruned, sparsity=0.85)
+    shared = _copy(teacher)
+    masks = prune.prune_model(shared, sparsity=0.9)
+    prune.retrain(shared, masks, digits, epochs=2, progress=False)
+    quantize.WeightSharing(bits=4, reserve_filler=True).fit(shared, masks).apply(shared)
+    found = {name: convert.to_tflite(model, "int8", digits.X_train)
+             for name, model in (("student", student), ("teacher", teacher),
+                                 ("pruned", pruned), ("shared", shared))}
+    # one per-tensor model: TFLM's other kernel path (one weight scale per layer)
+    from tinylab._tensorflow import tf
+
+    convert_from = tf.lite.TFLiteConverter.from_saved_model
+
+    def per_tensor(*args, **kwargs):
+        converter = convert_from(*args, **kwargs)
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
+        return converter
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tf.lite.TFLiteConverter, "from_saved_model", per_tensor)
+        found["shared_per_tensor"] = convert.to_tflite(shared, "int8", digits.X_train)
+    return found
+
+
+@pytest.fixture(scope="module")
+def mlps(flatbuffers):
+    return {name: engine.read_tflite(data) for name, data in flatbuffers.items()}
+
+
+@pytest.fixture(scope="module")
+def inputs(mlps, digits):
+    """Per model: the int8 test set, then 200 random int8 vectors (they reach every clamp)."""
+    noise = np.random.default_rng(0).integers(-128, 128, (200, 64)).astype(np.int8)
+    return {name: np.concatenate([engine.quantize_inputs(mlp, digits.X_test), noise])
+            for name, mlp in mlps.items()}
+
+
+def _micro_outputs(tflite_bytes, x_int8):
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(tflite_bytes, arena_size=1 << 20)
+    shape = interpreter.get_input_details(0)["shape"]
+    rows = []
+    for x in x_int8:
+        interpreter.set_input(x.reshape(shape), 0)
+        interpreter.invoke()
+        rows.append(np.array(interpreter.get_output(0)).ravel())
+    return np.array(rows)
+
+
+# --------------------------------------------------------------------------- reading
+
+def test_read_tflite_describes_the_student(mlps, flatbuffers):
+    mlp = mlps["student"]
+    assert (mlp.n_inputs, mlp.n_outputs, mlp.input_shape) == (64, 10, (8, 8, 1))
+    assert [layer.weights.shape for layer in mlp.layers] == [(32, 64), (10, 32)]
+    assert [layer.activation for layer in mlp.layers] == ["RELU", "NONE"]
+    assert mlp.model_hash == hashlib.sha256(flatbuffers["student"]).hexdigest()[:8]
+    details = convert.tensor_details(flatbuffers["student"])
+    assert mlp.input_scale == pytest.approx(details["input"]["scale"])
+    assert mlp.output_zero_point == details["output"]["zero_point"]
+    for layer in mlp.layers:
+        assert layer.weights.dtype == np.int8 and layer.bias.dtype == np.int32
+        assert layer.per_channel and layer.multipliers.shape == (layer.n_outputs,)
+        assert np.all(layer.multipliers >= 1 << 30)  # Q0.31 significands in [0.5, 1)
+        assert layer.activation_max == 127
+    assert mlp.layers[0].activation_min == mlp.layers[0].output_zero_point  # ReLU: real 0
+    assert not mlps["shared_per_tensor"].layers[0].per_channel
+
+
+def test_pruned_weights_stay_exact_zeros(mlps):
+    # symmetric int8 quantization maps 0.0 to 0, so pruning survives conversion exactly
+    weights = np.concatenate([layer.weights.ravel() for layer in mlps["shared"].layers])
+    assert np.mean(weights == 0) >= 0.9
+
+
+# --------------------------------------------------------------------------- parity with TFLM
+
+@pytest.mark.parametrize("name", ["student", "teacher", "pruned", "shared", "shared_per_tensor"])
+def test_run_int8_is_bit_exact_with_tflite_micro(name, flatbuffers, mlps, inputs):
+    expected = _micro_outputs(flatbuffers[name], inputs[name])
+    np.testing.assert_array_equal(engine.run_int8(mlps[name], inputs[name]), expected)
+
+
+def test_quantize_inputs_matches_convert_predict(mlps, flatbuffers, digits):
+    # convert.predict quantizes, runs TFLM and dequantizes; so must the engine's outputs
+    mlp = mlps["student"]
+    outputs = engine.run_int8(mlp, engine.quantize_inputs(mlp, digits.X_test))
+    real = (outputs.astype(np.float32) - mlp.output_zero_point) * np.float32(mlp.output_scale)
+    np.testing.assert_array_equal(real, convert.predict(flatbuffers["student"], digits.X_test))
+
+
+# --------------------------------------------------------------------------- weight formats
+
+def _decode_rows(values, gaps, shape):
+    return prune._decode(values, gaps, int(np.prod(shape))).reshape(shape)
+
+
+@pytest.mark.parametrize("name", ["pruned", "shared"])
+def test_sparse_streams_give_the_weights_back(name, mlps):
+    assert engine.GAP_BITS == prune.INDEX_BITS["dense"]  # lesson 04's layout
+    for layer in mlps[name].layers:
+        streams = engine.weight_streams(layer, "sparse")
+        assert np.all(streams["gaps"] < 2 ** engine.GAP_BITS)
+        assert len(streams["gap_bytes"]) == -(-streams["n_entries"] * engine.GAP_BITS // 8)
+        unpacked = np.unpackbits(np.frombuffer(streams["gap_bytes"], np.uint8))
+        unpacked = unpacked[:streams["n_entries"] * engine.GAP_BITS].reshape(-1, engine.GAP_BITS)
+        np.testing.assert_array_equal(unpacked @ (1 << np.arange(4, -1, -1)), streams["gaps"])
+        np.testing.assert_array_equal(_decode_rows(streams["values"], streams["gaps"],
+                                                   layer.weights.shape), layer.weights)
+
+
+@pytest.mark.parametrize("name", ["pruned", "shared", "shared_per_tensor"])
+def test_huffman_streams_give_the_weights_back(name, mlps):
+    for layer in mlps[name].layers:
+        streams = engine.weight_streams(layer, "huffman")
+        tables = streams["weight_table"], streams["gap_table"]
+        indices, gaps = (huffman.decode(t["bits"], t["code"], n_bits=t["n_bits"]) for t in tables)
+        values = np.append(streams["codebook"], 0)[indices]
+        np.testing.assert_array_equal(_decode_rows(values, gaps, layer.weights.shape),
+                                      layer.weights)
+        for table in tables:  # the C table: counts per length, symbols in canonical order
+            assert table["counts"].sum() == len(table["code"]) == table["symbols"].size
+            assert table["code"].max_length <= engine.MAX_CODE_BITS
+
+
+def test_weight_sharing_bounds_the_codebook(mlps):
+    # per tensor, a 4-bit sharing with a reserved filler leaves at most 15 int8 values per
+    # layer; per channel, each unit scales the 15 centroids differently, giving more
+    for layer in mlps["shared_per_tensor"].layers:
+        assert len(engine.weight_streams(layer, "huffman")["codebook"]) <= 15
+    per_channel = [len(engine.weight_streams(layer, "huffman")["codebook"])
+                   for layer in mlps["shared"].layers]
+    assert max(per_channel) > 15
+
+
+# --------------------------------------------------------------------------- C on the host
+
+def _write(files, folder: Path, *extra):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    for name in extra:
+        shutil.copy(KERNELS / name, folder / name)
+    return folder
+
+
+def _host_build(mlp, format, folder):
+    gcc = _tool("gcc", "gcc")
+    _write(engine.generate_c(mlp, format), folder, "host_main.c")
+    program = folder / "model"
+    built = subprocess.run([gcc, *CFLAGS, "-O2", "-I", str(folder), str(folder / "tl_model.c"),
+                            str(folder / "host_main.c"), "-o", str(program)],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
+    return program
+
+
+def _host_run(program, x_int8, n_outputs):
+    done = subprocess.run([str(program)], input=np.ascontiguousarray(x_int8).tobytes(),
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return np.frombuffer(done.stdout, np.int8).reshape(len(x_int8), n_outputs)
+
+
+@pytest.mark.parametrize("format", engine.FORMATS)
+@pytest.mark.parametrize("name", ["student", "pruned", "shared", "shared_per_tensor"])
+def test_generated_c_is_bit_exact_on_the_host(name, format, mlps, inputs, tmp_path):
+    mlp = mlps[name]
+    program = _host_build(mlp, format, tmp_path)
+    got = _host_run(program, inputs[name], mlp.n_outputs)
+    np.testing.assert_array_equal(got, engine.run_int8(mlp, inputs[name]))
+
+
+@pytest.mark.parametrize("hidden_weights", [((2, -1), (1, 3)), ((0, 0), (0, 0))],
+                         ids=["tiny", "all-pruned"])
+def test_generated_c_handles_no_bias_per_tensor_left_shifts_and_no_weights(hidden_weights,
+                                                                          tmp_path):
+    # the output layer has no bias, one weight scale and a multiplier > 1; a hidden layer
+    # with every weight pruned stores no entries at all (C has no empty arrays)
+    mlp = _tiny_mlp(hidden_weights)
+    assert mlp.layers[1].shifts[0] > 0 and mlp.layers[1].bias is None
+    x = np.random.default_rng(1).integers(-128, 128, (500, 2)).astype(np.int8)
+    for format in engine.FORMATS:
+        program = _host_build(mlp, format, tmp_path / format)
+        np.testing.assert_array_equal(_host_run(program, x, 1), engine.run_int8(mlp, x))
+
+
+def test_header_holds_the_contract(mlps, tmp_path):
+    mlp = mlps["student"]
+    files = engine.generate_c(mlp, "huffman", name="digits_model")
+    assert set(files) == {"digits_model.h", "digits_model.c"}
+    header = files["digits_model.h"]
+    for line in ("#define TL_INPUTS 64", "#define TL_OUTPUTS 10", "#define TL_LAYERS 2",
+                 f'#define TL_MODEL_HASH "{mlp.model_hash}"', '#define TL_FORMAT "huffman"',
+                 f"#define TL_INPUT_ZERO_POINT ({mlp.input_zero_point})",
+                 "#define TL_BUFFER_BYTES 32",
+                 "void tl_model_run(const int8_t *input, int8_t *output);"):
+        assert line in header
+    assert "generate_c(mlp, format='huffman', name='digits_model')" in header
+    program = _host_build(mlp, "int8", tmp_path)
+    info = subprocess.run([str(program), "info"], capture_output=True, text=True).stdout.split()
+    assert info[:4] == ["int8", mlp.model_hash, "64", "10"]
+    assert np.float32(float(info[4])) == np.float32(mlp.input_scale)  # exact float32
+
+
+# --------------------------------------------------------------------------- C on the AVR
+
+def _avr_size(path):
+    size = subprocess.run([_tool("avr-size", "binutils-avr"), str(path)], capture_output=True,
+                          text=True, check=True).stdout.splitlines()[-1].split()
+    return {"text": int(size[0]), "data": int(size[1]), "bss": int(size[2])}
+
+
+def _avr_build(mlp, format, folder):
+    """avr-size of the model's object and of a whole ATmega328P program linking it."""
+    avr_gcc = _tool("avr-gcc", "gcc-avr avr-libc")
+    _write(engine.generate_c(mlp, format), folder, "avr_main.c")
+    common = [avr_gcc, "-mmcu=atmega328p", "-Os", *CFLAGS, "-I", str(folder)]
+    built = subprocess.run([*common, "-c", str(folder / "tl_model.c"), "-o",
+                            str(folder / "tl_model.o")], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
+    linked = subprocess.run([*common, str(folder / "tl_model.c"), str(folder / "avr_main.c"),
+                             "-o", str(folder / "model.elf")], capture_output=True, text=True)
+    return {"object": _avr_size(folder / "tl_model.o"),
+            "program": _avr_size(folder / "model.elf") if linked.returncode == 0 else None}
+
+
+@pytest.mark.parametrize("name", ["student", "shared"])
+def test_generated_c_compiles_for_the_atmega328p(name, mlps, tmp_path):
+    sizes = {format: _avr_build(mlps[name], format, tmp_path / format)
+             for format in engine.FORMATS}
+    for format, size in sizes.items():
+        print(f"{name} {format}: object {size['object']}, program {size['program']}")
+        assert size["object"]["data"] == 0  # every table is in flash, none copied to RAM
+        assert size["object"]["bss"] == sum(engine._buffer_sizes(mlps[name]))
+    if name == "shared":  # 90% pruned, 4-bit shared: each format stores less than the last
+        flash = [sizes[format]["object"]["text"] for format in engine.FORMATS]
+        assert flash[0] > 3 * flash[1] and flash[1] > flash[2]
+        assert sizes["huffman"]["program"]["text"] < 32256  # fits the Uno; int8 does not
+        assert sizes["int8"]["program"] is None or sizes["int8"]["program"]["text"] > 32256
+
+
+def _avr_run(mlp, format, x_int8, folder):
+    """Outputs of the model on a simulated ATmega328P (simavr), or None if it does not fit."""
+    avr_gcc, simavr = _tool("avr-gcc", "gcc-avr avr-libc"), _tool("simavr", "simavr")
+    _write(engine.generate_c(mlp, format), folder, "avr_check.c")
+    rows = ",\n".join("{" + ", ".join(map(str, row)) + "}" for row in x_int8)
+    (folder / "examples.h").write_text(
+        f"#define N_EXAMPLES {len(x_int8)}\nstatic const int8_t examples[{len(x_int8)}]"
+        f"[{x_int8.shape[1]}] PROGMEM = {{\n{rows}\n}};\n")
+    built = subprocess.run([avr_gcc, "-mmcu=atmega328p", "-Os", *CFLAGS, "-I", str(folder),
+                            str(folder / "tl_model.c"), str(folder / "avr_check.c"), "-o",
+                            str(folder / "check.elf")], capture_output=True, text=True)
+    if "overflowed" in built.stderr:
+        return None
+    assert built.returncode == 0, built.stderr[-3000:]
+    done = subprocess.run([simavr, "-m", "atmega328p", "-f", "16000000",
+                           str(folder / "check.elf")], capture_output=True, text=True, timeout=300)
+    printed = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
+    lines = re.findall(rf"\b[0-9a-f]{{{2 * mlp.n_outputs}}}\b", printed)
+    return np.array([np.frombuffer(bytes.fromhex(line), np.int8) for line in lines])
+
+
+@pytest.mark.parametrize("name", ["student", "shared"])
+def test_generated_c_is_bit_exact_on_a_simulated_atmega328p(name, mlps, inputs, tmp_path):
+    # 20 test digits and 10 random vectors: the AVR's 16-bit int must not change a byte
+    x = np.concatenate([inputs[name][:20], inputs[name][-10:]])
+    expected = engine.run_int8(mlps[name], x)
+    for format in engine.FORMATS:
+        got = _avr_run(mlps[name], format, x, tmp_path / format)
+        if got is None:  # the dense int8 mlp300 (50 KB of weights) does not fit 32 KB
+            assert (name, format) == ("shared", "int8")
+            continue
+        np.testing.assert_array_equal(got, expected, err_msg=f"{name}, {format}")
+
+
+# --------------------------------------------------------------------------- bad input
+
+def test_a_float_model_is_refused(student, digits):
+    float_model = convert.to_tflite(student, "float")
+    with pytest.raises(ValueError, match="float32, not int8.*to_tflite"):
+        engine.read_tflite(float_model)
+
+
+def test_a_convolution_is_refused_by_name(digits):
+    cnn = models.build("cnn", digits.input_shape, digits.n_classes, seed=0)
+    with pytest.raises(ValueError, match=r"uses CONV_2D.*MAX_POOL_2D.*RESHAPE and "
+                                         r"FULLY_CONNECTED"):
+        engine.read_tflite(convert.to_tflite(cnn, "int8", digits.X_train[:20]))
+
+
+def test_other_bad_input_gets_clear_errors(mlps):
+    with pytest.raises(ValueError, match="TFL3"):
+        engine.read_tflite(b"not a model at all")
+    with pytest.raises(ValueError, match="unknown format 'zip'"):
+        engine.generate_c(mlps["student"], "zip")
+    with pytest.raises(ValueError, match="C identifier"):
+        engine.generate_c(mlps["student"], "int8", name="my-model")
+    with pytest.raises(TypeError, match="IntegerMLP"):
+        engine.generate_c(b"TFL3", "int8")
+    with pytest.raises(TypeError, match="int8 array.*quantize_inputs"):
+        engine.run_int8(mlps["student"], np.zeros((1, 64), np.float32))
+    with pytest.raises(ValueError, match=r"shape \(8, 8, 1\) or \(64,\).*X\[np.newaxis\]"):
+        engine.run_int8(mlps["student"], np.zeros((8, 8, 1), np.int8))
