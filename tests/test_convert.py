@@ -91,6 +91,21 @@ def test_int8_conversion_is_repeatable_and_quiet(student, digits, flatbuffers, c
     assert "SavedModel" not in printed.err + printed.out
 
 
+def test_conversion_is_quiet_where_tensorflow_logs_info(student, caplog):
+    # IPython makes TensorFlow's logger INFO; the export then logs "Assets written to: ...".
+    import logging
+
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        convert.to_tflite(student, "float")
+        assert logger.level == logging.INFO  # restored after the conversion
+    finally:
+        logger.setLevel(level)
+    assert not [r for r in caplog.records if "Assets written" in r.getMessage()]
+
+
 # --------------------------------------------------------------------------- parity
 
 @pytest.mark.parametrize("runtime", convert.RUNTIMES)

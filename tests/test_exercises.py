@@ -51,3 +51,106 @@ def test_show_solution_gives_source_and_rejects_unknown_names():
     assert "16" in ex.show_solution("normalize")
     with pytest.raises(ValueError, match="dense_params"):
         ex.show_solution("nope")
+
+
+# --------------------------------------------------------------------------- lesson 06: Huffman
+
+def test_huffman_lengths_reference_by_hand_and_against_the_package():
+    assert ex.solutions.huffman_lengths([5, 2, 1, 1]) == [1, 2, 3, 3]
+    assert ex.solutions.huffman_lengths([1, 1, 1, 1]) == [2, 2, 2, 2]
+    assert ex.solutions.huffman_lengths([4]) == [1]
+    counts = np.random.default_rng(1).integers(1, 100, size=20).tolist()
+    mine, package = ex.solutions.huffman_lengths(counts), tl.huffman.code_lengths(counts)
+    assert sum(c * n for c, n in zip(counts, mine)) == \
+        sum(c * package[s] for s, c in enumerate(counts))
+    assert ex.check_huffman_lengths(ex.solutions.huffman_lengths).passed
+
+
+def test_huffman_lengths_checker_accepts_any_optimal_tie_break():
+    # tl.huffman breaks ties its own way and returns a dict {symbol: length}
+    assert ex.check_huffman_lengths(lambda counts: tl.huffman.code_lengths(counts)).passed
+    assert ex.check_huffman_lengths(lambda counts: np.array(ex.solutions.huffman_lengths(counts))).passed
+
+
+def _heaviest_first(counts):
+    import heapq
+
+    lengths, groups = [0] * len(counts), [(-c, s, [s]) for s, c in enumerate(counts)]
+    heapq.heapify(groups)
+    while len(groups) > 1:
+        (a, first, left), (b, _, right) = heapq.heappop(groups), heapq.heappop(groups)
+        for s in left + right:
+            lengths[s] += 1
+        heapq.heappush(groups, (a + b, first, left + right))
+    return lengths
+
+
+@pytest.mark.parametrize("attempt, hint", [
+    (lambda counts: [2] * len(counts), "fixed-width"),
+    (_heaviest_first, "heaviest"),
+    (lambda counts: [n + 1 for n in ex.solutions.huffman_lengths(counts)], "one bit too long"),
+    (lambda counts: [n - 1 for n in ex.solutions.huffman_lengths(counts)], "one bit short"),
+    (lambda counts: [int(np.ceil(-np.log2(c / sum(counts)))) for c in counts], "Shannon"),
+    (lambda counts: [1] * len(counts), "no prefix code"),
+    (lambda counts: ["0", "10", "110", "111"], "code words"),
+    (lambda counts: [1, 2, 3], "one length per symbol"),
+    (lambda counts: [1.5, 2, 3, 3], "whole numbers"),
+    (lambda counts: 15, "one code length per symbol"),
+    (lambda counts: None, "returned None"),
+    (lambda counts: 1 / 0, "ZeroDivisionError"),
+])
+def test_huffman_lengths_checker_explains_what_is_wrong(attempt, hint):
+    result = ex.check_huffman_lengths(attempt)
+    assert not result.passed
+    assert hint in result.message
+    assert result.message.startswith("for counts") or "your function" in result.message
+
+
+def _clip(values, bits, low=None, high=None):
+    low = -2 ** (bits - 1) if low is None else low
+    high = 2 ** (bits - 1) - 1 if high is None else high
+    return np.clip(values, low, high).astype(np.int32)
+
+
+def test_quantize_solution_by_hand_and_against_the_package():
+    # the lesson's four numbers: scale 3/255, zero point -43; 0.5 / scale = 42.5, a tie
+    np.testing.assert_array_equal(ex.solutions.quantize([-1.0, 0.0, 0.5, 2.0], 3 / 255, -43, 8),
+                                  [-128, -43, 0, 127])
+    x = np.random.default_rng(0).normal(0.0, 1.0, size=(4, 25))
+    for bits in (2, 4, 8, 12):
+        params = tl.quantize.quantization_params(x, bits)
+        np.testing.assert_array_equal(
+            ex.solutions.quantize(x, float(params.scale), int(params.zero_point), bits),
+            tl.quantize.quantize(x, params))
+    assert ex.check_quantize(ex.solutions.quantize).passed
+    assert "quantize" in ex.show_solution("quantize")
+
+
+def test_quantize_checker_lets_ties_go_either_way_with_a_note():
+    half_to_even = lambda x, s, z, b: _clip(np.round(np.asarray(x) / s) + z, b)  # noqa: E731
+    result = ex.check_quantize(half_to_even)
+    assert result.passed and "half away from zero" in result.message
+
+
+@pytest.mark.parametrize("attempt, hint", [
+    (lambda x, s, z, b: _clip(np.round(x / s), b), "did not add the zero point"),
+    (lambda x, s, z, b: _clip(np.round(x / s) - z, b), "subtracted the zero point"),
+    (lambda x, s, z, b: _clip(np.round(x * s) + z, b), "multiplied by the scale"),
+    (lambda x, s, z, b: (np.round(x / s) + z).astype(np.int32), "saturate"),
+    (lambda x, s, z, b: _clip(np.round(x / s) + z, b, 0, 2 ** b - 1), "unsigned"),
+    (lambda x, s, z, b: _clip(np.round(x / s) + z, b, -(2 ** (b - 1) - 1)), "symmetric range"),
+    (lambda x, s, z, b: _clip(np.round(x / s), b) + z, "before adding the zero point"),
+    (lambda x, s, z, b: _clip(np.trunc(x / s) + z, b), "truncated"),
+    (lambda x, s, z, b: _clip(np.floor(x / s) + z, b), "floor"),
+    (lambda x, s, z, b: ex.solutions.quantize(x, s, z, b).astype(float), "return integers"),
+    (lambda x, s, z, b: s * (ex.solutions.quantize(x, s, z, b) - z), "round trip"),
+    (lambda x, s, z, b: ex.solutions.quantize(x, s, z, b).ravel(), "shape"),
+    (lambda x, s, z, b: ex.solutions.quantize(x, s, z, b) + 5, "should give"),
+    (lambda x, s, z, b: None, "returned None"),
+    (lambda x, s, z, b: 1 / 0, "ZeroDivisionError"),
+    ("quantize", "pass your function"),
+])
+def test_quantize_checker_explains_what_is_wrong(attempt, hint):
+    result = ex.check_quantize(attempt)
+    assert not result.passed
+    assert hint in result.message

@@ -63,3 +63,115 @@ def test_figures_are_not_kept_by_pyplot(digits):
 def test_non_square_vectors_are_refused():
     with pytest.raises(ValueError, match="square"):
         tl.plot.image_grid(np.zeros((2, 10)))
+
+
+# --------------------------------------------------------------------------- lesson 06: Huffman
+
+def test_huffman_tree_writes_weights_bits_and_code_words():
+    # counts 5, 2, 1, 1: merges make 2, 4, 9; the leaves' paths are the tree's code words
+    nodes = tl.huffman.tree([5, 2, 1, 1])
+    fig = tl.plot.huffman_tree(nodes, labels={0: "A", 1: "B", 2: "C", 3: "D"})
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    for weight in ("9", "4", "2"):
+        assert weight in texts
+    paths = {n["symbol"]: n["path"] for n in nodes if n["symbol"] is not None}
+    assert sorted(len(p) for p in paths.values()) == [1, 2, 3, 3]
+    for path in paths.values():
+        assert path in texts
+    assert "A\n×5" in texts and "D\n×1" in texts
+    one_bit_words = sum(p in ("0", "1") for p in paths.values())  # A's word is "1"
+    assert sum(t in ("0", "1") for t in texts) == 6 + one_bit_words  # and one bit per edge
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["0", "1", "2", "3"]
+
+
+def test_huffman_tree_of_one_symbol_and_bad_input():
+    fig = tl.plot.huffman_tree(tl.huffman.tree([7]))
+    assert "0" in [t.get_text() for t in fig.axes[0].texts]
+    with pytest.raises(ValueError, match="tl.huffman.tree"):
+        tl.plot.huffman_tree([])
+
+
+def test_code_lengths_draws_counts_and_lengths():
+    counts = {0: 5, 1: 2, 2: 1, 3: 1}
+    code = tl.huffman.build_code(counts)
+    fig = tl.plot.code_lengths(counts, code)
+    ax, right = fig.axes
+    assert [p.get_height() for p in ax.patches] == [5, 2, 1, 1]
+    lengths = [line for line in right.lines if line.get_label() == "Huffman code length"][0]
+    assert lengths.get_ydata().tolist() == [1, 2, 3, 3]
+    assert "Huffman 1.67 bits/symbol" in ax.get_title()
+    by_count = tl.plot.code_lengths({7: 1, 8: 6, 9: 2}, tl.huffman.build_code({7: 1, 8: 6, 9: 2}),
+                                    order="count", labels={8: "eight"})
+    assert [t.get_text() for t in by_count.axes[0].get_xticklabels()] == ["eight", "9", "7"]
+    with pytest.raises(ValueError, match="no word for symbol 4"):
+        tl.plot.code_lengths({0: 1, 4: 1}, code)
+
+
+def test_bits_per_symbol_shows_fixed_huffman_and_entropy():
+    stats = {"a": {"bits_per_symbol": 1.67, "entropy_bits_per_symbol": 1.66, "fixed_bits": 2},
+             "b": dict(tl.huffman.storage([0, 0, 0, 1]), fixed_bits=1)}
+    fig = tl.plot.bits_per_symbol(stats, highlight="b")
+    ax = fig.axes[0]
+    assert len(ax.containers) == 3
+    texts = [t.get_text() for t in ax.texts]
+    assert {"2", "1.67", "1.66", "1.00", "0.81"} <= set(texts)
+    assert ax.get_xticklabels()[1].get_fontweight() == "bold"
+    no_fixed = tl.plot.bits_per_symbol({"a": {"bits_per_symbol": 1.0, "entropy_bits_per_symbol": 0.5}})
+    assert len(no_fixed.axes[0].containers) == 2
+    with pytest.raises(ValueError, match="tl.huffman.storage"):
+        tl.plot.bits_per_symbol({"a": {"bits": 3}})
+
+
+def test_quantization_levels_marks_the_levels_weights_use():
+    # -0.31 -> -0.4, 0.29 -> 0.2, 0.33 -> 0.4, the zeros sit on 0.0: only -0.2 goes unused
+    weights = np.array([[-0.31, 0.0, 0.29], [0.0, 0.33, 0.0]])
+    fig = tl.plot.quantization_levels(weights, np.array([-0.4, -0.2, 0.0, 0.2, 0.4]))
+    ax = fig.axes[0]
+    unused, used = ax.collections
+    assert len(unused.get_segments()) == 1 and len(used.get_segments()) == 4
+    assert unused.get_segments()[0][0][0] == pytest.approx(-0.2)
+    assert "5 levels (4 in use); 3 weights, 3 zeros not drawn" in ax.get_title()
+    assert sum(p.get_height() for p in ax.patches) == 3
+
+
+def test_quantization_levels_draws_one_panel_per_entry():
+    weights = np.array([-0.3, 0.0, 0.25, 0.35])
+    fig = tl.plot.quantization_levels(weights, {"uniform": np.linspace(-0.4, 0.4, 8),
+                                                "k-means": [-0.3, 0.3]}, title="dense_1")
+    assert len(fig.axes) == 2
+    assert fig.axes[0].get_title().startswith("uniform\n8 levels")
+    # a codebook has no 0.0: the pruned zero uses no level of it
+    assert "2 levels (2 in use)" in fig.axes[1].get_title()
+    with pytest.raises(ValueError, match="levels"):
+        tl.plot.quantization_levels(weights, {})
+    with pytest.raises(ValueError, match="finite"):
+        tl.plot.quantization_levels(weights, [0.1, np.nan])
+
+
+def test_accuracy_vs_bits_draws_each_scheme_the_baseline_and_the_marker():
+    fig = tl.plot.accuracy_vs_bits([2, 3, 4], {"affine": [0.5, 0.9, 0.95],
+                                               "k-means": ([1, 2], [0.8, 0.9])},
+                                   baseline=0.96, marker=3)
+    ax = fig.axes[0]
+    affine, kmeans = ax.lines[:2]
+    np.testing.assert_allclose(affine.get_ydata(), [50, 90, 95])
+    np.testing.assert_allclose(kmeans.get_xdata(), [1, 2])
+    assert affine.get_marker() != kmeans.get_marker()  # equal curves stay distinguishable
+    assert [t for t in ax.get_xticks()] == [1, 2, 3, 4]
+    assert any(np.allclose(line.get_ydata(), 96) for line in ax.lines)
+    assert any(np.allclose(line.get_xdata(), 3) for line in ax.lines)
+    with pytest.raises(ValueError, match="3 bit widths"):
+        tl.plot.accuracy_vs_bits([2, 3, 4], {"a": [0.5, 0.6]})
+
+
+def test_compression_stages_labels_every_bar_with_bytes_and_ratio():
+    stages = [{"stage": "float32", "bytes": 200_000, "ratio": 1.0, "test_accuracy": 0.98},
+              {"stage": "pruned (P)", "bytes": 20_000, "ratio": 10.0, "test_accuracy": 0.975},
+              {"stage": "P+Q + Huffman (P+Q+H)", "bytes": 5_000, "ratio": 40.0,
+               "test_accuracy": 0.97}]
+    fig = tl.plot.compression_stages(stages)
+    sizes, accuracy = fig.axes
+    assert [round(bar.get_height()) for bar in sizes.patches] == [200_000, 20_000, 5_000]
+    texts = [t.get_text() for t in sizes.texts]
+    assert "5,000 B\n40.0x" in texts and any("flash" in t for t in texts)
+    np.testing.assert_allclose(accuracy.lines[0].get_ydata(), [98.0, 97.5, 97.0])

@@ -107,3 +107,117 @@ def test_size_table_totals_match_the_model():
     table = size_table_html(model)
     assert f"<b>{tl.models.count_params(model):,}</b>" in table
     assert f"{4 * tl.models.count_params(model):,}" in table
+
+
+@pytest.fixture(scope="module")
+def pruned_mlp(digits):
+    """A small trained MLP with half of each kernel pruned, as lesson 05 gets from lesson 04."""
+    model = tl.models.mlp(digits.input_shape, digits.n_classes, hidden_units=(32, 16), seed=0)
+    tl.train.fit(model, digits, epochs=4, learning_rate=3e-3, progress=False)
+    tl.prune.prune_model(model, sparsity=0.5)
+    return model
+
+
+def test_quantize_explorer_looks_up_accuracies_and_draws_the_levels(digits, pruned_mlp):
+    model = pruned_mlp
+    before = [w.copy() for w in model.get_weights()]
+    panel = tl.widgets.quantize_explorer(model, digits, min_bits=2, max_bits=4)
+    c = panel.controls
+    assert set(panel.accuracies) == {"asymmetric", "symmetric", "k-means"}
+    assert all(sorted(table) == [2, 3, 4] for table in panel.accuracies.values())
+    assert panel.float_accuracy == pytest.approx(
+        tl.train.accuracy(model, digits.X_test, digits.y_test))
+    assert panel.result["bits"] == 3 and "<b>3 bits</b>" in c["status"].value
+
+    c["bits"].value = 2
+    grid = panel.result["levels"]
+    assert len(grid) == 4 and 0.0 in grid  # 2**2 levels, 0.0 among them: pruned zeros stay put
+    assert np.allclose(np.diff(grid), grid[1] - grid[0])
+    assert panel.result["max_abs_error"] <= (grid[1] - grid[0]) / 2 + 1e-9
+    assert f"{panel.accuracies['asymmetric'][2]:.1%}</b>" in c["status"].value
+
+    c["scheme"].value = "symmetric"
+    grid = panel.result["levels"]
+    assert len(grid) == 3 and np.allclose(grid, -grid[::-1])  # -s, 0, s
+    assert f"{panel.accuracies['symmetric'][2]:.1%}</b>" in c["status"].value
+
+    c["scheme"].value = "k-means"
+    c["layer"].value = "dense_2"
+    sharing = tl.quantize.WeightSharing(2).fit(model)
+    np.testing.assert_allclose(panel.result["levels"], sharing.codebooks_["dense_2"], rtol=1e-6)
+    curve, histogram = panel.shown
+    assert "dense_2, k-means (shared), 2 bits" in histogram.axes[0].get_title()
+    assert "4 levels" in histogram.axes[0].get_title()
+    assert len(curve.axes[0].lines) >= 3 and "Error" not in c["status"].value
+
+    for a, b in zip(before, model.get_weights()):  # the panel never changes the model
+        np.testing.assert_array_equal(a, b)
+
+    # a looked-up accuracy is the one of the quantized model, computed afresh
+    tl.quantize.fake_quantize_weights(model, 3, symmetric=False, per_channel=False)
+    assert panel.accuracies["asymmetric"][3] == pytest.approx(
+        tl.train.accuracy(model, digits.X_test, digits.y_test))
+    model.set_weights(before)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(max_bits=9), "max_bits"), (dict(min_bits=1), "min_bits"),
+    (dict(min_bits=4, max_bits=4), "below"), (dict(part="all"), "part"),
+])
+def test_quantize_explorer_rejects_bad_settings(digits, pruned_mlp, options, message):
+    with pytest.raises(ValueError, match=message):
+        tl.widgets.quantize_explorer(pruned_mlp, digits, **options)
+
+
+# --------------------------------------------------------------------------- lesson 06: Huffman
+
+@pytest.fixture
+def pruned_student():
+    model = tl.models.build("student", seed=0)   # 64-32-10, untrained: weights are weights
+    masks = tl.prune.prune_model(model, sparsity=0.8)
+    return model, masks
+
+
+def test_huffman_explorer_follows_layer_stream_and_bits(pruned_student):
+    model, masks = pruned_student
+    before = [w.copy() for w in model.get_weights()]
+    panel = tl.widgets.huffman_explorer(model, masks, bits_options=(2, 3, 5))
+    c = panel.controls
+    layers = list(c["layer"].options)
+    assert layers == list(masks) and c["bits"].value == 5
+    assert f"<b>{layers[0]}</b>, codebook indices (5-bit codebook)" in c["status"].value
+    c["layer"].value = layers[1]
+    c["stream"].value = "index gaps"
+    c["bits"].value = 2
+    status = c["status"].value
+    assert f"<b>{layers[1]}</b>, index gaps (2-bit codebook)" in status
+    row = [r for r in panel.table
+           if (r["bits"], r["layer"], r["stream"]) == (2, layers[1], "index gaps")][0]
+    assert f"Huffman <b>{row['bits_per_symbol']:.2f}</b>" in status
+    assert row["fixed_bits"] == 5 and row["bytes_fixed"] == -(-row["symbols"] * 5 // 8)
+    assert layers[1] in panel.shown[0].axes[0].get_title()
+    for model_weights, saved in zip(model.get_weights(), before):  # the model is not touched
+        np.testing.assert_array_equal(model_weights, saved)
+
+
+def test_huffman_explorer_numbers_obey_the_entropy_bounds(pruned_student):
+    model, masks = pruned_student
+    panel = tl.widgets.huffman_explorer(model, masks, bits_options=(2, 4))
+    assert {r["bits"] for r in panel.table} == {2, 4}
+    for row in panel.table:
+        entropy, average = row["entropy_bits_per_symbol"], row["bits_per_symbol"]
+        assert entropy - 1e-9 <= average < entropy + 1
+        if row["stream"] == "codebook indices":
+            # 2**bits - 1 clusters and the spare index for fillers: never more symbols
+            assert row["distinct"] <= 2 ** row["bits"] and row["fixed_bits"] == row["bits"]
+    kept = sum(int(m.sum()) for m in masks.values())
+    indices = [r for r in panel.table if r["bits"] == 2 and r["stream"] == "codebook indices"]
+    assert sum(r["symbols"] for r in indices) >= kept  # every kept weight, and the fillers
+
+
+def test_huffman_explorer_refuses_bad_options(pruned_student):
+    model, masks = pruned_student
+    with pytest.raises(ValueError, match="bits_options"):
+        tl.widgets.huffman_explorer(model, masks, bits_options=(0, 3))
+    with pytest.raises(ValueError, match="index_bits"):
+        tl.widgets.huffman_explorer(model, masks, index_bits=0)

@@ -195,7 +195,7 @@ def to_tflite(model, mode: str = "int8", representative=None, *,
 
     noise = re.compile(NOISE.pattern + "|" + CONVERTER_NOISE)
     with tempfile.TemporaryDirectory(prefix="tinylab-savedmodel-") as folder, \
-            native_stderr_filtered(noise):
+            native_stderr_filtered(noise), _tensorflow_logger_quiet():
         signature = [tf.TensorSpec((1,) + example_shape, tf.float32, name="x")]
         model.export(folder, format="tf_saved_model", verbose=False, input_signature=signature)
         converter = tf.lite.TFLiteConverter.from_saved_model(folder)
@@ -207,6 +207,24 @@ def to_tflite(model, mode: str = "int8", representative=None, *,
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
         return bytes(converter.convert())
+
+
+@contextlib.contextmanager
+def _tensorflow_logger_quiet():
+    """Hold TensorFlow's Python logger at WARNING for a block, then restore its level.
+
+    In IPython, TensorFlow sets its logger to INFO, and saving the SavedModel then prints
+    "INFO:tensorflow:Assets written to: ..." into the lesson.
+    """
+    import logging
+
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 # --------------------------------------------------------------------------- interpreters

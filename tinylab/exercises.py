@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["CheckResult", "check_uno_weights", "check_normalize", "check_dense_params",
-           "check_soft_loss", "check_prune_mask", "solutions", "show_solution"]
+           "check_soft_loss", "check_prune_mask", "check_quantize", "check_huffman_lengths",
+           "solutions",
+           "show_solution"]
 
 
 @dataclass
@@ -104,10 +106,48 @@ def _prune_mask(weights, quality):
     return np.abs(weights) > threshold
 
 
+def _quantize(x, scale, zero_point, bits):
+    """Lesson 05: floats to signed ``bits``-bit integers, x_q = clip(round(x / scale) + zero_point).
+
+    The integers run from -2**(bits - 1) to 2**(bits - 1) - 1 (int8: -128..127); a value
+    outside the range saturates at its end. Ties (x / scale = k + 0.5) round away from zero,
+    as TFLite's kernels do, and the zero point is added after rounding.
+    """
+    scaled = np.asarray(x, dtype=np.float64) / scale
+    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)  # half away from zero
+    lowest, highest = -2 ** (bits - 1), 2 ** (bits - 1) - 1
+    return np.clip(rounded + zero_point, lowest, highest).astype(np.int32)
+
+
+def _huffman_lengths(counts):
+    """Lesson 06: the Huffman code length (bits) of each symbol; ``counts[i]`` > 0 counts symbol i.
+
+    Every symbol starts in a group of its own, weighted by its count; the two lightest groups
+    merge until one is left. A merge puts one more bit in front of the code word of every
+    symbol in both groups, so a symbol's length is the number of merges it takes part in.
+    """
+    import heapq
+
+    if len(counts) == 1:
+        return [1]  # a lone symbol still needs one bit per occurrence
+    lengths = [0] * len(counts)
+    groups = [(count, symbol, [symbol]) for symbol, count in enumerate(counts)]
+    heapq.heapify(groups)  # the lightest group first; ties go to the smaller symbol
+    while len(groups) > 1:
+        weight_a, first, symbols_a = heapq.heappop(groups)
+        weight_b, _, symbols_b = heapq.heappop(groups)
+        for symbol in symbols_a + symbols_b:
+            lengths[symbol] += 1
+        heapq.heappush(groups, (weight_a + weight_b, first, symbols_a + symbols_b))
+    return lengths
+
+
 solutions = types.SimpleNamespace(uno_weights=_uno_weights, normalize=_normalize,
                                   dense_params=_dense_params,
                                   soft_loss=_soft_loss,
-                                  prune_mask=_prune_mask)
+                                  prune_mask=_prune_mask,
+                                  quantize=_quantize,
+                                  huffman_lengths=_huffman_lengths)
 
 
 def show_solution(name: str) -> str:
@@ -299,3 +339,204 @@ def check_prune_mask(prune_mask) -> CheckResult:
         return CheckResult(name, False, hint)
     return CheckResult(name, True, "one threshold per layer, from that layer's own spread: on the "
                                    "4x4 example quality 1.0 keeps 5 of 16 weights.")
+
+
+def _quantize_variant(x, scale, zero_point, bits, *, rounding="away", zero_sign=1,
+                      multiply=False, clip="signed", clip_first=False):
+    """:func:`_quantize` with a common mistake built in, to recognise it in a student's answer."""
+    scaled = np.asarray(x, dtype=np.float64) * scale if multiply \
+        else np.asarray(x, dtype=np.float64) / scale
+    rounded = {"away": lambda v: np.sign(v) * np.floor(np.abs(v) + 0.5), "even": np.round,
+               "floor": np.floor, "trunc": np.trunc}[rounding](scaled)
+    low, high = {"signed": (-2 ** (bits - 1), 2 ** (bits - 1) - 1),
+                 "symmetric": (-(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1),
+                 "unsigned": (0, 2 ** bits - 1), "none": (-np.inf, np.inf)}[clip]
+    if clip_first:
+        return np.clip(rounded, low, high) + zero_sign * zero_point
+    return np.clip(rounded + zero_sign * zero_point, low, high)
+
+
+def check_quantize(quantize) -> CheckResult:
+    """Lesson 05: ``quantize(x, scale, zero_point, bits)``, floats to signed ``bits``-bit integers.
+
+    Probed with the lesson's four numbers, values beyond the range, other widths and a 2-D
+    array. Exact ties (``x / scale = k + 0.5``) may go to either neighbour: rounding half to
+    even (``np.round``) passes, with a note that TFLite rounds half away from zero. A wrong
+    answer is compared with the usual mistakes (zero point forgotten or subtracted, scale
+    multiplied, no clipping, the unsigned range, truncation) to give a hint.
+    """
+    name = "Quantize"
+    rng = np.random.default_rng(5)
+    probes = [(np.array([-1.0, 0.0, 0.5, 2.0]), 3 / 255, -43, 8),    # the lesson's, by hand
+              (rng.normal(0.0, 0.6, size=(3, 5)), 0.1, 2, 4),         # saturates at -8 and 7
+              (np.array([-0.625, 0.375, 0.125, -0.3, 0.9]), 0.25, 0, 8),  # exact ties
+              (np.array([-0.35, -0.12, 0.04, 0.21, 0.6]), 0.1, -1, 2),
+              (np.array([-300.0, -3.0, 1.234, 250.0]), 0.1, 100, 12)]
+    mistakes = (
+        ("you did not add the zero point: x_q = round(x / scale) + zero_point.",
+         dict(zero_sign=0)),
+        ("you subtracted the zero point: quantizing adds it, x_q = round(x / scale) + "
+         "zero_point (dequantizing subtracts it again).", dict(zero_sign=-1)),
+        ("you multiplied by the scale: divide, x / scale counts how many steps x is from 0.",
+         dict(multiply=True)),
+        ("values beyond the range must saturate: clip to [-2**(bits-1), 2**(bits-1) - 1] "
+         "(np.clip), or they overflow the integer type on the board.", dict(clip="none")),
+        ("you clipped to the unsigned range [0, 2**bits - 1]; these are signed integers, "
+         "[-2**(bits-1), 2**(bits-1) - 1] (int8: -128..127).", dict(clip="unsigned")),
+        ("you clipped to the symmetric range [-(2**(bits-1) - 1), 2**(bits-1) - 1]; this "
+         "function uses the full range down to -2**(bits-1) (int8: -128).", dict(clip="symmetric")),
+        ("you clipped before adding the zero point: add it first, then clip, so the result "
+         "stays in range.", dict(clip_first=True)),
+        ("you truncated towards zero (int() or .astype): round to the nearest integer instead.",
+         dict(rounding="trunc")),
+        ("you rounded down (floor): round to the nearest integer instead.", dict(rounding="floor")),
+    )
+    tie_note = ""
+    for x, scale, zero_point, bits in probes:
+        got, failed = _call(name, quantize, x.copy(), scale, zero_point, bits,
+                            returns="the integers")
+        if failed is not None:
+            return failed
+        try:
+            values = np.asarray(got).astype(np.float64)
+        except (TypeError, ValueError):
+            return CheckResult(name, False, f"expected an array of integers, got {got!r}.")
+        got = np.asarray(got)
+        expected = _quantize(x, scale, zero_point, bits)
+        if values.shape != x.shape:
+            return CheckResult(name, False, f"the result should keep the shape of x, {x.shape}, "
+                                            f"got {values.shape}.")
+        scaled = x / scale
+        tie = np.isclose(np.abs(scaled) % 1.0, 0.5, rtol=0.0, atol=1e-9)
+        close = np.where(tie, np.abs(values - expected) <= 1, values == expected)
+        if close.all():
+            if not np.issubdtype(got.dtype, np.integer):
+                return CheckResult(name, False, f"the numbers are right, but as {got.dtype}: "
+                                                f"return integers, e.g. with .astype(np.int32); "
+                                                f"a board stores these, not floats.")
+            if not np.array_equal(values, expected):
+                first = np.flatnonzero((values != expected).ravel())[0]
+                half = float(scaled.ravel()[first])
+                tie_note = (f" Note: at an exact tie, x / scale = {half:g}, you rounded "
+                            f"differently from TFLite, which rounds half away from zero (to "
+                            f"{np.sign(half) * np.floor(abs(half) + 0.5):g}) and then adds the "
+                            f"zero point; np.round rounds half to even.")
+            continue
+        for hint, spec in mistakes:
+            for rounding in ("away", "even"):
+                variant = _quantize_variant(x, scale, zero_point, bits,
+                                            **dict({"rounding": rounding}, **spec))
+                if np.array_equal(values, variant):
+                    return CheckResult(name, False, f"for bits={bits}, scale={scale:g}, "
+                                                    f"zero_point={zero_point}: {hint}")
+        if not np.all(values == np.round(values)) and np.all(np.abs(values - x) <= scale):
+            return CheckResult(name, False, "you returned floats close to x: that is the round "
+                                            "trip, scale * (x_q - zero_point). Return the "
+                                            "integers x_q themselves.")
+        i = np.flatnonzero(~close.ravel())[0]
+        return CheckResult(name, False, f"for bits={bits}, scale={scale:g}, zero_point="
+                                        f"{zero_point}: x = {x.ravel()[i]:g} should give "
+                                        f"{int(expected.ravel()[i])}, you returned "
+                                        f"{values.ravel()[i]:g}. Hint: clip(round(x / scale) + "
+                                        f"zero_point, -2**(bits-1), 2**(bits-1) - 1).")
+    return CheckResult(name, True, "scale, zero point, round, clip: what TFLite does to every "
+                                   "int8 input and weight; -1, 0, 0.5, 2 became -128, -43, 0, "
+                                   "127." + tie_note)
+
+
+def _lengths_answer(answer, n_symbols):
+    """The student's lengths as a list of ints, or ``(None, what is wrong)``."""
+    if isinstance(answer, dict):
+        answer = [answer.get(symbol, answer.get(str(symbol))) for symbol in range(n_symbols)]
+    if isinstance(answer, (str, bytes)) or not hasattr(answer, "__len__"):
+        return None, (f"return one code length per symbol, e.g. a list like [1, 2, 3, 3], not "
+                      f"{answer!r}.")
+    values = list(np.asarray(answer, dtype=object).ravel()) if isinstance(answer, np.ndarray) \
+        else list(answer)
+    if len(values) != n_symbols:
+        return None, (f"return one length per symbol: counts has {n_symbols} entries, your list "
+                      f"has {len(values)}.")
+    if any(isinstance(v, str) for v in values):
+        return None, (f"you returned code words {values}; return their lengths (numbers of bits): "
+                      f"the length of '110' is 3.")
+    lengths = []
+    for value in values:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) \
+                or value != int(value) or value < 0:
+            return None, (f"code lengths are whole numbers of bits; got {value!r} in {values}.")
+        lengths.append(int(value))
+    return lengths, None
+
+
+def _heaviest_first_lengths(counts) -> list:
+    """Lengths from merging the two *heaviest* groups (a usual mistake), for a hint."""
+    import heapq
+
+    lengths, groups = [0] * len(counts), [(-c, s, [s]) for s, c in enumerate(counts)]
+    heapq.heapify(groups)
+    while len(groups) > 1:
+        weight_a, first, symbols_a = heapq.heappop(groups)
+        weight_b, _, symbols_b = heapq.heappop(groups)
+        for symbol in symbols_a + symbols_b:
+            lengths[symbol] += 1
+        heapq.heappush(groups, (weight_a + weight_b, first, symbols_a + symbols_b))
+    return lengths
+
+
+def check_huffman_lengths(code_lengths) -> CheckResult:
+    """Lesson 06: ``code_lengths(counts)``, Huffman's code length in bits of each symbol.
+
+    ``counts`` is a list whose entry ``i`` (> 0) counts symbol ``i``; the answer is a list of
+    one length per symbol (a dict ``{symbol: length}`` is accepted too). Ties can be broken
+    either way, giving different trees of the same cost, so any lengths pass that form a prefix
+    code (Kraft: ``sum 2**-length <= 1``) and cost as few bits in total as Huffman's. A wrong
+    answer is compared with the usual mistakes (fixed width, merging the heaviest groups, one
+    bit too many or too few, Shannon's ``ceil(-log2 p)``) to give a hint.
+    """
+    name = "Huffman code lengths"
+    probes = [[5, 2, 1, 1], [1, 1, 1, 1], [1, 2, 4, 8, 16, 32], [3, 7],
+              np.random.default_rng(6).integers(1, 60, size=12).tolist()]
+    for counts in probes:
+        got, failed = _call(name, code_lengths, list(counts), returns="the list of code lengths")
+        if failed is not None:
+            return failed
+        lengths, problem = _lengths_answer(got, len(counts))
+        if problem is not None:
+            return CheckResult(name, False, f"for counts {counts}: {problem}")
+        expected = _huffman_lengths(counts)
+        best = sum(c * n for c, n in zip(counts, expected))
+        cost = sum(c * n for c, n in zip(counts, lengths))
+        kraft = sum(2.0 ** -n for n in lengths)
+        if kraft <= 1.0 and cost == best:
+            continue
+        total = sum(counts)
+        if lengths == [n - 1 for n in expected]:
+            hint = ("every length is one bit short: each merge adds a bit to every symbol in "
+                    "both groups, the last merge too.")
+        elif min(lengths) < 1:
+            hint = ("every symbol needs a code word of at least 1 bit: a length of 0 would be "
+                    "an empty word, which the decoder cannot see.")
+        elif kraft > 1.0:
+            hint = (f"no prefix code has these lengths: the sum of 2**-length is {kraft:g} > 1, "
+                    f"so some code word would be the start of another. Each merge must add one "
+                    f"bit to every symbol in both groups.")
+        elif lengths == [n + 1 for n in expected]:
+            hint = ("every length is one bit too long: a symbol's length is the number of merges "
+                    "it takes part in (the root costs no bit).")
+        elif len(set(lengths)) == 1 and len(set(expected)) > 1:
+            hint = (f"every symbol got {lengths[0]} bits: that is a fixed-width code. Huffman "
+                    f"gives the frequent symbols shorter words: merge the two lightest groups.")
+        elif lengths == _heaviest_first_lengths(counts):
+            hint = ("you merged the two heaviest groups; Huffman merges the two lightest "
+                    "(heapq.heappop gives the smallest first).")
+        elif lengths == [int(np.ceil(-np.log2(c / total))) for c in counts]:
+            hint = ("those are Shannon's lengths, ceil(-log2 p): a valid prefix code, but "
+                    "Huffman's merges can do better.")
+        else:
+            hint = ("merge the two lightest groups until one is left; each merge adds one bit to "
+                    "every symbol in both.")
+        return CheckResult(name, False, f"for counts {counts} you returned lengths {lengths}, "
+                                        f"{cost} bits in total; Huffman's lengths {expected} "
+                                        f"take {best}. Hint: {hint}")
+    return CheckResult(name, True, "on counts 5, 2, 1, 1 the lengths 1, 2, 3, 3 take 15 bits for "
+                                   "9 symbols, against 18 bits at a fixed 2 bits each.")

@@ -7,9 +7,12 @@ panel, where JupyterLab and Voila show them.
 """
 
 from .doctor_view import doctor_view
+from .huffman_explorer import huffman_explorer
 from .prune_explorer import prune_explorer
+from .quantize_explorer import quantize_explorer
 from .sample_browser import sample_browser
 from .temperature_explorer import temperature_explorer
 from .train_panel import train_panel
 
-__all__ = ["doctor_view", "sample_browser", "train_panel", "temperature_explorer", "prune_explorer"]
+__all__ = ["doctor_view", "sample_browser", "train_panel", "temperature_explorer", "prune_explorer",
+           "quantize_explorer", "huffman_explorer"]
