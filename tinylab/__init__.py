@@ -18,6 +18,8 @@ export      .tflite -> C array header, and back (07)
 engine      the int8 MLP in integers: TFLM-exact numpy reference, generated C in 3 formats (07)
 build       compile a sketch for a board (arduino-cli or arduino-builder), flash/RAM, fits? (07)
 virtual     the virtual Uno: the compiled firmware in simavr, its UART on a pty (07)
+device      the serial line protocol: banner, paced input lines, answers with latency (07)
+flash       serial ports, arduino-cli board list, upload with arduino-cli or avrdude (07)
 workspace   the folder where lessons hand models to each other
 plot        the lessons' figures
 boards      board profiles (flash, RAM, clock) and "does it fit?"
@@ -39,7 +41,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("data", "models", "train", "distill", "prune", "quantize", "convert", "huffman",
                "pipeline", "export", "engine", "build", "virtual",
-               "workspace", "boards", "plot", "doctor", "exercises", "widgets", "cli")
+               "device", "flash", "workspace", "boards", "plot", "doctor", "exercises", "widgets", "cli")
 __all__ = ["__version__", *_SUBMODULES]
 
 

@@ -1,0 +1,581 @@
+"""Talk to a board that runs TinyLab's inference sketch, over serial (lesson 07).
+
+The board can be a real Arduino on a USB port (``/dev/ttyACM0``) or the virtual Uno's
+pseudo-terminal (``tinylab.virtual``): both are opened the same way, with pyserial. The line
+protocol is described in ``docs/serial-protocol.md``; in short::
+
+    board: #TINYLAB proto=1 sketch=inference board=uno format=int8 model=1a2b3c4d inputs=64 outputs=10
+    host:  I 0 -3 127 ... (64 int8 values)       sent in 32-byte chunks, each acknowledged by "."
+    board: R 7 -12 4 ... (10 int8 scores) 1836 29370     class, scores, latency_us, [cycles]
+    board: ! expected 64 values, got 63           an error, for that line only
+
+>>> with Device("/dev/ttyACM0") as board:                          # doctest: +SKIP
+...     label, scores, latency_us = board.infer(x_int8)
+
+Nothing here blocks for longer than the timeouts given: a silent board, a board that resets
+mid-answer, one unplugged mid-line or one that speaks another protocol ends in a
+:class:`DeviceError` whose message says what happened and what to do.
+"""
+
+from __future__ import annotations
+
+import collections
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["PROTOCOL_VERSION", "BAUDRATE", "ACK_EVERY_BYTES", "Device", "InferenceRun",
+           "DeviceError", "NoBannerError", "BoardResetError", "BoardRejectedError",
+           "ConnectionLostError", "parse_banner", "parse_answer", "format_input"]
+
+#: The protocol this module speaks (the banner's ``proto=``).
+PROTOCOL_VERSION = 1
+#: Serial speed of every TinyLab sketch.
+BAUDRATE = 115200
+#: The board acknowledges every 32nd byte of a line with "." (the sketch's TL_ACK_EVERY): the
+#: host never has more than 32 bytes in flight, half of the AVR's 64-byte receive buffer.
+ACK_EVERY_BYTES = 32
+BANNER_MARK = "#TINYLAB "
+#: Keys every banner carries (more keys are allowed and kept, as strings).
+BANNER_KEYS = ("proto", "sketch", "board", "format", "model", "inputs", "outputs")
+
+# How long one read waits before the loop looks at its deadlines again (seconds).
+_POLL_S = 0.05
+# Open: listen this long for the boot banner before asking with "?", then ask again this often.
+# An Uno resets when the port opens and greets after its bootloader's ~1 s; a Nano 33 BLE and a
+# board left running do not reset, so they are asked.
+_FIRST_PROBE_S = 0.5
+_PROBE_EVERY_S = 1.0
+# After the banner: read until the line is quiet this long (an answer to a second "?" may follow).
+_SETTLE_QUIET_S = 0.15
+_SETTLE_MAX_S = 1.0
+# A line longer than this is noise (wrong baud rate, another sketch dumping binary data).
+_MAX_LINE_BYTES = 4096
+_ACK = object()
+
+
+class DeviceError(RuntimeError):
+    """The board did not answer as the protocol says; the message says why and what to do."""
+
+
+class NoBannerError(DeviceError):
+    """No TinyLab banner arrived after opening the port."""
+
+
+class BoardResetError(DeviceError):
+    """The board printed its banner again in the middle of a conversation: it reset."""
+
+
+class BoardRejectedError(DeviceError):
+    """The board answered a line with ``!``: ``board_message`` holds its words."""
+
+    def __init__(self, message: str, board_message: str = ""):
+        super().__init__(message)
+        self.board_message = board_message
+
+
+class ConnectionLostError(DeviceError):
+    """The serial port went away (board unplugged, virtual board stopped)."""
+
+
+def parse_banner(line: str) -> dict | None:
+    """The banner's fields as a dict, or None if ``line`` holds no TinyLab banner.
+
+    Integers (``proto``, ``inputs``, ``outputs``) become ``int``; other values stay strings.
+    Anything before the last ``#TINYLAB`` is ignored (a board that resets mid-line leaves a
+    partial line in front of its new banner).
+
+    >>> parse_banner("#TINYLAB proto=1 sketch=inference board=uno format=int8 model=0a1b2c3d "
+    ...              "inputs=64 outputs=10")["inputs"]
+    64
+    """
+    start = line.rfind(BANNER_MARK)
+    if start < 0:
+        return None
+    fields = {}
+    for word in line[start + len(BANNER_MARK):].split():
+        key, equals, value = word.partition("=")
+        if not equals:
+            return None
+        fields[key] = value
+    if any(key not in fields for key in BANNER_KEYS):
+        return None
+    for key in ("proto", "inputs", "outputs"):
+        try:
+            fields[key] = int(fields[key])
+        except ValueError:
+            return None
+    return fields
+
+
+def format_input(x) -> bytes:
+    """The line that sends one int8 vector: ``b"I v1 v2 ... vn\\n"`` (ASCII)."""
+    return ("I " + " ".join(str(int(v)) for v in x) + "\n").encode("ascii")
+
+
+def parse_answer(line: str, n_outputs: int):
+    """Parse ``R class s1 ... sm latency_us [cycles]`` into ``(class, scores, latency_us, cycles)``.
+
+    ``scores`` is an int8 array of shape ``(n_outputs,)``; ``cycles`` is None when the board
+    does not count them. Raises :class:`DeviceError` for a garbled line (wrong field count,
+    values out of range, or a class that is not the first maximum of the scores).
+    """
+    fields = line.split()
+    if not fields or fields[0] != "R" or len(fields) not in (n_outputs + 3, n_outputs + 4):
+        raise DeviceError(f"garbled answer from the board (expected 'R', a class, {n_outputs} "
+                          f"scores and a latency): {line[:120]!r}")
+    try:
+        numbers = [int(word) for word in fields[1:]]
+    except ValueError:
+        raise DeviceError(f"garbled answer from the board (not all integers): {line[:120]!r}") from None
+    label, scores = numbers[0], numbers[1:1 + n_outputs]
+    latency_us = numbers[1 + n_outputs]
+    cycles = numbers[2 + n_outputs] if len(numbers) == n_outputs + 3 else None
+    if (not all(-128 <= s <= 127 for s in scores) or latency_us < 0
+            or (cycles is not None and cycles < 0)
+            or not 0 <= label < n_outputs or label != int(np.argmax(scores))):
+        raise DeviceError(f"garbled answer from the board (class or scores out of range): "
+                          f"{line[:120]!r}")
+    return label, np.array(scores, dtype=np.int8), latency_us, cycles
+
+
+@dataclass
+class InferenceRun:
+    """What :meth:`Device.infer_many` measured, one row per sample.
+
+    Attributes
+    ----------
+    labels : ndarray, shape (n,), int64
+        The class the board chose (the first maximum of its scores).
+    scores : ndarray, shape (n, outputs), int8
+        The model's int8 outputs, as computed on the board.
+    latency_us : ndarray, shape (n,), int64
+        ``micros()`` around the model call on the board (4 us steps on a 16 MHz Uno).
+    cycles : ndarray, shape (n,), int64, or None
+        CPU cycles of the model call (Timer1 on the Uno), None if the board does not count them.
+    banner : dict
+        The board's banner (board, format, model hash, ...).
+    """
+
+    labels: np.ndarray
+    scores: np.ndarray
+    latency_us: np.ndarray
+    cycles: np.ndarray | None
+    banner: dict
+
+
+class Device:
+    """A board running TinyLab's inference sketch, on a serial port.
+
+    Opening waits for the sketch's banner (an Uno resets when its port opens; other boards
+    are asked with ``?``), checks it speaks protocol 1, then empties the input buffer.
+
+    Parameters
+    ----------
+    port : str
+        ``/dev/ttyACM0``, ``COM3``, or the virtual Uno's pty (``VirtualUno(elf).port``).
+    baudrate : int
+        115200: the sketch's speed. Another value only serves to show what a mismatch does.
+    timeout : float
+        Seconds to wait for each acknowledgement and each answer.
+    banner_timeout : float
+        Seconds to wait for the banner when opening.
+    expect_model : str, optional
+        The model hash (``TL_MODEL_HASH``) the board should carry; a different one is an error.
+
+    Attributes
+    ----------
+    banner : dict
+        The banner's fields: ``proto, sketch, board, format, model, inputs, outputs``.
+    last_cycles : int or None
+        CPU cycles of the last :meth:`infer` (None if the board does not count them).
+    """
+
+    def __init__(self, port: str, baudrate: int = BAUDRATE, timeout: float = 5.0,
+                 banner_timeout: float = 8.0, expect_model: str | None = None):
+        if not isinstance(port, str) or not port:
+            raise ValueError(f"port must be a serial port name like '/dev/ttyACM0', got {port!r}")
+        if not timeout > 0 or not banner_timeout > 0:
+            raise ValueError(f"timeouts must be > 0 s, got timeout={timeout}, "
+                             f"banner_timeout={banner_timeout}")
+        self.port, self.baudrate = port, int(baudrate)
+        self.timeout, self.banner_timeout = float(timeout), float(banner_timeout)
+        self.expect_model = expect_model
+        self.banner: dict = {}
+        self.last_cycles: int | None = None
+        self._serial = None
+        self._buffer = bytearray()
+        self._heard = collections.deque(maxlen=3)  # last non-protocol lines, for error messages
+        self._needs_resync = False
+        self.open()
+
+    # ----------------------------------------------------------------------------- opening
+
+    def open(self) -> "Device":
+        """Open the port and wait for the banner (called by the constructor)."""
+        if self._serial is not None:
+            return self
+        import serial
+
+        link = serial.Serial()
+        link.port, link.baudrate = self.port, self.baudrate
+        link.timeout, link.write_timeout = _POLL_S, self.timeout
+        link.exclusive = True  # a second Device (or avrdude through pyserial) gets "busy"
+        try:
+            link.open()
+        except (serial.SerialException, OSError) as exc:
+            from . import flash
+
+            raise DeviceError(flash.port_error_message(self.port, exc)) from None
+        self._serial = link
+        self._buffer.clear()
+        self._needs_resync = False
+        try:
+            self.banner = self._await_banner()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Close the port (safe to call twice)."""
+        if self._serial is not None:
+            try:
+                self._serial.close()
+            except Exception:  # closing a port that vanished must not hide the first error
+                pass
+            self._serial = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __repr__(self):
+        if not self.banner:
+            return f"Device({self.port!r}, closed)"
+        b = self.banner
+        state = "" if self.is_open else ", closed"
+        return (f"Device({self.port!r}: {b['sketch']} sketch on {b['board']}, model {b['model']} "
+                f"({b['format']}), {b['inputs']} -> {b['outputs']}{state})")
+
+    @property
+    def is_open(self) -> bool:
+        return self._serial is not None
+
+    @property
+    def n_inputs(self) -> int:
+        return self.banner["inputs"]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.banner["outputs"]
+
+    def _await_banner(self) -> dict:
+        started = time.monotonic()
+        deadline = started + self.banner_timeout
+        next_probe = started + _FIRST_PROBE_S
+        banner = None
+        while banner is None:
+            now = time.monotonic()
+            if now >= deadline:
+                raise NoBannerError(self._no_banner_message())
+            if now >= next_probe:
+                # "\n" first ends whatever partial line the board holds; "?" asks for the banner.
+                self._write(b"\n?\n")
+                next_probe = now + _PROBE_EVERY_S
+            token = self._next_token(min(deadline, next_probe), waiting_for=None)
+            if token is None or token is _ACK:
+                continue
+            fields = parse_banner(token)
+            if fields is None:
+                if token.strip():
+                    self._heard.append(token)
+                continue
+            banner = fields
+        self._check_banner(banner)
+        self._settle()
+        return banner
+
+    def _settle(self) -> None:
+        """Read until the line is quiet (extra banners answer extra "?"), then drop it all."""
+        quiet_since = time.monotonic()
+        give_up = quiet_since + _SETTLE_MAX_S
+        while time.monotonic() < give_up and time.monotonic() - quiet_since < _SETTLE_QUIET_S:
+            if self._next_token(time.monotonic() + _POLL_S, waiting_for=None) is not None:
+                quiet_since = time.monotonic()
+        self._serial.reset_input_buffer()
+        self._buffer.clear()
+
+    def _no_banner_message(self) -> str:
+        heard = (f" Heard instead: {self._heard[-1][:80]!r}." if self._heard
+                 else f" Heard bytes but no line: {bytes(self._buffer[:40])!r}." if self._buffer
+                 else " Heard nothing.")
+        speed = ("" if self.baudrate == BAUDRATE else
+                 f" This Device was opened at {self.baudrate} baud, the sketch talks at {BAUDRATE}.")
+        return (f"no TinyLab banner on {self.port} within {self.banner_timeout:g} s: is the inference "
+                f"sketch flashed, at {BAUDRATE} baud?{speed}{heard} Flash it with "
+                f"tinylab.flash.upload(...), or press the board's reset button and try again.")
+
+    def _check_banner(self, banner: dict) -> None:
+        if banner["proto"] != PROTOCOL_VERSION:
+            raise DeviceError(
+                f"the board on {self.port} speaks TinyLab serial protocol {banner['proto']}, this "
+                f"TinyLab speaks {PROTOCOL_VERSION}: flash the inference sketch of this TinyLab "
+                f"version (tinylab deploy does it).")
+        if banner["sketch"] != "inference":
+            raise DeviceError(
+                f"the board on {self.port} runs TinyLab's {banner['sketch']!r} sketch, not "
+                f"'inference': flash the inference sketch first.")
+        if banner["inputs"] < 1 or banner["outputs"] < 1:
+            raise DeviceError(f"the board's banner announces {banner['inputs']} inputs and "
+                              f"{banner['outputs']} outputs: its model file is broken.")
+        if self.expect_model is not None and banner["model"] != self.expect_model:
+            raise DeviceError(
+                f"the board on {self.port} carries model {banner['model']}, not "
+                f"{self.expect_model}: flash the model you built (it may still hold an older one).")
+
+    # ----------------------------------------------------------------------------- reading
+
+    def _read_some(self) -> bytes:
+        try:
+            return self._serial.read(max(1, self._serial.in_waiting))
+        except Exception as exc:  # pyserial raises SerialException or a bare OSError (EIO)
+            self._lost(exc)
+
+    def _lost(self, exc: Exception):
+        self.close()
+        raise ConnectionLostError(
+            f"lost the connection to {self.port} ({exc}): was the board unplugged, or the "
+            f"virtual board stopped? Plug it back in (or start it again) and open a new "
+            f"Device.") from None
+
+    def _next_token(self, deadline: float, waiting_for: str | None):
+        """The next ack (``_ACK``) or complete line (str) before ``deadline``.
+
+        On timeout: None if ``waiting_for`` is None, else a :class:`DeviceError` saying what
+        was awaited.
+        """
+        while True:
+            if self._buffer[:1] == b".":
+                del self._buffer[:1]
+                return _ACK
+            end = self._buffer.find(b"\n")
+            if end >= 0:
+                raw = bytes(self._buffer[:end])
+                del self._buffer[:end + 1]
+                return raw.rstrip(b"\r").decode("ascii", errors="replace")
+            if len(self._buffer) > _MAX_LINE_BYTES:
+                sample = bytes(self._buffer[:40])
+                self._buffer.clear()
+                raise DeviceError(
+                    f"{_MAX_LINE_BYTES} bytes from {self.port} without a line end ({sample!r}...): "
+                    f"wrong baud rate (the sketch talks at {BAUDRATE}) or another sketch.")
+            if time.monotonic() >= deadline:
+                if waiting_for is None:
+                    return None
+                self._needs_resync = True
+                partial = f" (got a partial line: {bytes(self._buffer[:60])!r})" if self._buffer else ""
+                raise DeviceError(
+                    f"the board on {self.port} did not send {waiting_for} within "
+                    f"{self.timeout:g} s{partial}: is it still running the inference sketch? A "
+                    f"model much slower than this timeout needs Device(..., timeout=...).")
+            self._buffer += self._read_some()
+
+    def _write(self, data: bytes) -> None:
+        import serial
+
+        try:
+            self._serial.write(data)
+        except serial.SerialTimeoutException:
+            self._needs_resync = True
+            raise DeviceError(f"the board on {self.port} stopped reading (a write blocked for "
+                              f"{self.timeout:g} s): reset it and open a new Device.") from None
+        except Exception as exc:
+            self._lost(exc)
+
+    def resync(self) -> None:
+        """After an error mid-conversation: get back in step with the board.
+
+        Sends an empty line (it ends any partial line the board holds) and "?", then drops
+        everything until the banner that answers it: the board handles lines in order, so a
+        late answer to an earlier line arrives before that banner and cannot be taken for the
+        next answer. :meth:`infer` calls it by itself after an error.
+        """
+        self._write(b"\n?\n")
+        deadline = time.monotonic() + self.timeout + _PROBE_EVERY_S
+        while True:
+            token = self._next_token(deadline, waiting_for="its banner (asked with '?' to get "
+                                                           "back in step after an error)")
+            fields = parse_banner(token) if isinstance(token, str) else None
+            if fields is not None:
+                self._check_banner(fields)
+                self.banner = fields
+                break
+        self._settle()
+        self._needs_resync = False
+
+    # ----------------------------------------------------------------------------- inference
+
+    def _check_input(self, x) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != 1 or x.shape[0] != self.n_inputs:
+            raise ValueError(f"the board's model takes {self.n_inputs} int8 inputs, got an array "
+                             f"of shape {x.shape}")
+        if x.dtype.kind not in "iu":
+            raise TypeError(f"inputs must be int8 (quantize them with the model's input scale and "
+                            f"zero point first), got dtype {x.dtype}")
+        if x.size and (x.min() < -128 or x.max() > 127):
+            raise ValueError(f"inputs must lie in the int8 range -128..127, got "
+                             f"{int(x.min())}..{int(x.max())}")
+        return x.astype(np.int8)
+
+    def _on_banner(self, fields: dict):
+        changed = (f"; it now carries model {fields['model']} instead of {self.banner['model']}"
+                   if fields["model"] != self.banner.get("model") else "")
+        self.banner = fields
+        raise BoardResetError(
+            f"the board on {self.port} reset while answering (it greeted again{changed}): a "
+            f"crash or a stack overflow (RAM exhausted: compare the build's RAM use with the "
+            f"board's), a brown-out (USB power, cable), or another program opened the port.")
+
+    def _await_ack(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            token = self._next_token(deadline, waiting_for="the '.' acknowledging 32 bytes")
+            if token is _ACK:
+                return
+            fields = parse_banner(token)
+            if fields is not None:
+                self._needs_resync = True
+                self._on_banner(fields)
+            if token.startswith("!") or token.startswith("R"):
+                self._needs_resync = True
+                raise DeviceError(f"the board answered before the line was complete "
+                                  f"({token[:80]!r}): the conversation is out of step; it is "
+                                  f"resynchronised before the next inference.")
+            if token.strip() and not token.startswith("#"):
+                self._heard.append(token)
+
+    def _await_answer(self):
+        deadline = time.monotonic() + self.timeout
+        while True:
+            token = self._next_token(deadline, waiting_for="its answer")
+            if token is _ACK:
+                continue  # a stray ack (the board held a partial line): harmless
+            fields = parse_banner(token)
+            if fields is not None:
+                self._needs_resync = True
+                self._on_banner(fields)
+            if token.startswith("!"):
+                message = token[1:].strip()
+                raise BoardRejectedError(f"the board rejected the input: {message}", message)
+            if token.startswith("R"):
+                return parse_answer(token, self.n_outputs)
+            if token.strip() and not token.startswith("#"):
+                self._heard.append(token)  # noise on the line: skip it
+
+    def _send_paced(self, line: bytes) -> None:
+        """Send one line in chunks of ACK_EVERY_BYTES, each after the board acknowledged the last."""
+        for start in range(0, len(line), ACK_EVERY_BYTES):
+            chunk = line[start:start + ACK_EVERY_BYTES]
+            self._write(chunk)
+            if not chunk.endswith(b"\n"):
+                self._await_ack()
+
+    def ask(self, line: str) -> str:
+        """Send one raw protocol line and return the board's answer line, unparsed.
+
+        For exploring the protocol (lesson 07): ``ask("?")`` returns the banner,
+        ``ask("I 1 2 3")`` the board's complaint (``"! expected 64 values, got 3"``). The line
+        is paced like :meth:`infer`'s; the answer is the next line starting with ``R``, ``!``
+        or ``#TINYLAB``.
+        """
+        if self._serial is None:
+            raise DeviceError(f"the Device on {self.port} is closed: open a new one")
+        if "\n" in line:
+            raise ValueError(f"send one line at a time, without '\\n': {line!r}")
+        if self._needs_resync:
+            self.resync()
+        try:
+            self._send_paced(line.encode("ascii") + b"\n")
+            deadline = time.monotonic() + self.timeout
+            while True:
+                token = self._next_token(deadline, waiting_for="its answer")
+                if isinstance(token, str) and (token[:1] in ("R", "!") or BANNER_MARK in token):
+                    return token
+        except DeviceError:
+            self._needs_resync = True
+            raise
+
+    def infer(self, x):
+        """Run the board's model on one int8 vector.
+
+        Parameters
+        ----------
+        x : array-like of int, shape (inputs,)
+            Values in -128..127 (the model's quantized input).
+
+        Returns
+        -------
+        label : int
+            The class the board chose.
+        scores : ndarray, shape (outputs,), int8
+            The model's int8 outputs.
+        latency_us : int
+            ``micros()`` around the model call, measured on the board.
+
+        The CPU cycles of the call, when the board counts them, are left in ``last_cycles``.
+        """
+        if self._serial is None:
+            raise DeviceError(f"the Device on {self.port} is closed: open a new one")
+        x = self._check_input(x)
+        if self._needs_resync:
+            self.resync()
+        try:
+            self._send_paced(format_input(x))
+            label, scores, latency_us, cycles = self._await_answer()
+        except BoardRejectedError:
+            raise
+        except DeviceError:
+            self._needs_resync = True
+            raise
+        self.last_cycles = cycles
+        return label, scores, latency_us
+
+    def infer_many(self, X, progress: bool = True, description: str = "on the board") -> InferenceRun:
+        """Run the board's model on every row of ``X`` (int8, shape ``(n, inputs)``).
+
+        Shows a tqdm bar (a widget in JupyterLab, text on a terminal) unless ``progress`` is
+        False. Returns an :class:`InferenceRun`. An error names the sample it happened on.
+        """
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D, shape (n_samples, {self.n_inputs}); got shape {X.shape}")
+        n = X.shape[0]
+        labels = np.zeros(n, dtype=np.int64)
+        scores = np.zeros((n, self.n_outputs), dtype=np.int8)
+        latency_us = np.zeros(n, dtype=np.int64)
+        cycles = np.zeros(n, dtype=np.int64)
+        counted = True
+        from tqdm.auto import tqdm
+
+        with tqdm(total=n, desc=description, unit="sample", disable=not progress,
+                  file=sys.stderr, leave=True) as bar:
+            for i in range(n):
+                try:
+                    labels[i], scores[i], latency_us[i] = self.infer(X[i])
+                except BoardRejectedError as exc:
+                    raise BoardRejectedError(f"sample {i} of {n}: {exc}", exc.board_message) from None
+                except DeviceError as exc:
+                    raise type(exc)(f"sample {i} of {n}: {exc}") from None
+                if self.last_cycles is None:
+                    counted = False
+                else:
+                    cycles[i] = self.last_cycles
+                bar.update(1)
+        return InferenceRun(labels, scores, latency_us, cycles if counted and n else None,
+                            dict(self.banner))

@@ -1,0 +1,430 @@
+"""Find boards on serial ports and upload firmware to them (lesson 07).
+
+Two ways of uploading, chosen by what is installed:
+
+- ``arduino-cli upload -p PORT --fqbn FQBN --input-dir BUILD_DIR`` when arduino-cli is on PATH
+  (every board; the only way here for the Nano 33 BLE Sense);
+- ``avrdude -p atmega328p -c arduino -P PORT -b 115200 -D -U flash:w:FILE.hex:i`` otherwise, for
+  AVR boards (the Uno's optiboot bootloader talks STK500 at 115200 baud).
+
+Ports come from pyserial's ``serial.tools.list_ports`` and, when arduino-cli is installed, from
+``arduino-cli board list --format json``, which also names the board on each port.
+
+Uploads fail for a handful of reasons, each turned into a :class:`FlashError` whose ``reason``
+is one of ``no-uploader, no-port, permission, busy, not-in-sync, wrong-chip, no-core, too-big,
+timeout, failed`` and whose message says what to do. None of this runs on the virtual Uno,
+which loads its ELF directly (``tinylab.virtual``); the tests use fake tools (tests/fakes/).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from . import boards
+
+__all__ = ["FlashError", "DIALOUT_FIX", "USB_IDS", "serial_ports", "arduino_cli_ports",
+           "parse_board_list", "list_ports", "find_port", "port_error_message", "uploader",
+           "upload_command", "upload", "explain_failure"]
+
+#: The Linux fix for "permission denied" on a serial port.
+DIALOUT_FIX = ("add yourself to the dialout group: sudo usermod -aG dialout $USER, then log out "
+               "and back in (or reboot)")
+AVRDUDE_INSTALL = "sudo apt-get install -y avrdude"
+ARDUINO_CLI_INSTALL = ("install arduino-cli "
+                       "(https://arduino.github.io/arduino-cli/latest/installation/), "
+                       "then: arduino-cli core install {core}")
+
+#: USB vendor/product ids -> TinyLab board id. Sources: ArduinoCore-avr boards.txt (uno.vid.N /
+#: uno.pid.N), ArduinoCore-mbed boards.txt (nano33ble.vid.N / pid.N).
+USB_IDS = {
+    (0x2341, 0x0043): "uno", (0x2341, 0x0001): "uno", (0x2A03, 0x0043): "uno",
+    (0x2341, 0x0243): "uno",
+    (0x2341, 0x805A): "nano33ble", (0x2341, 0x005A): "nano33ble", (0x2341, 0x015A): "nano33ble",
+    (0x2341, 0x025A): "nano33ble",
+}
+
+# avrdude's STK500 programmer for the Uno's optiboot bootloader, and its speed (boards.txt:
+# uno.upload.protocol=arduino, uno.upload.speed=115200).
+_AVRDUDE_PROGRAMMER = "arduino"
+_AVRDUDE_BAUD = 115200
+# arduino-cli's board discovery: a few seconds at most (it waits 1 s for ports by default).
+_BOARD_LIST_TIMEOUT_S = 20
+# An upload that hears nothing retries for ~10-60 s (avrdude's 10 sync attempts) before failing.
+_UPLOAD_TIMEOUT_S = 180
+
+
+class FlashError(RuntimeError):
+    """An upload or a port search failed; ``reason`` says which way, ``output`` what the tool said."""
+
+    def __init__(self, message: str, reason: str = "failed", output: str = ""):
+        super().__init__(message)
+        self.reason = reason
+        self.output = output
+
+
+# ------------------------------------------------------------------------------------ ports
+
+def _board_ids_by_fqbn() -> dict:
+    return {boards.load(board_id)["fqbn"]: board_id for board_id in boards.available()}
+
+
+def serial_ports() -> list:
+    """The serial ports pyserial sees, as dicts (see :func:`list_ports` for the keys)."""
+    try:
+        from serial.tools import list_ports as pyserial_ports
+    except ImportError:
+        return []
+    found = []
+    for port in sorted(pyserial_ports.comports(), key=lambda p: p.device):
+        vid, pid = getattr(port, "vid", None), getattr(port, "pid", None)
+        found.append({"device": port.device, "description": getattr(port, "description", "") or "",
+                      "vid": vid, "pid": pid,
+                      "serial_number": getattr(port, "serial_number", None),
+                      "board": None, "fqbn": None,
+                      "board_id": USB_IDS.get((vid, pid)) if vid is not None else None})
+    return found
+
+
+def _hex_id(value) -> int | None:
+    try:
+        return int(str(value), 16) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def parse_board_list(text: str) -> list:
+    """Parse ``arduino-cli board list --format json`` in any of its three shapes.
+
+    - arduino-cli >= 0.36 (and 1.x): ``{"detected_ports": [{"matching_boards": [...],
+      "port": {"address", "label", "protocol", "protocol_label", "properties": {"vid",
+      "pid", "serialNumber"}}}]}`` (``detected_ports`` may be missing or null when empty);
+    - 0.19 to 0.35: the same list without the ``detected_ports`` wrapper;
+    - before 0.19: ``[{"address", "protocol", "protocol_label", "boards": [{"name", "fqbn",
+      "vid", "pid"}], "serial_number"}]``.
+
+    Returns dicts with ``device, description, vid, pid, serial_number, boards`` (``boards``
+    a list of ``{"name", "fqbn"}``), serial ports only.
+    """
+    data = (json.loads(text) if text.strip() else None) or []
+    if isinstance(data, dict):
+        data = data.get("detected_ports") or []
+    if not isinstance(data, list):
+        raise ValueError(f"unexpected arduino-cli board list output: {text[:200]!r}")
+    found = []
+    for item in data:
+        if "port" in item:       # 0.19 and later
+            port = item["port"] or {}
+            properties = port.get("properties") or {}
+            matches = item.get("matching_boards") or []
+            vid, pid = _hex_id(properties.get("vid")), _hex_id(properties.get("pid"))
+            serial_number = properties.get("serialNumber")
+        else:                    # before 0.19
+            port = item
+            matches = item.get("boards") or []
+            vid = _hex_id(matches[0].get("vid")) if matches else None
+            pid = _hex_id(matches[0].get("pid")) if matches else None
+            serial_number = item.get("serial_number")
+        if port.get("protocol", "serial") != "serial" or not port.get("address"):
+            continue
+        found.append({"device": port["address"], "description": port.get("protocol_label", ""),
+                      "vid": vid, "pid": pid, "serial_number": serial_number or None,
+                      "boards": [{"name": m.get("name", ""), "fqbn": m.get("fqbn", "")}
+                                 for m in matches]})
+    return found
+
+
+def arduino_cli_ports() -> list:
+    """Ports and boards arduino-cli detects (``[]`` when arduino-cli is not installed).
+
+    Raises :class:`FlashError` if arduino-cli is there but fails or hangs.
+    """
+    cli = shutil.which("arduino-cli")
+    if cli is None:
+        return []
+    command = [cli, "board", "list", "--format", "json"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=_BOARD_LIST_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise FlashError(f"arduino-cli board list did not finish within {_BOARD_LIST_TIMEOUT_S} s",
+                         "timeout") from None
+    if done.returncode != 0:
+        raise FlashError(f"arduino-cli board list failed (exit {done.returncode}): "
+                         f"{(done.stderr or done.stdout).strip()[-300:]}", "failed",
+                         done.stdout + done.stderr)
+    try:
+        return parse_board_list(done.stdout)
+    except ValueError as exc:
+        raise FlashError(f"could not read arduino-cli board list's JSON: {exc}", "failed",
+                         done.stdout) from None
+
+
+def list_ports() -> list:
+    """Every serial port, with the board on it when known.
+
+    Returns dicts with keys ``device, description, vid, pid, serial_number`` (from pyserial),
+    ``board`` (a name, from arduino-cli), ``fqbn``, ``board_id`` (``"uno"``, ``"nano33ble"``
+    or None: from the FQBN or the USB ids) and ``accessible`` (this user may open it).
+    arduino-cli's view is merged in when it is installed; if it fails, pyserial's stands alone.
+    """
+    by_device = {port["device"]: port for port in serial_ports()}
+    try:
+        detected = arduino_cli_ports()
+    except FlashError:
+        detected = []
+    ids_by_fqbn = _board_ids_by_fqbn()
+    for item in detected:
+        port = by_device.setdefault(item["device"], {
+            "device": item["device"], "description": item["description"], "vid": item["vid"],
+            "pid": item["pid"], "serial_number": item["serial_number"], "board": None,
+            "fqbn": None, "board_id": USB_IDS.get((item["vid"], item["pid"]))})
+        if item["boards"]:
+            port["board"], port["fqbn"] = item["boards"][0]["name"], item["boards"][0]["fqbn"]
+            port["board_id"] = ids_by_fqbn.get(port["fqbn"], port["board_id"])
+    for port in by_device.values():
+        device = port["device"]
+        port["accessible"] = os.path.exists(device) and os.access(device, os.R_OK | os.W_OK)
+    return sorted(by_device.values(), key=lambda p: p["device"])
+
+
+def _describe_ports(ports: list) -> str:
+    if not ports:
+        return "no serial ports at all"
+    shown = []
+    for p in ports:
+        what = p.get("board") or (boards.load(p["board_id"])["name"] if p.get("board_id") else None) \
+            or p.get("description") or "unknown"
+        shown.append(f"{p['device']} ({what})")
+    return "serial ports here: " + ", ".join(shown)
+
+
+def find_port(board: str | None = None) -> str:
+    """The port of the one plugged-in board (of kind ``board``, e.g. ``"uno"``, if given).
+
+    Raises :class:`FlashError` (reason ``no-port``) listing the ports there are when no board,
+    or several, match.
+    """
+    if board is not None:
+        boards.load(board)  # ValueError for an unknown board id
+    ports = list_ports()
+    matching = [p for p in ports if p["board_id"] and (board is None or p["board_id"] == board)]
+    wanted = boards.load(board)["name"] if board else "Arduino board TinyLab knows"
+    if len(matching) == 1:
+        return matching[0]["device"]
+    if not matching:
+        raise FlashError(
+            f"no {wanted} found ({_describe_ports(ports)}). Plug it in with a USB data cable "
+            f"(some cables only charge), or pass the port yourself (port='/dev/ttyACM0'); "
+            f"`tinylab doctor` lists what it sees. No board at all? Use the virtual Uno.",
+            "no-port")
+    listed = ", ".join(p["device"] for p in matching)
+    raise FlashError(f"several boards found ({listed}): pass the one to use, "
+                     f"e.g. port={matching[0]['device']!r}", "no-port")
+
+
+def port_error_message(port: str, problem) -> str:
+    """A plain-words explanation of why ``port`` could not be opened.
+
+    ``problem`` is the exception pyserial raised (its ``errno`` is used) or an errno number.
+    """
+    code = problem if isinstance(problem, int) else getattr(problem, "errno", None)
+    if code == errno.ENOENT:
+        return (f"no serial port {port}: {_describe_ports(list_ports())}. Is the board plugged "
+                f"in? Its port can change name after a replug or an upload.")
+    if code in (errno.EACCES, errno.EPERM):
+        return f"permission denied on {port}: {DIALOUT_FIX}."
+    if code in (errno.EBUSY, errno.EAGAIN):
+        return (f"{port} is busy: another program holds it (the Arduino IDE's Serial Monitor, "
+                f"screen, another notebook with an open tinylab Device: close it). Just plugged "
+                f"in? On Linux, ModemManager probes new ports for ~10 s: wait and retry.")
+    return f"could not open {port}: {problem}"
+
+
+# ------------------------------------------------------------------------------------ upload
+
+def uploader(board: str = "uno", tool: str | None = None) -> tuple:
+    """``(tool name, executable path)`` of the uploader to use for ``board``.
+
+    arduino-cli when installed, else avrdude for AVR boards. ``tool`` forces one of them.
+    Raises :class:`FlashError` (reason ``no-uploader``) with the install line when none is there.
+    """
+    profile = boards.load(board)
+    avr = profile["fqbn"].split(":")[1] == "avr"
+    if tool not in (None, "arduino-cli", "avrdude"):
+        raise ValueError(f"tool must be 'arduino-cli', 'avrdude' or None (choose), got {tool!r}")
+    if tool == "avrdude" and not avr:
+        raise ValueError(f"avrdude uploads to AVR boards only; the {profile['name']} needs arduino-cli")
+    core = ":".join(profile["fqbn"].split(":")[:2])
+    cli_fix = ARDUINO_CLI_INSTALL.format(core=core)
+    if tool in (None, "arduino-cli") and shutil.which("arduino-cli"):
+        return "arduino-cli", shutil.which("arduino-cli")
+    if tool in (None, "avrdude") and avr and shutil.which("avrdude"):
+        return "avrdude", shutil.which("avrdude")
+    if tool == "arduino-cli" or not avr:
+        raise FlashError(f"uploading to the {profile['name']} needs arduino-cli, which is not "
+                         f"installed: {cli_fix}", "no-uploader")
+    raise FlashError(f"no uploader for the {profile['name']}: neither avrdude nor arduino-cli is "
+                     f"installed. Install avrdude: {AVRDUDE_INSTALL} (or {cli_fix})", "no-uploader")
+
+
+def _firmware_of(build) -> tuple:
+    """``(file to upload or None, build directory or None, board id or None)`` of ``build``."""
+    if isinstance(build, (str, os.PathLike)):
+        path = Path(build)
+        if path.is_dir():
+            return None, path, None
+        if not path.is_file():
+            raise ValueError(f"no firmware at {path}: compile the sketch first "
+                             f"(tinylab.build.compile_sketch)")
+        return path, None, None
+    hex_path = getattr(build, "hex_path", None)
+    build_dir = getattr(build, "build_dir", None)
+    if hex_path is None and build_dir is None:
+        raise TypeError(f"upload expects a BuildResult, a .hex file or a build folder, got "
+                        f"{type(build).__name__}")
+    return (Path(hex_path) if hex_path else None,
+            Path(build_dir) if build_dir else None, getattr(build, "board", None))
+
+
+def upload_command(tool: str, executable: str, port: str, board: str, firmware: Path | None,
+                   build_dir: Path | None) -> list:
+    """The command line that uploads ``firmware`` (or the build in ``build_dir``) to ``port``."""
+    profile = boards.load(board)
+    if tool == "arduino-cli":
+        command = [executable, "upload", "-p", port, "--fqbn", profile["fqbn"]]
+        if build_dir is not None:
+            return command + ["--input-dir", str(build_dir)]
+        return command + ["--input-file", str(firmware)]
+    if firmware is None or firmware.suffix.lower() != ".hex":
+        hexes = sorted(p for p in (build_dir or Path(".")).glob("*.hex")
+                       if not p.name.endswith(".with_bootloader.hex"))
+        if firmware is None and len(hexes) == 1:
+            firmware = hexes[0]
+        else:
+            raise ValueError(f"avrdude uploads an Intel HEX file (.hex); got {firmware or build_dir}")
+    return [executable, "-p", profile["mcu"].lower(), "-c", _AVRDUDE_PROGRAMMER, "-P", port,
+            "-b", str(_AVRDUDE_BAUD), "-D", "-U", f"flash:w:{firmware}:i"]
+
+
+#: (reason, pattern in the tool's output). Order matters: the first that matches wins.
+_FAILURES = [
+    ("permission", re.compile(r"permission denied", re.I)),
+    ("busy", re.compile(r"device or resource busy|resource temporarily unavailable", re.I)),
+    ("no-port", re.compile(r"(can't open device|cannot open port|no such file or directory|"
+                           r"port not found|no upload port)", re.I)),
+    ("no-core", re.compile(r"platform '?[\w-]+:[\w-]+'? (?:is )?not (?:found|installed)", re.I)),
+    ("wrong-chip", re.compile(r"expected signature for|invalid device signature|"
+                              r"device signature = 0x(?:000000|ffffff)", re.I)),
+    ("not-in-sync", re.compile(r"not in sync|programmer is not responding|stk500_recv|"
+                               r"stk500_getsync|no device found on", re.I)),
+]
+
+
+def explain_failure(output: str, port: str, board: str, returncode: int | None = None) -> FlashError:
+    """Turn what a failed uploader printed into a :class:`FlashError` saying what to do."""
+    profile = boards.load(board)
+    reason = next((name for name, pattern in _FAILURES if pattern.search(output)), "failed")
+    if reason == "permission":
+        message = f"permission denied on {port}: {DIALOUT_FIX}."
+    elif reason == "busy":
+        message = port_error_message(port, errno.EBUSY)
+    elif reason == "no-port":
+        message = port_error_message(port, errno.ENOENT)
+    elif reason == "no-core":
+        platform = re.search(r"platform '?([\w-]+:[\w-]+)", output, re.I)
+        core = platform.group(1) if platform else ":".join(profile["fqbn"].split(":")[:2])
+        message = (f"arduino-cli lacks the core for the {profile['name']}: "
+                   f"arduino-cli core install {core}")
+    elif reason == "wrong-chip":
+        message = (f"the chip on {port} is not the {profile['name']}'s {profile['mcu']}: is the "
+                   f"right board chosen (board=...)? A clone with another chip needs its own profile.")
+    elif reason == "not-in-sync":
+        if profile["fqbn"].split(":")[1] == "avr":
+            message = (f"the bootloader on {port} did not answer (avrdude: not in sync): check that "
+                       f"it is the {profile['name']} and the right port, that nothing else uses the "
+                       f"port, then retry (press the reset button just as the upload starts). "
+                       f"Still failing: the board's bootloader may be missing or different (an old "
+                       f"Nano bootloader talks at 57600 baud).")
+        else:
+            message = (f"the {profile['name']} on {port} did not answer its bootloader: double-press "
+                       f"its reset button (the LED pulses) and retry with the port it shows then.")
+    else:
+        tail = "\n".join(output.strip().splitlines()[-6:])
+        message = f"upload to {port} failed (exit {returncode}):\n{tail}"
+    return FlashError(message, reason, output)
+
+
+def upload(build, port: str | None = None, board: str | None = None, *, tool: str | None = None,
+           timeout_s: float = _UPLOAD_TIMEOUT_S) -> dict:
+    """Upload a build to a real board.
+
+    Parameters
+    ----------
+    build : tinylab.build.BuildResult, or path to a .hex file or to a build folder
+        A BuildResult is checked against the board's flash and RAM first (nothing is uploaded
+        if it does not fit).
+    port : str, optional
+        ``/dev/ttyACM0``, ``COM3``...; found with :func:`find_port` when omitted.
+    board : str, optional
+        Board id (``"uno"``, ``"nano33ble"``); defaults to the build's board, else ``"uno"``.
+    tool : {"arduino-cli", "avrdude"}, optional
+        Force an uploader; by default arduino-cli when installed, else avrdude (AVR only).
+    timeout_s : float
+        Give up after this many seconds.
+
+    Returns
+    -------
+    dict
+        ``tool, command, port (the port the sketch runs on afterwards: arduino-cli reports a
+        new one when the board re-enumerates), board, seconds, bytes_written (or None), output``.
+
+    Raises
+    ------
+    FlashError
+        With ``reason`` one of ``no-uploader, no-port, permission, busy, not-in-sync,
+        wrong-chip, no-core, too-big, timeout, failed`` and a message saying what to do.
+    """
+    firmware, build_dir, build_board = _firmware_of(build)
+    board = board or build_board or "uno"
+    boards.load(board)  # ValueError for an unknown board id
+    if build_board is not None and build_board != board:
+        raise ValueError(f"this build is for {build_board!r}, not {board!r}: compile it for {board!r}")
+    from . import build as build_module
+
+    if isinstance(build, build_module.BuildResult):
+        try:
+            build_module.check_fits(build)
+        except build_module.DoesNotFit as exc:
+            raise FlashError(str(exc), "too-big") from None
+    tool_name, executable = uploader(board, tool)
+    if port is None:
+        port = find_port(board)
+    if port.startswith("/dev/") and not os.path.exists(port):
+        raise FlashError(port_error_message(port, errno.ENOENT), "no-port")
+    if port.startswith("/dev/") and not os.access(port, os.R_OK | os.W_OK):
+        raise FlashError(port_error_message(port, errno.EACCES), "permission")
+    command = upload_command(tool_name, executable, port, board, firmware, build_dir)
+    started = time.monotonic()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as exc:
+        said = (exc.stdout or b"") + (exc.stderr or b"")
+        said = said.decode(errors="replace") if isinstance(said, bytes) else said
+        raise FlashError(f"{tool_name} did not finish within {timeout_s:g} s uploading to {port}: "
+                         f"unplug and replug the board, then retry", "timeout", said) from None
+    output = (done.stdout or "") + (done.stderr or "")
+    if done.returncode != 0:
+        raise explain_failure(output, port, board, done.returncode)
+    written = re.search(r"(\d+) bytes of flash written|Write (\d+) bytes to flash", output)
+    new_port = re.search(r"New upload port: (\S+)", output)
+    return {"tool": tool_name, "command": command, "board": board,
+            "port": new_port.group(1) if new_port else port,
+            "seconds": round(time.monotonic() - started, 2),
+            "bytes_written": int(next(g for g in written.groups() if g)) if written else None,
+            "output": output}
