@@ -20,6 +20,7 @@ build       compile a sketch for a board (arduino-cli or arduino-builder), flash
 virtual     the virtual Uno: the compiled firmware in simavr, its UART on a pty (07)
 device      the serial line protocol: banner, paced input lines, answers with latency (07)
 flash       serial ports, arduino-cli board list, upload with arduino-cli or avrdude (07)
+deploy      model -> int8 -> C -> sketch -> board (real or virtual) -> test set over serial (07)
 workspace   the folder where lessons hand models to each other
 plot        the lessons' figures
 boards      board profiles (flash, RAM, clock) and "does it fit?"
@@ -39,7 +40,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "models", "train", "distill", "prune", "quantize", "convert", "huffman",
+_SUBMODULES = ("data", "models", "train", "distill", "prune", "quantize", "convert", "huffman", "deploy",
                "pipeline", "export", "engine", "build", "virtual",
                "device", "flash", "workspace", "boards", "plot", "doctor", "exercises", "widgets", "cli")
 __all__ = ["__version__", *_SUBMODULES]

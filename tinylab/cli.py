@@ -1,8 +1,9 @@
 """The ``tinylab`` command.
 
 Sub-commands now: ``lab`` (start JupyterLab on the welcome lesson), ``doctor`` (what this
-machine has), ``pipeline`` (the whole compression pipeline and its table) and ``bench`` (run
-``bench/NAME.py``). Later: ``capture``, ``deploy``, ``app``: each is one
+machine has), ``pipeline`` (the whole compression pipeline and its table), ``deploy`` (a
+model onto a real or virtual Arduino, the test set over serial) and ``bench`` (run
+``bench/NAME.py``). Later: ``capture``, ``app``: each is one
 function ``_cmd_<name>(args)`` plus its parser in ``_parser()``.
 """
 
@@ -85,6 +86,52 @@ def _cmd_pipeline(args) -> int:
     return 0
 
 
+def _load_deploy_model(spec: str, data):
+    """``--model``: a workspace model name, a ``.keras`` file or an int8 ``.tflite`` file."""
+    from . import engine, train, workspace
+
+    path = Path(spec)
+    if path.suffix == ".tflite":
+        if not path.is_file():
+            raise ValueError(f"no file {spec}")
+        return engine.read_tflite(path.read_bytes())
+    if path.suffix == ".keras":
+        if not path.is_file():
+            raise ValueError(f"no file {spec}")
+        from ._tensorflow import keras
+        return keras.models.load_model(path)
+    if workspace.has_model(spec):
+        return workspace.load_model(spec)
+    from . import models
+    if spec in models.ARCHITECTURES:
+        return train.load_or_train(spec, data, progress=False)
+    saved = sorted(p.stem for p in workspace.path().glob("*.keras"))
+    raise ValueError(f"--model {spec!r} is neither a .keras/.tflite file, a model in the "
+                     f"workspace ({', '.join(saved) or 'none yet'}) nor one of "
+                     f"{models.available()}")
+
+
+def _cmd_deploy(args) -> int:
+    from . import build, data, deploy, device, flash, virtual
+
+    if args.virtual == bool(args.port):
+        print("tinylab deploy: give --virtual (the simulated Uno) or --port PORT (a real board; "
+              "`tinylab doctor` lists the ports)", file=sys.stderr)
+        return 2
+    try:
+        dataset = data.load(args.dataset)
+        model = _load_deploy_model(args.model, dataset)
+        report = deploy.deploy(model, dataset, format=args.format, board=args.board,
+                               port=args.port, limit=args.limit, progress=not args.json)
+    except (ValueError, FileNotFoundError, data.DatasetUnavailableError, build.BuildError,
+            virtual.VirtualBoardError, virtual.HarnessBuildError, device.DeviceError,
+            flash.FlashError) as error:
+        print(f"tinylab deploy: {error}", file=sys.stderr)
+        return 1
+    print(report.to_json() if args.json else report.to_text())
+    return 0
+
+
 def _cmd_bench(args) -> int:
     import subprocess
 
@@ -138,6 +185,21 @@ def _parser() -> argparse.ArgumentParser:
     pipe.add_argument("--seed", type=int, default=0, help="seed of every step (default 0)")
     pipe.add_argument("--json", action="store_true", help="print the result as JSON")
     pipe.set_defaults(run=_cmd_pipeline)
+
+    dep = commands.add_parser(
+        "deploy", help="compile a model for an Arduino, run the test set on it over serial")
+    dep.add_argument("--board", default="uno", help="board profile (default uno)")
+    dep.add_argument("--virtual", action="store_true", help="run on the virtual Uno (simavr)")
+    dep.add_argument("--port", help="a real board's serial port, e.g. /dev/ttyACM0")
+    dep.add_argument("--format", choices=("int8", "sparse", "huffman"), default="int8",
+                     help="weight format in flash (default int8)")
+    dep.add_argument("--model", default="student",
+                     help="a workspace model name, a .keras or int8 .tflite file, or a lesson "
+                          "architecture (default student, trained if needed)")
+    dep.add_argument("--dataset", default="digits", help="dataset whose test split is sent")
+    dep.add_argument("--limit", type=int, help="send only the first N test examples")
+    dep.add_argument("--json", action="store_true", help="print the report as JSON")
+    dep.set_defaults(run=_cmd_deploy)
 
     bench = commands.add_parser("bench", help="run a benchmark from bench/ (kd, prune, lessons, ...)")
     bench.add_argument("name", help="the benchmark, e.g. kd or prune")

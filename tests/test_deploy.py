@@ -1,0 +1,117 @@
+"""Tests for tinylab.deploy: the whole path from a Keras model to answers over serial.
+
+These run the real toolchain (arduino-builder, avr-gcc) and the virtual Uno (simavr).
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinylab as tl
+from tinylab import build, cli, deploy, flash, virtual
+
+FAKE_BIN = Path(__file__).parent / "fakes" / "bin"
+# Skipped only outside CI: with CI set, a missing toolchain fails these tests with its install line.
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("CI") and bool(build.missing_tools("uno") or virtual.missing_tools()),
+    reason="board toolchain or simavr missing (see tinylab doctor)")
+
+
+@pytest.fixture(scope="module")
+def small_model(digits):
+    """A 64-32-10 student trained briefly, as the int8 model a board runs."""
+    model = tl.models.build("student", digits.input_shape, digits.n_classes, seed=0)
+    tl.train.fit(model, digits, epochs=5, progress=False)
+    mlp, flatbuffer = deploy.integer_model(model, digits)
+    return model, mlp
+
+
+@pytest.mark.parametrize("format", deploy.FORMATS)
+def test_every_format_runs_bit_exact_on_the_virtual_uno(digits, small_model, format):
+    _, mlp = small_model
+    report = deploy.deploy(mlp, digits, format=format, limit=12, progress=False)
+    assert report.virtual and report.format == format and report.examples == 12
+    assert report.bit_exact == 1.0
+    assert np.array_equal(report.board_classes, report.host_classes)
+    assert report.board_accuracy == report.host_accuracy
+    assert 0 < report.flash_bytes < report.flash_limit_bytes
+    assert 0 < report.ram_bytes < report.ram_limit_bytes
+    assert report.cycles_mean > 64 * 32  # at least one cycle per multiply-accumulate
+    assert report.latency_us_mean > 0
+
+
+def test_the_sketch_folder_holds_the_sketch_and_the_models_c(tmp_path, small_model):
+    _, mlp = small_model
+    folder = deploy.write_sketch(mlp, "sparse", tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == ["inference.ino", "model.c", "model.h"]
+    header = (folder / "model.h").read_text()
+    assert f'"{mlp.model_hash}"' in header and '"sparse"' in header
+
+
+def test_a_model_too_big_for_the_uno_is_refused_before_anything_runs(digits, monkeypatch):
+    teacher = tl.models.build("mlp300", digits.input_shape, digits.n_classes, seed=0)
+    mlp, _ = deploy.integer_model(teacher, digits)  # 50,200 int8 weights: over 32 KB with code
+    monkeypatch.setattr(virtual, "VirtualUno", lambda *a, **k: pytest.fail("started a board"))
+    with pytest.raises(build.DoesNotFit, match="flash"):
+        deploy.deploy(mlp, digits, format="int8", limit=2, progress=False)
+
+
+def test_a_real_port_uploads_with_avrdude_then_talks_over_that_port(digits, small_model, tmp_path,
+                                                                    monkeypatch):
+    """The real-board path, with a fake avrdude and the virtual Uno's pty as the board."""
+    _, mlp = small_model
+    firmware = build.check_fits(deploy.build_firmware(mlp, "int8"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "avrdude").symlink_to(FAKE_BIN / "avrdude")
+    (bin_dir / "python3").symlink_to(sys.executable)
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("TINYLAB_FAKE_LOG", str(log))
+    monkeypatch.delenv("TINYLAB_FAKE_SCENARIO", raising=False)
+    choose = flash.uploader  # avrdude even where arduino-cli is installed
+    monkeypatch.setattr(flash, "uploader", lambda board="uno", tool=None: choose(board, "avrdude"))
+    with virtual.VirtualUno(firmware) as board:
+        report = deploy.deploy(mlp, digits, format="int8", port=board.port, limit=6,
+                               progress=False)
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert calls and calls[0]["tool"] == "avrdude"
+    arguments = " ".join(calls[0]["argv"])
+    assert board.port in arguments and "flash:w:" in arguments and "atmega328p" in arguments
+    assert not report.virtual and report.port == board.port
+    assert report.bit_exact == 1.0 and report.examples == 6
+
+
+def test_deploy_refuses_bad_settings(digits, small_model):
+    _, mlp = small_model
+    with pytest.raises(ValueError, match="unknown format"):
+        deploy.deploy(mlp, digits, format="float")
+    with pytest.raises(ValueError, match="virtual board is an Uno"):
+        deploy.deploy(mlp, digits, board="nano33ble")
+    with pytest.raises(ValueError, match="limit"):
+        deploy.deploy(mlp, digits, limit=0)
+
+
+def test_cli_deploy_prints_json(small_model, tmp_path, capsys):
+    model, _ = small_model
+    path = tmp_path / "student.keras"
+    model.save(path)
+    assert cli.main(["deploy", "--virtual", "--model", str(path), "--format", "huffman",
+                     "--limit", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["format"] == "huffman" and report["examples"] == 3 and report["bit_exact"] == 1.0
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "give --virtual"),
+    (["--virtual", "--port", "/dev/ttyACM0"], "give --virtual"),
+    (["--virtual", "--model", "nothing-here"], "neither a .keras/.tflite file"),
+])
+def test_cli_deploy_bad_input_is_one_plain_line(capsys, argv, message):
+    assert cli.main(["deploy", *argv]) in (1, 2)
+    err = capsys.readouterr().err
+    assert err.startswith("tinylab deploy: ") and message in err and "Traceback" not in err

@@ -1,0 +1,225 @@
+"""Deploy: a trained model onto an Arduino, real or virtual, and the test set over serial.
+
+The survey's last step ("compilation": turn the model into C and burn it into the MCU) as one
+data path, each step a module of its own:
+
+    Keras model -> int8 .tflite (:mod:`tinylab.convert`) -> IntegerMLP (:mod:`tinylab.engine`)
+      -> C in one weight format, int8 / sparse / huffman (:func:`tinylab.engine.generate_c`)
+      -> the inference sketch around it, compiled (:mod:`tinylab.build`), refused if too big
+      -> run on the virtual Uno (:mod:`tinylab.virtual`) or uploaded (:mod:`tinylab.flash`)
+      -> every test example over serial (:mod:`tinylab.device`), compared with the host's
+         integer reference (:func:`tinylab.engine.run_int8`) byte for byte.
+
+:func:`deploy` does it all and returns a :class:`DeployReport`; ``tinylab deploy`` prints it.
+Introduced in lesson ``07_deploy``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import build, engine
+
+__all__ = ["FORMATS", "SKETCH", "integer_model", "write_sketch", "build_firmware",
+           "DeployReport", "run_on_board", "deploy"]
+
+FORMATS = engine.FORMATS
+
+#: The inference sketch (setup/loop and the line protocol of docs/serial-protocol.md).
+SKETCH = Path(__file__).resolve().parents[1] / "boards" / "sketches" / "inference" / "inference.ino"
+
+
+def integer_model(model, data, *, max_examples: int = 200, seed: int = 0):
+    """A Keras model as the int8 :class:`tinylab.engine.IntegerMLP` a board runs.
+
+    Full-int8 conversion with ``data.X_train`` as the representative set, then read back
+    from the ``.tflite``. Returns ``(mlp, tflite_bytes)``.
+    """
+    from . import convert
+
+    flatbuffer = convert.to_tflite(model, "int8", data.X_train, max_examples=max_examples,
+                                   seed=seed)
+    return engine.read_tflite(flatbuffer), flatbuffer
+
+
+def write_sketch(mlp, format: str = "int8", folder=None) -> Path:
+    """The inference sketch with the model's C files beside it; returns the sketch folder.
+
+    ``folder`` (default: the per-user cache, named by the model hash and format) receives
+    ``inference/inference.ino``, ``inference/model.h`` and ``inference/model.c``.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}; choose one of {list(FORMATS)}")
+    if not SKETCH.is_file():
+        raise FileNotFoundError(f"the inference sketch is missing at {SKETCH}; deploy needs a "
+                                f"TinyLab checkout (git clone), not only the package")
+    root = Path(folder) if folder is not None else (
+        build.cache_dir() / "sketches" / f"{mlp.model_hash}-{format}")
+    sketch_dir = root / "inference"
+    sketch_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SKETCH, sketch_dir / SKETCH.name)
+    for name, text in engine.generate_c(mlp, format, name="model").items():
+        (sketch_dir / name).write_text(text)
+    return sketch_dir
+
+
+def build_firmware(mlp, format: str = "int8", board: str = "uno"):
+    """Write and compile the sketch for ``board``; a :class:`tinylab.build.BuildResult`.
+
+    Does not refuse a build that is too big: :func:`tinylab.build.check_fits` does, before
+    anything is run or uploaded.
+    """
+    return build.compile_sketch(write_sketch(mlp, format), board=board)
+
+
+@dataclass
+class DeployReport:
+    """What a deployment measured on the board (lesson 07, ``tinylab deploy``).
+
+    Attributes
+    ----------
+    board, format, port : str
+    virtual : bool
+    model_hash : str
+    flash_bytes, flash_limit_bytes, ram_bytes, ram_limit_bytes : int
+        From the compiler's report; RAM is static data (the stack comes on top).
+    examples : int
+        Test examples sent over serial.
+    board_accuracy, host_accuracy : float
+        Of the board's classes and of the host's integer reference, on those examples.
+    bit_exact : float
+        Share of examples whose int8 outputs on the board equal the host's, byte for byte.
+    latency_us_mean : float
+        ``micros()`` around one inference on the board.
+    cycles_mean : float or None
+        CPU cycles per inference (Timer1 on the Uno), when the board counts them.
+    """
+
+    board: str
+    format: str
+    port: str
+    virtual: bool
+    model_hash: str
+    flash_bytes: int
+    flash_limit_bytes: int
+    ram_bytes: int
+    ram_limit_bytes: int
+    examples: int
+    board_accuracy: float
+    host_accuracy: float
+    bit_exact: float
+    latency_us_mean: float
+    cycles_mean: float | None
+    board_classes: np.ndarray = field(repr=False, default=None)
+    host_classes: np.ndarray = field(repr=False, default=None)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        for key in ("board_classes", "host_classes"):
+            data[key] = None if data[key] is None else np.asarray(data[key]).tolist()
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_text(self) -> str:
+        where = "the virtual Uno" if self.virtual else self.port
+        cycles = "" if self.cycles_mean is None else f", {self.cycles_mean:,.0f} cycles"
+        return "\n".join([
+            f"{self.format} model {self.model_hash} on {self.board} ({where})",
+            f"  flash {self.flash_bytes:,} of {self.flash_limit_bytes:,} bytes "
+            f"({self.flash_bytes / self.flash_limit_bytes:.0%}), RAM {self.ram_bytes:,} of "
+            f"{self.ram_limit_bytes:,} bytes ({self.ram_bytes / self.ram_limit_bytes:.0%})",
+            f"  {self.examples} test examples: board accuracy {self.board_accuracy:.2%}, host "
+            f"{self.host_accuracy:.2%}; outputs bit-identical with the host's on "
+            f"{self.bit_exact:.1%}",
+            f"  latency on the board {self.latency_us_mean / 1000:.1f} ms per inference{cycles}",
+        ])
+
+
+def run_on_board(mlp, firmware, X, y, *, port: str | None = None, progress: bool = True,
+                 format: str = "int8") -> DeployReport:
+    """Run ``X`` on the board through the serial protocol and compare with the host.
+
+    Parameters
+    ----------
+    mlp : IntegerMLP
+        The model the firmware carries (its hash is checked against the board's banner).
+    firmware : tinylab.build.BuildResult
+        Must fit the board (:func:`tinylab.build.check_fits` is called first).
+    X : array_like of float, shape (n, *input_shape)
+    y : array_like of int, shape (n,)
+    port : str, optional
+        A real board's serial port, already flashed with ``firmware``
+        (:func:`tinylab.flash.upload`). None runs ``firmware`` on a :class:`VirtualUno`.
+    """
+    from . import device, virtual
+
+    build.check_fits(firmware)
+    y = np.asarray(y)
+    x_int8 = engine.quantize_inputs(mlp, X)
+    host_scores = engine.run_int8(mlp, x_int8)
+
+    def measure(port_name):
+        with device.Device(port_name, expect_model=mlp.model_hash) as board:
+            return board.infer_many(x_int8, progress=progress)
+
+    if port is None:
+        with virtual.VirtualUno(firmware) as board:
+            run, port_name = measure(board.port), board.port
+    else:
+        run, port_name = measure(port), port
+    host_classes = np.argmax(host_scores, axis=1)
+    return DeployReport(
+        board=firmware.board, format=format, port=port_name, virtual=port is None,
+        model_hash=mlp.model_hash, flash_bytes=firmware.flash_bytes,
+        flash_limit_bytes=firmware.flash_limit_bytes, ram_bytes=firmware.ram_bytes,
+        ram_limit_bytes=firmware.ram_limit_bytes, examples=len(y),
+        board_accuracy=float(np.mean(run.labels == y)),
+        host_accuracy=float(np.mean(host_classes == y)),
+        bit_exact=float(np.mean(np.all(run.scores == host_scores, axis=1))),
+        latency_us_mean=float(np.mean(run.latency_us)),
+        cycles_mean=None if run.cycles is None else float(np.mean(run.cycles)),
+        board_classes=run.labels, host_classes=host_classes)
+
+
+def deploy(model, data, *, format: str = "int8", board: str = "uno", port: str | None = None,
+           limit: int | None = None, progress: bool = True) -> DeployReport:
+    """Convert, generate, compile, run (virtual Uno or ``port``) and compare: all of lesson 07.
+
+    Parameters
+    ----------
+    model : keras.Model or tinylab.engine.IntegerMLP
+        A Keras model is converted to int8 first (:func:`integer_model`).
+    data : tinylab.data.Dataset
+        The test split goes to the board.
+    format : {"int8", "sparse", "huffman"}
+    board : str
+        A board profile (``"uno"``; the virtual board is an Uno).
+    port : str, optional
+        A real board's port: the firmware is uploaded there (:func:`tinylab.flash.upload`).
+        None runs the virtual Uno.
+    limit : int, optional
+        Send only the first ``limit`` test examples.
+    """
+    from . import flash
+
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}; choose one of {list(FORMATS)}")
+    if port is None and board != "uno":
+        raise ValueError(f"the virtual board is an Uno; for {board!r} give the port of a real "
+                         f"board (tinylab doctor lists them)")
+    if limit is not None and (int(limit) != limit or limit < 1):
+        raise ValueError(f"limit must be a whole number >= 1, got {limit!r}")
+    mlp = model if isinstance(model, engine.IntegerMLP) else integer_model(model, data)[0]
+    firmware = build.check_fits(build_firmware(mlp, format, board))
+    if port is not None:
+        flash.upload(firmware, port, board)
+    n = len(data.y_test) if limit is None else min(int(limit), len(data.y_test))
+    return run_on_board(mlp, firmware, data.X_test[:n], data.y_test[:n], port=port,
+                        progress=progress, format=format)
