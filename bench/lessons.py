@@ -1,7 +1,7 @@
 """Benchmark: wall time and peak memory of each lesson notebook run headless, top to bottom.
 
-Each lesson runs in a fresh kernel with an empty workspace (the worst case: it rebuilds what
-it needs), in a child process so that the kernel's peak resident memory can be read from
+Each lesson runs in a fresh kernel with an empty workspace and an empty build cache (the
+worst case: it rebuilds what it needs, sketches and the virtual Uno's harness included), in a child process so that the kernel's peak resident memory can be read from
 ``getrusage(RUSAGE_CHILDREN)`` once it has exited. Prints one JSON object; ``--write FILE``
 also rewrites the lessons table in docs/benchmarks.md between its markers.
 
@@ -45,8 +45,8 @@ def run_one(notebook: Path) -> dict:
 
 
 def measure(notebook: Path) -> dict:
-    with tempfile.TemporaryDirectory() as workspace:
-        env = dict(os.environ, TINYLAB_WORKSPACE=workspace, MPLBACKEND="Agg")
+    with tempfile.TemporaryDirectory() as workspace, tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, TINYLAB_WORKSPACE=workspace, TINYLAB_CACHE=cache, MPLBACKEND="Agg")
         done = subprocess.run([sys.executable, __file__, "--one", str(notebook)], env=env,
                               capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
@@ -57,8 +57,8 @@ def measure(notebook: Path) -> dict:
 def write_table(results: list, machine: dict, target: Path) -> None:
     rows = [[r["notebook"], f"{r['seconds']:.1f}", f"{r['kernel_peak_mib']:.0f}"] for r in results]
     write_section("lessons", f"Measured {machine['date']} on {machine['cpus']} CPUs, Python "
-                  f"{machine['python']}, with an empty workspace (each lesson rebuilds what it "
-                  f"needs).\n\n" + markdown_table(
+                  f"{machine['python']}, with an empty workspace and build cache (each lesson "
+                  f"rebuilds what it needs).\n\n" + markdown_table(
                       ["lesson", "wall time (s)", "kernel peak RSS (MiB)"], rows),
                   target, title="Lessons")
 
