@@ -154,3 +154,34 @@ def test_quantize_checker_explains_what_is_wrong(attempt, hint):
     result = ex.check_quantize(attempt)
     assert not result.passed
     assert hint in result.message
+
+
+def test_int8_flash_bytes_by_hand():
+    # the student: 64*32 + 32*10 weights, one byte each; 32 + 10 int32 biases
+    assert ex.solutions.int8_flash_bytes([64, 32, 10]) == 2048 + 320 + 4 * 42 == 2536
+    assert ex.solutions.int8_flash_bytes([64, 300, 100, 10]) == 50_200 + 4 * 410 == 51_840
+    result = ex.check_fits_uno(ex.solutions.int8_flash_bytes)
+    assert result.passed and "51,840" in result.message and "32,256" in result.message
+    assert "int8_flash_bytes" in ex.show_solution("int8_flash_bytes")
+
+
+def _pairs(widths):
+    return list(zip(widths[:-1], widths[1:]))
+
+
+@pytest.mark.parametrize("attempt, hint", [
+    (lambda w: sum(a * b for a, b in _pairs(w)), "not the biases"),
+    (lambda w: sum(a * b + b for a, b in _pairs(w)), "4 bytes each, not 1"),
+    (lambda w: 4 * sum(a * b + b for a, b in _pairs(w)), "float32"),
+    (lambda w: sum(a * b + 4 * a for a, b in _pairs(w)), "*outputs*"),
+    (lambda w: sum(a * b for a, b in _pairs(w)) + 4 * sum(w), "input layer has no biases"),
+    (lambda w: 7, "for each consecutive pair"),
+    (lambda w: True, "whether it fits comes next"),
+    (lambda w: "2536 bytes", "a number of bytes"),
+    (lambda w: None, "returned None"),
+    (lambda w: w[5], "IndexError"),
+])
+def test_fits_uno_checker_explains_what_is_wrong(attempt, hint):
+    result = ex.check_fits_uno(attempt)
+    assert not result.passed
+    assert hint in result.message

@@ -175,3 +175,59 @@ def test_compression_stages_labels_every_bar_with_bytes_and_ratio():
     texts = [t.get_text() for t in sizes.texts]
     assert "5,000 B\n40.0x" in texts and any("flash" in t for t in texts)
     np.testing.assert_allclose(accuracy.lines[0].get_ydata(), [98.0, 97.5, 97.0])
+
+
+def test_board_usage_draws_each_build_against_the_limits():
+    rows = {"student · int8": {"flash_bytes": 7290, "ram_bytes": 307},
+            "compressed · huffman": {"flash_bytes": 6064, "ram_bytes": 300},
+            "teacher · int8": {"flash_bytes": 58470, "ram_bytes": None}}
+    fig = tl.plot.board_usage(rows, boards=("uno", "nano33ble"), title="builds")
+    flash, ram = fig.axes[:2]
+    # bars start at the axis' left edge and end at the bytes measured
+    assert [round(p.get_x() + p.get_width()) for p in flash.patches] == [7290, 6064, 58470]
+    assert len(ram.patches) == 2                    # the failed link has no RAM to draw
+    flash_texts = [t.get_text() for t in flash.texts]
+    assert "7,290 B (23%)" in flash_texts and "58,470 B (181%) too big" in flash_texts
+    assert flash.patches[2].get_hatch() == "//" and flash.patches[0].get_hatch() is None
+    assert any("not measured" in t.get_text() for t in ram.texts)
+    assert sorted(line.get_xdata()[0] for line in flash.lines) == [32256, 983040]
+    labels = [t.get_text() for t in flash.get_yticklabels()]
+    top_down = [label for _, label in sorted(zip(flash.get_yticks(), labels), reverse=True)]
+    assert top_down == list(rows)                   # the first build on top
+    with pytest.raises(ValueError, match="neither"):
+        tl.plot.board_usage({"x": {"flash_bytes": None, "ram_bytes": None}})
+    with pytest.raises(ValueError, match="unknown board"):
+        tl.plot.board_usage(rows, boards=("pdp11",))
+
+
+def test_board_usage_reads_build_results_and_row_dicts():
+    build = type("Build", (), {"flash_bytes": 1000, "ram_bytes": 100})()
+    fig = tl.plot.board_usage([{"label": "tiny", "build": build},
+                               {"label": "other", "flash_bytes": 2000, "ram_bytes": 50,
+                                "format": "sparse"}], boards=("uno",))
+    flash = fig.axes[0]
+    assert [round(p.get_x() + p.get_width()) for p in flash.patches] == [1000, 2000]
+
+
+def test_board_answer_marks_scores_that_differ():
+    board = np.array([5, 90, -20, -128, 0, 3, 4, 7, 1, 2])
+    fig = tl.plot.board_answer(np.zeros(64), board, board.copy(), true_label=1)
+    image, scores = fig.axes[:2]
+    assert image.get_title() == "true 1"
+    assert scores.get_title() == "board: 1, host: 1; scores bit-identical"
+    assert [round(p.get_y() + p.get_height()) for p in scores.patches] == board.tolist()
+    host = board.copy()
+    host[[0, 2]] += 1
+    assert "2 scores differ" in tl.plot.board_answer(np.zeros(64), board, host).axes[1].get_title()
+    with pytest.raises(ValueError, match="same non-empty shape"):
+        tl.plot.board_answer(np.zeros(64), board, board[:9])
+
+
+def test_image_grid_takes_titles_of_its_own(digits):
+    y = digits.y_train[:3]
+    fig = tl.plot.image_grid(digits.X_train[:3], y, n=3, cols=3, predictions=(y + 1) % 10,
+                             titles=["a", "b", "c"])
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c"]
+    assert all(ax.title.get_color() == "red" for ax in fig.axes)
+    with pytest.raises(ValueError, match="one string per image"):
+        tl.plot.image_grid(digits.X_train[:3], y, n=3, titles=["a"])

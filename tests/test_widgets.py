@@ -221,3 +221,66 @@ def test_huffman_explorer_refuses_bad_options(pruned_student):
         tl.widgets.huffman_explorer(model, masks, bits_options=(0, 3))
     with pytest.raises(ValueError, match="index_bits"):
         tl.widgets.huffman_explorer(model, masks, index_bits=0)
+
+
+# --------------------------------------------------------------------------- lesson 07: deploy
+
+def _digits_mlp(seed=0):
+    """A 64 -> 10 int8 model with random weights: enough for a panel that only browses."""
+    weights = np.random.default_rng(seed).integers(-60, 60, size=(10, 64))
+    layer = tl.engine.DenseLayer.from_scales(
+        weights, np.zeros(10, dtype=np.int32), input_scale=1 / 255, input_zero_point=-128,
+        weight_scales=[0.01], output_scale=0.1, output_zero_point=0)
+    return tl.engine.IntegerMLP(layers=(layer,), input_shape=(8, 8, 1), input_scale=1 / 255,
+                                input_zero_point=-128, output_scale=0.1, output_zero_point=0,
+                                model_hash=f"{seed:08x}")
+
+
+def _board_run(mlp, X, *, spoil=None):
+    """What Device.infer_many would return from a board computing exactly as the host does."""
+    scores = tl.engine.run_int8(mlp, tl.engine.quantize_inputs(mlp, X))
+    if spoil is not None:
+        scores[spoil, 0] = scores[spoil, 0] ^ 1          # one byte off, as a broken board would
+    n = len(X)
+    return tl.device.InferenceRun(labels=np.argmax(scores, axis=1), scores=scores,
+                                  latency_us=np.arange(n) * 4 + 1000,
+                                  cycles=np.arange(n) * 64 + 16000, banner={})
+
+
+def test_board_explorer_shows_the_board_next_to_the_host(digits):
+    X, y = digits.X_test[:6], digits.y_test[:6]
+    exact, spoiled = _digits_mlp(0), _digits_mlp(1)
+    deployed = {"a · int8": {"mlp": exact, "run": _board_run(exact, X)},
+                "b · huffman": {"mlp": spoiled, "run": _board_run(spoiled, X, spoil=2)}}
+    panel = tl.widgets.board_explorer(deployed, X, y, class_names=digits.class_names)
+    c = panel.controls
+    assert list(c["build"].options) == ["a · int8", "b · huffman"] and c["digit"].max == 5
+    assert "all scores bit-identical" in c["status"].value
+    assert "6/6 bit-identical" in c["status"].value
+    assert "1,000 &micro;s (16,000 cycles)" in c["status"].value
+    c["build"].value = "b · huffman"
+    c["digit"].value = 2
+    status = c["status"].value
+    assert "<b>b · huffman</b>, test digit 2" in status and "1 of 10 scores differ" in status
+    assert "5/6 bit-identical" in status and "1,008 &micro;s" in status
+    np.testing.assert_array_equal(panel.results["b · huffman"]["bit_exact"],
+                                  [True, True, False, True, True, True])
+    assert "1 score differs" in panel.shown.axes[1].get_title()
+    c["digit"].value = 3
+    assert "bit-identical" in panel.shown.axes[1].get_title()
+
+
+def test_board_explorer_adds_the_build_size_and_refuses_mismatched_runs(digits):
+    X, y = digits.X_test[:4], digits.y_test[:4]
+    mlp = _digits_mlp(0)
+    build = type("Build", (), {"flash_bytes": 6064, "ram_bytes": 300})()
+    entry = {"mlp": mlp, "run": _board_run(mlp, X), "build": build}
+    panel = tl.widgets.board_explorer({"m": entry}, X, y)
+    assert "flash 6,064 B, RAM 300 B" in panel.controls["status"].value
+    with pytest.raises(ValueError, match="answered 4 examples"):
+        tl.widgets.board_explorer({"m": {"mlp": mlp, "run": _board_run(mlp, X)}},
+                                  digits.X_test[:5], digits.y_test[:5])
+    with pytest.raises(ValueError, match="'mlp'"):
+        tl.widgets.board_explorer({"m": {"run": _board_run(mlp, X)}}, X, y)
+    with pytest.raises(ValueError, match="non-empty"):
+        tl.widgets.board_explorer({}, X, y)

@@ -17,7 +17,7 @@ import numpy as np
 
 __all__ = ["CheckResult", "check_uno_weights", "check_normalize", "check_dense_params",
            "check_soft_loss", "check_prune_mask", "check_quantize", "check_huffman_lengths",
-           "solutions",
+           "check_fits_uno", "solutions",
            "show_solution"]
 
 
@@ -142,12 +142,24 @@ def _huffman_lengths(counts):
     return lengths
 
 
+def _int8_flash_bytes(widths) -> int:
+    """Lesson 07: bytes of an int8 MLP's numbers in flash, ``widths = [inputs, hidden..., outputs]``.
+
+    Each Dense layer from ``n_in`` to ``n_out`` units stores ``n_in * n_out`` int8 weights, one
+    byte each, and ``n_out`` int32 biases, four bytes each (TFLite's int8 scheme keeps biases in
+    32 bits, the width of the accumulator they are added to).
+    """
+    widths = [int(w) for w in widths]
+    return sum(n_in * n_out + 4 * n_out for n_in, n_out in zip(widths[:-1], widths[1:]))
+
+
 solutions = types.SimpleNamespace(uno_weights=_uno_weights, normalize=_normalize,
                                   dense_params=_dense_params,
                                   soft_loss=_soft_loss,
                                   prune_mask=_prune_mask,
                                   quantize=_quantize,
-                                  huffman_lengths=_huffman_lengths)
+                                  huffman_lengths=_huffman_lengths,
+                                  int8_flash_bytes=_int8_flash_bytes)
 
 
 def show_solution(name: str) -> str:
@@ -540,3 +552,56 @@ def check_huffman_lengths(code_lengths) -> CheckResult:
                                         f"take {best}. Hint: {hint}")
     return CheckResult(name, True, "on counts 5, 2, 1, 1 the lengths 1, 2, 3, 3 take 15 bits for "
                                    "9 symbols, against 18 bits at a fixed 2 bits each.")
+
+
+def check_fits_uno(int8_flash_bytes) -> CheckResult:
+    """Lesson 07: ``int8_flash_bytes(widths)``, the flash an int8 MLP's weights and biases take.
+
+    ``widths`` lists the layer widths, inputs first (``[64, 32, 10]`` is the student); the
+    answer counts one byte per int8 weight and four per int32 bias. A wrong answer is compared
+    with the usual slips (no biases, one-byte biases, float32, a bias per input) for a hint.
+    """
+    name = "Will it fit the Uno?"
+    probes = [[64, 32, 10], [64, 300, 100, 10], [64, 16, 10], [784, 300, 100, 10], [64, 10]]
+    for widths in probes:
+        got, failed = _call(name, int8_flash_bytes, list(widths), returns="the number of bytes")
+        if failed is not None:
+            return failed
+        if isinstance(got, (bool, np.bool_)):
+            return CheckResult(name, False, f"for widths {widths} you returned {got}: return the "
+                                            f"number of bytes; whether it fits comes next.")
+        try:
+            value = float(got)
+        except (TypeError, ValueError):
+            return CheckResult(name, False, f"for widths {widths} you returned {got!r}: return "
+                                            f"a number of bytes.")
+        expected = _int8_flash_bytes(widths)
+        if value == expected:
+            continue
+        pairs = list(zip(widths[:-1], widths[1:]))
+        weights = sum(a * b for a, b in pairs)
+        units = sum(b for _, b in pairs)
+        slips = {
+            weights: "you counted the weights but not the biases: every unit of every layer has "
+                     "one, an int32.",
+            weights + units: "the biases are int32 in TFLite's int8 scheme, 4 bytes each, not 1 "
+                             "(they are added to the 32-bit accumulator).",
+            4 * (weights + units): "that is float32 (4 bytes per number): after int8 "
+                                   "quantization a weight takes 1 byte.",
+            weights + 4 * sum(a for a, _ in pairs): "a bias belongs to each unit a layer "
+                                                    "*outputs* (n_out), not to its inputs.",
+            weights + 4 * sum(widths): "the input layer has no biases: only the Dense layers "
+                                       "(every width but the first) do.",
+        }
+        hint = slips.get(value, "for each consecutive pair (n_in, n_out) of widths add n_in * "
+                                "n_out bytes of weights and 4 * n_out bytes of biases.")
+        return CheckResult(name, False, f"for widths {widths} you returned {got!r}; expected "
+                                        f"{expected:,} bytes. Hint: {hint}")
+    from . import boards
+
+    uno = boards.load("uno")["flash_usable_bytes"]
+    teacher, student = _int8_flash_bytes([64, 300, 100, 10]), _int8_flash_bytes([64, 32, 10])
+    return CheckResult(name, True, f"the teacher's numbers alone take {teacher:,} bytes, more "
+                                   f"than the Uno's {uno:,}: it cannot fit in int8, whatever the "
+                                   f"program. The student's take {student:,}, leaving room for "
+                                   f"the program around them.")

@@ -6,6 +6,7 @@ Each builder returns a fresh container (re-running a cell gives a fresh panel) w
 panel, where JupyterLab and Voila show them.
 """
 
+from .board_explorer import board_explorer
 from .doctor_view import doctor_view
 from .huffman_explorer import huffman_explorer
 from .prune_explorer import prune_explorer
@@ -15,4 +16,4 @@ from .temperature_explorer import temperature_explorer
 from .train_panel import train_panel
 
 __all__ = ["doctor_view", "sample_browser", "train_panel", "temperature_explorer", "prune_explorer",
-           "quantize_explorer", "huffman_explorer"]
+           "quantize_explorer", "huffman_explorer", "board_explorer"]
