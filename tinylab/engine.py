@@ -726,14 +726,26 @@ def _c_float(value: float) -> str:
     return text + (".0f" if "." not in text and "e" not in text else "f")
 
 
+def _folded_bias(layer: DenseLayer) -> np.ndarray:
+    """``bias - input_zero_point * sum_i w[o, i]``: the zero point moved out of the inner loop.
+
+    ``sum_i w (x_i - zp) + b == sum_i w x_i + (b - zp sum_i w)`` exactly in integers, so the C
+    kernels multiply int8 by int8 (CMSIS-NN does the same).
+    """
+    bias = np.zeros(layer.n_outputs, np.int64) if layer.bias is None else layer.bias.astype(np.int64)
+    folded = bias - int(layer.input_zero_point) * layer.weights.astype(np.int64).sum(axis=1)
+    if np.abs(folded).max(initial=0) >= 2 ** 31:
+        raise ValueError(f"layer {layer.name!r}: the folded bias overflows int32")
+    return folded.astype(np.int32)
+
+
 def _c_requant(layer: DenseLayer, i: int):
-    arrays = [_c_array("int32_t", f"tl_multiplier_{i}", layer.multipliers),
+    arrays = [_c_array("int32_t", f"tl_bias_{i}", _folded_bias(layer)),
+              _c_array("int32_t", f"tl_multiplier_{i}", layer.multipliers),
               _c_array("int8_t", f"tl_shift_{i}", layer.shifts)]
-    if layer.bias is not None:
-        arrays.insert(0, _c_array("int32_t", f"tl_bias_{i}", layer.bias))
     fields = (f".dense = {{.n_inputs = {layer.n_inputs}, .n_outputs = {layer.n_outputs}, "
-              f".input_offset = {-layer.input_zero_point},\n              "
-              f".requant = {{.bias = {f'tl_bias_{i}' if layer.bias is not None else 'NULL'}, "
+              f"\n              "
+              f".requant = {{.bias = tl_bias_{i}, "
               f".multiplier = tl_multiplier_{i}, .shift = tl_shift_{i},\n"
               f"                          .output_offset = {layer.output_zero_point}, "
               f".activation_min = {layer.activation_min}, "

@@ -25,6 +25,22 @@
 #define TL_COPY(to, from, n) memcpy((to), (from), (n))
 #endif
 
+/* int8 x int8 -> int16. avr-gcc turns `acc += (int16_t)(a * b)` into a call to its 16x16->32
+ * multiply (__mulhisi3); one `muls` (2 cycles) is all the product needs. */
+#ifdef __AVR__
+static inline int16_t tl_mul8(int8_t a, int8_t b)
+{
+    int16_t product;
+    __asm__("muls %1, %2\n\tmovw %0, r0\n\tclr __zero_reg__" : "=r"(product) : "d"(a), "d"(b));
+    return product;
+}
+#else
+static inline int16_t tl_mul8(int8_t a, int8_t b)
+{
+    return (int16_t)(a * b);
+}
+#endif
+
 /* From a layer's int32 accumulator to its int8 output, one output unit at a time. */
 typedef struct {
     const int32_t *bias;       /* one per output unit, or NULL */
@@ -36,11 +52,12 @@ typedef struct {
     uint8_t per_channel;
 } tl_requant_t;
 
-/* The shape of a fully connected layer and how it reads its input. */
+/* The shape of a fully connected layer. TFLM computes sum_i w[i] * (x[i] - zp) + bias; the
+ * generator folds the input zero point into the bias (bias - zp * sum_i w[i], exact in int32),
+ * so the kernels multiply int8 by int8 into 16 bits: one `muls` on AVR, not a 16-bit multiply. */
 typedef struct {
     uint16_t n_inputs;
     uint16_t n_outputs;
-    int16_t input_offset; /* minus the input zero point */
     tl_requant_t requant;
 } tl_dense_t;
 

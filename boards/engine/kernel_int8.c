@@ -16,8 +16,8 @@ static void tl_layer_run(const tl_layer_t *flash_layer, const int8_t *input, int
     for (unit = 0; unit < layer.dense.n_outputs; ++unit) {
         int32_t acc = 0;
         for (i = 0; i < layer.dense.n_inputs; ++i, ++weight) {
-            /* |weight| <= 128 and |input + offset| <= 255: the product fits 16 bits */
-            acc += (int8_t)TL_U8(weight) * (int16_t)(input[i] + layer.dense.input_offset);
+            /* int8 x int8 fits 16 bits (the input zero point is in the bias) */
+            acc += tl_mul8((int8_t)TL_U8(weight), input[i]);
         }
         output[unit] = tl_requantize(&layer.dense.requant, unit, acc);
     }

@@ -40,8 +40,7 @@ static void tl_layer_run(const tl_layer_t *flash_layer, const int8_t *input, int
             ++unit;
             column -= layer.dense.n_inputs;
         }
-        acc += (int8_t)TL_U8(layer.values + entry)
-               * (int16_t)(input[column] + layer.dense.input_offset);
+        acc += tl_mul8((int8_t)TL_U8(layer.values + entry), input[column]);
         ++column;
     }
     for (; unit < layer.dense.n_outputs; ++unit) { /* rows after the last entry */
