@@ -1,0 +1,118 @@
+"""A fake board for tests/test_capture.py: a thread that plays the capture sketch on a pty.
+
+The test opens ``FakeCaptureBoard.port`` (the pty's slave side) with ``tinylab.capture.record``
+like ``/dev/ttyACM0``. Like an Uno it starts when the port is opened (pyserial sets the line's
+speed, which the thread sees with ``tcgetattr``), then plays ``script``: bytes to write, a
+float to sleep, ``"close"`` to close the pty (the board is unplugged). Lines the host sends
+are kept in ``lines``; ``?`` is answered with the banner.
+"""
+
+import os
+import select
+import termios
+import threading
+import time
+import tty
+
+COLUMNS = ("ax", "ay", "az")
+BANNER = ("#TINYLAB proto=1 sketch=capture board=uno sensor=simimu rate_hz=50 "
+          "columns=ax,ay,az units=g,g,g simulated=1")
+
+
+def row(i: int) -> bytes:
+    """The i-th good row: three numbers a test can recognise on disk."""
+    return b"%d,%d.5,-%d\r\n" % (i, i, i)
+
+
+def rows(start: int, stop: int) -> bytes:
+    return b"".join(row(i) for i in range(start, stop))
+
+
+class FakeCaptureBoard:
+    """Plays ``script`` on the master side of a fresh pty once the host opens ``port``.
+
+    ``greet`` (default True) writes the banner first, then pauses 0.3 s (the host clears its
+    input buffer after the banner). ``then`` is what happens after the script: ``"hold"`` (stay
+    open, silent) or ``"close"``.
+    """
+
+    def __init__(self, script=(), banner=BANNER, greet=True, then="hold"):
+        self.script, self.banner, self.greet, self.then = list(script), banner, greet, then
+        self.master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        self.port = os.ttyname(self._slave)
+        self._initial_speed = termios.tcgetattr(self._slave)[4]
+        self.lines = []
+        self._stop = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._close()
+        try:
+            os.close(self._slave)
+        except OSError:
+            pass
+
+    def _close(self):
+        if not self._closed:
+            self._closed = True
+            try:
+                os.close(self.master)
+            except OSError:
+                pass
+
+    def _opened(self):
+        return termios.tcgetattr(self._slave)[4] != self._initial_speed
+
+    def _listen(self, seconds):
+        """Read what the host sends for ``seconds``; answer "?" with the banner."""
+        until = time.monotonic() + seconds
+        pending = b""
+        while not self._closed and time.monotonic() < until:
+            ready, _, _ = select.select([self.master], [], [], 0.01)
+            if not ready:
+                continue
+            try:
+                pending += os.read(self.master, 4096)
+            except OSError:
+                return
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                text = line.decode(errors="replace").strip()
+                if text:
+                    self.lines.append(text)
+                if text == "?" and self.banner:
+                    os.write(self.master, (self.banner + "\r\n").encode())
+
+    def _run(self):
+        while not self._opened():
+            if self._stop.wait(0.01):
+                return
+        self._listen(0.1)  # the reset and the bootloader
+        if self.greet and self.banner:
+            os.write(self.master, (self.banner + "\r\n").encode())
+            self._listen(0.3)
+        for action in self.script:
+            if self._stop.is_set() or self._closed:
+                return
+            if action == "close":
+                self._close()
+                return
+            if isinstance(action, float):
+                self._listen(action)
+            else:
+                os.write(self.master, action)
+                self._listen(0.01)
+        if self.then == "close":
+            self._listen(0.3)  # let the host read the last bytes before the "unplug"
+            self._close()
+            return
+        while not self._stop.is_set() and not self._closed:
+            self._listen(0.05)
