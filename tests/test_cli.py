@@ -129,3 +129,23 @@ def test_pipeline_sparsity_option_takes_one_fraction_or_one_per_layer():
     import argparse
     with pytest.raises(argparse.ArgumentTypeError, match="layer=fraction"):
         cli._sparsity("dense_1:0.9")
+
+
+def test_capture_from_the_virtual_uno_writes_labelled_rows(tmp_path, capsys):
+    out = tmp_path / "punch.csv"
+    code = cli.main(["capture", "--port", "virtual", "--out", str(out), "--rows", "30",
+                     "--label", "punch", "--command", "G punch", "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    lines = out.read_text().splitlines()
+    assert lines[0] == "ax,ay,az,gx,gy,gz,label" and len(lines) == 31
+    assert all(line.endswith(",punch") for line in lines[1:])
+    assert summary["rows_kept"] == 30 and summary["exit_status"] == 0
+
+
+def test_capture_from_a_missing_port_names_the_problem(tmp_path, capsys):
+    code = cli.main(["capture", "--port", "/dev/ttyTINYLAB-none", "--out",
+                     str(tmp_path / "x.csv"), "--rows", "3"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("tinylab capture: ") and "ttyTINYLAB-none" in err
+    assert not (tmp_path / "x.csv").exists() or (tmp_path / "x.csv").read_text().count("\n") <= 1

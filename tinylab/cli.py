@@ -2,8 +2,8 @@
 
 Sub-commands now: ``lab`` (start JupyterLab on the welcome lesson), ``doctor`` (what this
 machine has), ``pipeline`` (the whole compression pipeline and its table), ``deploy`` (a
-model onto a real or virtual Arduino, the test set over serial) and ``bench`` (run
-``bench/NAME.py``). Later: ``capture``, ``app``: each is one
+model onto a real or virtual Arduino, the test set over serial), ``capture`` (sensor rows from
+a board into a CSV file) and ``bench`` (run ``bench/NAME.py``). Later: ``app``: each is one
 function ``_cmd_<name>(args)`` plus its parser in ``_parser()``.
 """
 
@@ -132,6 +132,35 @@ def _cmd_deploy(args) -> int:
     return 0
 
 
+CAPTURE_SIM = Path(__file__).resolve().parents[1] / "boards" / "sketches" / "capture_sim"
+
+
+def _cmd_capture(args) -> int:
+    from . import build, capture, device, virtual
+
+    commands = list(args.command or [])
+    try:
+        if args.port != "virtual":
+            summary = capture.record(args.port, args.out, rows=args.rows, seconds=args.seconds,
+                                     label=args.label, commands=commands,
+                                     progress=not args.json)
+        else:
+            if not CAPTURE_SIM.is_dir():
+                raise ValueError("the simulated capture sketch is missing: --port virtual needs "
+                                 "a TinyLab checkout (boards/sketches/capture_sim)")
+            firmware = build.check_fits(build.compile_sketch(CAPTURE_SIM, board="uno"))
+            with virtual.VirtualUno(firmware) as board:
+                summary = capture.record(board.port, args.out, rows=args.rows,
+                                         seconds=args.seconds, label=args.label,
+                                         commands=commands, progress=not args.json)
+    except (ValueError, device.DeviceError, build.BuildError, virtual.VirtualBoardError,
+            virtual.HarnessBuildError) as error:
+        print(f"tinylab capture: {error}", file=sys.stderr)
+        return 1
+    print(summary.to_json() if args.json else summary.to_text())
+    return summary.exit_status
+
+
 def _cmd_bench(args) -> int:
     import subprocess
 
@@ -200,6 +229,22 @@ def _parser() -> argparse.ArgumentParser:
     dep.add_argument("--limit", type=int, help="send only the first N test examples")
     dep.add_argument("--json", action="store_true", help="print the report as JSON")
     dep.set_defaults(run=_cmd_deploy)
+
+    cap = commands.add_parser(
+        "capture", help="record sensor rows from a board (or the virtual Uno) into a CSV file")
+    cap.add_argument("--port", required=True,
+                     help="serial port of a board running a capture sketch, or 'virtual' for "
+                          "the virtual Uno's simulated IMU")
+    cap.add_argument("--out", required=True, type=Path,
+                     help="CSV file to write (an existing one with the same columns is appended to)")
+    amount = cap.add_mutually_exclusive_group()
+    amount.add_argument("--rows", type=int, help="stop after this many rows")
+    amount.add_argument("--seconds", type=float, help="stop after this many seconds")
+    cap.add_argument("--label", help="label written into every row (e.g. punch)")
+    cap.add_argument("--command", action="append",
+                     help="a line for the sketch after its banner, e.g. 'G punch' (repeatable)")
+    cap.add_argument("--json", action="store_true", help="print the summary as JSON")
+    cap.set_defaults(run=_cmd_capture)
 
     bench = commands.add_parser("bench", help="run a benchmark from bench/ (kd, prune, lessons, ...)")
     bench.add_argument("name", help="the benchmark, e.g. kd or prune")
