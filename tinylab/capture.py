@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from .device import (BANNER_MARK, BAUDRATE, PROTOCOL_VERSION, ConnectionLostError, DeviceError,
-                     NoBannerError)
+                     NoBannerError, banner_fields)
 
 __all__ = ["CaptureError", "NoBannerError", "ConnectionLostError", "CaptureSummary",
            "REJECT_REASONS", "parse_capture_banner", "check_row", "record", "windows",
@@ -92,16 +92,8 @@ def parse_capture_banner(line: str) -> dict | None:
     ...                      "rate_hz=50 columns=ax,ay simulated=1")["columns"]
     ['ax', 'ay']
     """
-    start = line.rfind(BANNER_MARK)
-    if start < 0:
-        return None
-    fields = {}
-    for word in line[start + len(BANNER_MARK):].split():
-        key, equals, value = word.partition("=")
-        if not equals:
-            return None
-        fields[key] = value
-    if any(key not in fields for key in ("proto", "sketch")):
+    fields = banner_fields(line)
+    if fields is None or any(key not in fields for key in ("proto", "sketch")):
         return None
     try:
         fields["proto"] = int(fields["proto"])

@@ -80,6 +80,24 @@ class ConnectionLostError(DeviceError):
     """The serial port went away (board unplugged, virtual board stopped)."""
 
 
+def banner_fields(line: str) -> dict | None:
+    """The ``key=value`` words after the last ``#TINYLAB`` in ``line``, all as strings.
+
+    None when there is no banner mark or a word is not ``key=value``. The inference sketch's
+    banner (:func:`parse_banner`) and the capture sketches' (``tinylab.capture``) build on it.
+    """
+    start = line.rfind(BANNER_MARK)
+    if start < 0:
+        return None
+    fields = {}
+    for word in line[start + len(BANNER_MARK):].split():
+        key, equals, value = word.partition("=")
+        if not equals:
+            return None
+        fields[key] = value
+    return fields
+
+
 def parse_banner(line: str) -> dict | None:
     """The banner's fields as a dict, or None if ``line`` holds no TinyLab banner.
 
@@ -91,16 +109,8 @@ def parse_banner(line: str) -> dict | None:
     ...              "inputs=64 outputs=10")["inputs"]
     64
     """
-    start = line.rfind(BANNER_MARK)
-    if start < 0:
-        return None
-    fields = {}
-    for word in line[start + len(BANNER_MARK):].split():
-        key, equals, value = word.partition("=")
-        if not equals:
-            return None
-        fields[key] = value
-    if any(key not in fields for key in BANNER_KEYS):
+    fields = banner_fields(line)
+    if fields is None or any(key not in fields for key in BANNER_KEYS):
         return None
     for key in ("proto", "inputs", "outputs"):
         try:

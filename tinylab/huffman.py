@@ -677,8 +677,8 @@ def _read_code(data: bytes, position: int):
         per_length.append(count)
         kraft += count << (top - length)
         if kraft > 1 << top:
-            raise ValueError(f"the table's counts of code words per length break Kraft's "
-                             f"inequality (too many short words): garbage or corrupted table")
+            raise ValueError("the table's counts of code words per length break Kraft's "
+                             "inequality (too many short words): garbage or corrupted table")
     if top and per_length[-1] == 0:
         raise ValueError(f"the table says the longest code has {top} bits but has no {top}-bit "
                          f"code word: garbage or corrupted table")

@@ -186,6 +186,17 @@ def confusion_matrix(counts, class_names=None, *, title: str = "confusion matrix
     return fig
 
 
+def _flash_lines(ax, boards, *, right: float):
+    """A labelled horizontal line at each board's usable flash (dashed, then dotted)."""
+    from . import boards as board_profiles
+
+    for board_id, style in zip(boards, ("--", ":")):
+        profile = board_profiles.load(board_id)
+        ax.axhline(profile["flash_usable_bytes"], color="black", linestyle=style, linewidth=1)
+        ax.text(right, profile["flash_usable_bytes"] * 1.12,
+                f"{profile['name'].split(' (')[0]} flash", ha="right", fontsize=8)
+
+
 def model_sizes(sizes: dict, boards=("uno", "nano33ble")):
     """Bytes of each model (float32 and int8) against the boards' flash, on a log scale.
 
@@ -200,11 +211,7 @@ def model_sizes(sizes: dict, boards=("uno", "nano33ble")):
     for offset, key, colour in ((-0.2, "float32", "#4c72b0"), (0.2, "int8", "#55a868")):
         values = [sizes[name][key] for name in names]
         ax.bar(positions + offset, values, width=0.4, label=key, color=colour)
-    for board_id, style in zip(boards, ("--", ":")):
-        profile = board_profiles.load(board_id)
-        ax.axhline(profile["flash_usable_bytes"], color="black", linestyle=style, linewidth=1)
-        ax.text(len(names) - 0.5, profile["flash_usable_bytes"] * 1.1,
-                f"{profile['name'].split(' (')[0]} flash", ha="right", fontsize=8)
+    _flash_lines(ax, boards, right=len(names) - 0.5)
     ax.set_yscale("log")
     tallest = max([v for size in sizes.values() for v in size.values()] +
                   [board_profiles.load(b)["flash_usable_bytes"] for b in boards])
@@ -654,8 +661,6 @@ def compression_stages(stages, *, boards=("uno",), title: str | None = None):
     ``test_accuracy``. Left, the bytes on a log scale with each stage's compression ratio on its
     bar and the boards' flash for scale; right, the test accuracy of each stage.
     """
-    from . import boards as board_profiles
-
     names = [s["stage"].replace(" (", "\n(") for s in stages]
     positions = np.arange(len(stages))
     fig = Figure(figsize=(9, 3.2), layout="constrained")
@@ -664,11 +669,7 @@ def compression_stages(stages, *, boards=("uno",), title: str | None = None):
     for bar, stage in zip(bars, stages):
         sizes.text(bar.get_x() + bar.get_width() / 2, bar.get_height() * 1.15,
                    f"{stage['bytes']:,} B\n{stage['ratio']:.1f}x", ha="center", fontsize=8)
-    for board_id, style in zip(boards, ("--", ":")):
-        profile = board_profiles.load(board_id)
-        sizes.axhline(profile["flash_usable_bytes"], color="black", linestyle=style, linewidth=1)
-        sizes.text(len(stages) - 0.5, profile["flash_usable_bytes"] * 1.15,
-                   f"{profile['name'].split(' (')[0]} flash", ha="right", fontsize=8)
+    _flash_lines(sizes, boards, right=len(stages) - 0.5)
     sizes.set_yscale("log")
     sizes.set_ylim(min(s["bytes"] for s in stages) / 3, max(s["bytes"] for s in stages) * 8)
     sizes.set_xticks(positions, names, fontsize=8)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipywidgets as widgets
-import numpy as np
 
 from .. import huffman, pipeline, plot, quantize
 from ._panel import assemble, reporting_errors, show
