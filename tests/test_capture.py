@@ -8,6 +8,7 @@ case the rows already received must be on disk, in order, exactly once.
 import json
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -307,3 +308,42 @@ def test_record_then_window_then_dataset(tmp_path):
     loaded = data.load_recorded(folder, split=(1 / 3, 1 / 3, 1 / 3))
     assert loaded.n_examples == 6 and loaded.input_shape == (3, 3)
     assert json.loads((folder / "meta.json").read_text())["provenance"]["units"]["ax"] == "g"
+
+
+class _StreamingPort:
+    """A serial port stand-in whose board is in the middle of a row when the host clears."""
+
+    def __init__(self, waiting: bytes, later: bytes):
+        self.waiting, self.later = bytearray(waiting), bytearray(later)
+
+    @property
+    def in_waiting(self):
+        return len(self.waiting)
+
+    def reset_input_buffer(self):
+        self.waiting.clear()
+
+    def read(self, n):
+        if not self.waiting:
+            self.waiting, self.later = self.later, bytearray()
+        chunk = bytes(self.waiting[:n])
+        del self.waiting[:n]
+        return chunk
+
+
+def _link_on(port):
+    link = capture._Link.__new__(capture._Link)
+    link.port, link.serial, link.buffer, link.skipping = "fake", port, bytearray(), False
+    return link
+
+
+def test_a_clear_that_cuts_a_row_drops_the_rows_tail_not_the_next_row():
+    link = _link_on(_StreamingPort(b"1.0,2.", b"5\n3.0,4.0\n"))  # "1.0,2." then "5\n" arrives
+    link.clear()
+    assert link.next_line(time.monotonic() + 1) == b"3.0,4.0"
+
+
+def test_a_clear_between_rows_keeps_the_next_row():
+    link = _link_on(_StreamingPort(b"", b"3.0,4.0\n"))
+    link.clear()
+    assert link.next_line(time.monotonic() + 1) == b"3.0,4.0"

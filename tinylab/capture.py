@@ -258,9 +258,15 @@ class _Link:
             self._lost(exc)
 
     def clear(self) -> None:
+        """Drop what has arrived. If that cut a line (bytes were waiting), also drop the rest
+        of it: the board keeps sending, and the next bytes are the tail of a row, not a row."""
+        try:
+            cut = bool(self.buffer) or self.serial.in_waiting > 0
+        except Exception as exc:
+            self._lost(exc)
         self.serial.reset_input_buffer()
         self.buffer.clear()
-        self.skipping = False
+        self.skipping = cut
 
     def _lost(self, exc):
         self.close()
