@@ -231,3 +231,23 @@ def test_image_grid_takes_titles_of_its_own(digits):
     assert all(ax.title.get_color() == "red" for ax in fig.axes)
     with pytest.raises(ValueError, match="one string per image"):
         tl.plot.image_grid(digits.X_train[:3], y, n=3, titles=["a"])
+
+
+def test_imu_windows_one_row_per_class_one_plot_per_channel():
+    # 3 windows of 4 steps x 2 channels; window i holds the value i everywhere, channel 1 negated
+    X = np.repeat(np.arange(3, dtype=np.float32)[:, None, None], 4, axis=1) * np.array([1, -1])
+    y = np.array([1, 0, 1])
+    fig = tl.plot.imu_windows(X, y, ["a", "b", "c"], ["ax", "gx"], sample_rate_hz=2.0)
+    axes = np.array(fig.axes).reshape(3, 2)
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["a", "b", "c\n(none)"]
+    assert [ax.get_title() for ax in axes[0]] == ["ax", "gx"]
+    assert list(axes[0, 1].lines[0].get_ydata()) == [-1] * 4      # class 0: window 1, channel gx
+    assert list(axes[1, 0].lines[0].get_ydata()) == [0] * 4       # class 1: its first window, 0
+    assert list(axes[1, 0].lines[0].get_xdata()) == [0, 0.5, 1, 1.5]
+    assert len(axes[2, 0].lines) == 0
+    flat = tl.plot.imu_windows(X.reshape(3, 8), y, ["a", "b", "c"], ["ax", "gx"], per_class=2)
+    assert len(flat.axes[2].lines) == 2                           # class 1 has two windows
+    with pytest.raises(ValueError, match="steps"):
+        tl.plot.imu_windows(X, y, ["a", "b"], ["ax", "ay", "az"])
+    with pytest.raises(ValueError, match="labels"):
+        tl.plot.imu_windows(X, y[:2], ["a", "b"], ["ax", "gx"])

@@ -16,7 +16,7 @@ __all__ = ["digit", "sample", "image_grid", "class_balance", "pixel_stats", "his
            "confusion_matrix", "model_sizes", "soft_targets", "distillation_grid",
            "weight_histogram", "pruning_curve", "quantization_levels", "accuracy_vs_bits",
            "huffman_tree", "code_lengths", "bits_per_symbol", "compression_stages",
-           "board_usage", "board_answer"]
+           "board_usage", "board_answer", "imu_windows"]
 
 
 def _images(X) -> np.ndarray:
@@ -846,4 +846,69 @@ def board_answer(x, board_scores, host_scores, *, true_label=None, class_names=N
                                   + ("scores bit-identical" if not differ else
                                      f"{differ} score{'s differ' if differ > 1 else ' differs'}")),
                         fontsize=10, color="#cf222e" if differ else "black")
+    return fig
+
+
+def imu_windows(X, y, class_names, columns, *, per_class: int = 1,
+                sample_rate_hz: float | None = None, title: str | None = None):
+    """Sensor windows as line plots: one row per class, one small plot per channel (lesson 08).
+
+    Each plot draws the first ``per_class`` windows of its class for one channel. The plots of
+    a channel (a column of the grid) share their y axis, so the classes compare at a glance;
+    channels do not, since acceleration (g) and rotation rate (deg/s) differ a hundredfold.
+
+    Parameters
+    ----------
+    X : array_like of float, shape (n, steps, channels) or (n, steps * channels)
+        Windows, time step first then channel (flat windows are read in that order, as in
+        ``datasets/gestures/data.csv``).
+    y : array_like of int, shape (n,)
+        Class index of each window.
+    class_names : sequence of str
+        One name per class: one row each. A class with no window gets an empty row.
+    columns : sequence of str
+        One name per channel, e.g. ``("ax", "ay", "az", "gx", "gy", "gz")``.
+    per_class : int
+        Windows drawn per class (overlaid).
+    sample_rate_hz : float, optional
+        Puts the x axis in seconds; without it the x axis counts time steps.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    columns, names = list(columns), list(class_names)
+    X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
+    if not columns or not names:
+        raise ValueError("imu_windows needs at least one channel name and one class name")
+    if X.ndim == 2 and X.shape[1] % len(columns) == 0:
+        X = X.reshape(len(X), -1, len(columns))
+    if X.ndim != 3 or X.shape[2] != len(columns):
+        raise ValueError(f"expected windows of shape (n, steps, {len(columns)}) or "
+                         f"(n, steps * {len(columns)}) for columns {columns}, got {X.shape}")
+    if len(y) != len(X):
+        raise ValueError(f"X has {len(X)} windows but y has {len(y)} labels")
+    if int(per_class) != per_class or per_class < 1:
+        raise ValueError(f"per_class must be a whole number >= 1, got {per_class!r}")
+    steps = np.arange(X.shape[1])
+    time = steps / sample_rate_hz if sample_rate_hz else steps
+    fig = Figure(figsize=(1.45 * len(columns) + 0.6, 1.05 * len(names) + 0.7),
+                 layout="constrained")
+    axes = fig.subplots(len(names), len(columns), sharex=True, sharey="col", squeeze=False)
+    for row, name in enumerate(names):
+        windows = X[y == row][:int(per_class)]
+        for col, channel in enumerate(columns):
+            ax = axes[row, col]
+            for window in windows:
+                ax.plot(time, window[:, col], linewidth=1)
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=7)
+            if row == 0:
+                ax.set_title(channel, fontsize=9)
+            if row == len(names) - 1:
+                ax.set_xlabel("s" if sample_rate_hz else "step", fontsize=8)
+        axes[row, 0].set_ylabel(name if len(windows) else f"{name}\n(none)", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
