@@ -1,5 +1,8 @@
 """Widget panels driven as a student would, without a browser: set .value, .click(), read back."""
 
+import html
+import os
+
 import numpy as np
 import pytest
 
@@ -284,3 +287,74 @@ def test_board_explorer_adds_the_build_size_and_refuses_mismatched_runs(digits):
         tl.widgets.board_explorer({"m": {"run": _board_run(mlp, X)}}, X, y)
     with pytest.raises(ValueError, match="non-empty"):
         tl.widgets.board_explorer({}, X, y)
+
+
+@pytest.fixture
+def capture_tools():
+    """The Uno toolchain and simavr, which the virtual board needs: skip on a laptop, fail in CI."""
+    missing = [f"{tool} ({tl.build.AVR_APT_LINE})" for tool in tl.build.missing_tools("uno")]
+    missing += [f"{tool} ({tl.virtual.SIMAVR_APT_LINE})" for tool in tl.virtual.missing_tools()]
+    if missing:
+        message = "the capture panel's virtual Uno needs: " + "; ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _csv_labels(path):
+    lines = path.read_text().splitlines()
+    assert lines[0] == "ax,ay,az,gx,gy,gz,label"
+    return [line.rsplit(",", 1)[1] for line in lines[1:]]
+
+
+def test_capture_panel_records_appends_and_stops_its_board(tmp_path, capture_tools):
+    out = tmp_path / "mine.csv"
+    panel = tl.widgets.capture_panel(out, seconds=1.0)
+    c = panel.controls
+    assert c["port"].options[0] == ("virtual Uno (simulated IMU)", "virtual")
+    assert c["port"].value == "virtual" and panel.result is None and panel.counts == {}
+    c["punch"].click()
+    first = panel.result
+    assert first is not None and first.label == "punch" and first.exit_status == 0, c["status"].value
+    assert first.banner["simulated"] and first.rows_kept >= 20
+    labels = _csv_labels(out)
+    assert labels == ["punch"] * first.rows_kept
+    assert panel.counts == {"punch": first.rows_kept}
+    assert f"punch: <b>{first.rows_kept:,}</b>" in c["counts"].value
+    assert f"recorded {first.rows_kept} rows labelled 'punch'" in html.unescape(c["status"].value)
+    size = out.stat().st_size
+    pid = panel.board.pid
+
+    c["punch"].click()                                  # resumes into the same file, same board
+    second = panel.result
+    assert second.resumed and second.rows_in_file == first.rows_kept + second.rows_kept
+    assert panel.board.pid == pid and out.stat().st_size > size
+    assert _csv_labels(out) == ["punch"] * (first.rows_kept + second.rows_kept)
+    assert panel.counts["punch"] == second.rows_in_file
+
+    panel.close()
+    assert panel.board is None
+    with pytest.raises(ProcessLookupError):             # stopped and reaped, not a zombie
+        os.kill(pid, 0)
+
+
+def test_capture_panel_validates_its_options_and_reports_errors_in_words(tmp_path, capture_tools):
+    with pytest.raises(ValueError, match="letters, digits"):
+        tl.widgets.capture_panel(tmp_path / "x.csv", labels=("punch", "two words"))
+    with pytest.raises(ValueError, match="different names"):
+        tl.widgets.capture_panel(tmp_path / "x.csv", labels=("a", "a"))
+    with pytest.raises(ValueError, match="seconds"):
+        tl.widgets.capture_panel(tmp_path / "x.csv", seconds=0)
+    panel = tl.widgets.capture_panel(tmp_path / "x.csv")
+    with pytest.raises(Exception):                      # a visitor cannot type a path
+        panel.controls["port"].value = "/etc/passwd"
+    other = tmp_path / "other.csv"
+    other.write_text("a,b,label\n1,2,x\n")              # other columns: nothing is written
+    panel = tl.widgets.capture_panel(other, seconds=0.5)
+    assert panel.counts == {"x": 1}
+    panel.controls["wave"].click()
+    assert "already holds other columns" in html.unescape(panel.controls["status"].value)
+    assert other.read_text() == "a,b,label\n1,2,x\n" and panel.result is None
+    assert not any(button.disabled for button in
+                   (panel.controls[label] for label in ("idle", "punch", "flex", "wave")))
+    panel.close()

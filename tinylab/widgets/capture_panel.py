@@ -1,0 +1,221 @@
+"""Lesson 01: record your own sensor rows, one button per label, from a board or the virtual Uno."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import html
+import re
+import time
+from pathlib import Path
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.figure import Figure
+
+from .. import boards, build, capture, flash, virtual
+from ._panel import reporting_errors, show
+
+VIRTUAL = "virtual"
+_VIRTUAL_NAME = "virtual Uno (simulated IMU)"
+_CAPTURE_SIM = boards.BOARDS_DIR / "sketches" / "capture_sim"
+# Gestures the simulated IMU knows (docs/capture-protocol.md, command G).
+SIMULATED_GESTURES = ("idle", "punch", "flex", "wave")
+# The live plot shows this many of the latest rows (250 = 5 s at the sketches' 50 rows/s) and
+# is redrawn every this many rows, but at most every _REDRAW_EVERY_S: drawing a PNG takes
+# ~0.1 s that the reader then lacks (rows it has not read by the deadline are not kept), so
+# more often loses rows, rarer looks frozen.
+_PLOT_ROWS = 250
+_REDRAW_EVERY_ROWS = 10
+_REDRAW_EVERY_S = 0.5
+_LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _port_options() -> list:
+    """(shown name, port) pairs: the virtual Uno first, then the serial ports there are."""
+    options = [(_VIRTUAL_NAME, VIRTUAL)]
+    try:
+        ports = flash.list_ports()
+    except Exception:  # no pyserial backend, no arduino-cli: the virtual board still works
+        ports = []
+    for port in ports:
+        about = port.get("board") or port.get("description") or ""
+        locked = "" if port.get("accessible", True) else " (no permission)"
+        shown = f"{port['device']}{f' - {about}' if about and about != 'n/a' else ''}{locked}"
+        options.append((shown, port["device"]))
+    return options
+
+
+def count_labels(path) -> dict:
+    """Rows per label in a capture CSV (``{}`` when the file does not exist yet)."""
+    path = Path(path)
+    counts: dict = {}
+    if not path.is_file() or path.stat().st_size == 0:
+        return counts
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if not header or header[-1] != capture.LABEL_COLUMN:
+            return counts
+        for row in reader:
+            if len(row) == len(header):
+                counts[row[-1]] = counts.get(row[-1], 0) + 1
+    return counts
+
+
+def _counts_html(labels, counts) -> str:
+    cells = "".join(f"<td style='padding:0 0.8em'>{html.escape(label)}: <b>{counts.get(label, 0):,}</b></td>"
+                    for label in labels)
+    others = sum(n for label, n in counts.items() if label not in labels)
+    extra = f"<td>other labels: <b>{others:,}</b></td>" if others else ""
+    return f"<table><tr><td>rows in the file</td>{cells}{extra}</tr></table>"
+
+
+def _rows_figure(rows, columns, title: str) -> Figure:
+    """The latest rows, one line per column; acceleration (g) and rotation (deg/s) apart."""
+    values = np.asarray(rows, dtype=float).reshape(-1, len(columns))
+    fig = Figure(figsize=(8, 3.2), layout="constrained")
+    groups = [[i for i, c in enumerate(columns) if c.startswith("a")],
+              [i for i, c in enumerate(columns) if not c.startswith("a")]]
+    groups = [g for g in groups if g] or [list(range(len(columns)))]
+    axes = fig.subplots(len(groups), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, group in zip(axes, groups):
+        for i in group:
+            ax.plot(values[:, i], label=columns[i], linewidth=1)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", ncol=len(group))
+    axes[0].set_title(title, fontsize=10)
+    axes[-1].set_xlabel(f"row (the latest {_PLOT_ROWS})")
+    return fig
+
+
+class CapturePanel(widgets.VBox):
+    """The panel :func:`capture_panel` returns; closing it stops its virtual Uno."""
+
+    board = None  # the VirtualUno, once a recording has started it
+
+    def stop_board(self) -> None:
+        """Stop the virtual Uno if it runs (it starts again at the next virtual recording)."""
+        board, self.board = self.board, None
+        if board is not None:
+            board.stop()
+
+    def close(self) -> None:
+        self.stop_board()
+        super().close()
+
+
+def capture_panel(out_csv, *, labels=("idle", "punch", "flex", "wave"),
+                  seconds: float = 2.0) -> CapturePanel:
+    """Record labelled sensor rows into ``out_csv``: pick a port, press a label's button.
+
+    The port list starts with the virtual Uno, whose simulated IMU is told to perform the
+    gesture named by the button (``G <label>``, docs/capture-protocol.md), then lists the
+    serial ports there are (a real Nano 33 BLE Sense running the capture sketch). Each press
+    records ``seconds`` of rows with :func:`tinylab.capture.record`, appending to the file
+    (resumable), plots the latest rows as they arrive, and updates the rows per label. The
+    virtual Uno is started at its first recording and kept for the panel's life;
+    ``panel.close()`` (or the end of the Python session) stops it. Introduced in lesson
+    ``01_data``.
+
+    Parameters
+    ----------
+    out_csv : str or Path
+        The CSV file (``ax,ay,az,gx,gy,gz,label``); an existing one is appended to.
+    labels : sequence of str
+        One button per label (letters, digits, ``_ . -``).
+    seconds : float
+        Length of one recording, in seconds (> 0).
+
+    Returns
+    -------
+    CapturePanel
+        A VBox with ``controls`` (``port``, ``seconds``, one button per label, ``status``,
+        ``counts``, ``plot``), ``result`` (the last :class:`~tinylab.capture.CaptureSummary`)
+        and ``counts`` (rows per label in the file).
+    """
+    labels = tuple(str(label) for label in labels)
+    if not labels or len(set(labels)) != len(labels):
+        raise ValueError(f"labels must be one or more different names, got {labels!r}")
+    bad = [label for label in labels if not _LABEL.match(label) or label in ("port", "seconds",
+                                                                             "status", "counts", "plot")]
+    if bad:
+        raise ValueError(f"labels must be letters, digits, '_', '.' or '-' and not a control's "
+                         f"name; got {bad!r}, try e.g. 'punch'")
+    if not (isinstance(seconds, (int, float)) and 0 < seconds <= 60):
+        raise ValueError(f"seconds must be a number between 0 and 60, got {seconds!r}")
+    out_csv = Path(out_csv)
+
+    port = widgets.Dropdown(options=_port_options(), value=VIRTUAL, description="port")
+    length = widgets.BoundedFloatText(value=float(seconds), min=0.2, max=60, step=0.5,
+                                      description="seconds")
+    buttons = {label: widgets.Button(description=label, icon="circle",
+                                     tooltip=f"record {label!r} rows") for label in labels}
+    status = widgets.HTML(f"Pick a port and press a label to record {seconds:g} s of rows into "
+                          f"<code>{html.escape(str(out_csv))}</code>.")
+    counts_view = widgets.HTML()
+    plot = widgets.Output()
+    panel = CapturePanel()
+    panel.result = None
+
+    def refresh_counts():
+        panel.counts = count_labels(out_csv)
+        counts_view.value = _counts_html(labels, panel.counts)
+
+    def virtual_port() -> str:
+        if panel.board is not None and not panel.board.running:
+            panel.stop_board()  # it crashed or was stopped: start a fresh one
+        if panel.board is None:
+            if not _CAPTURE_SIM.is_dir():
+                raise ValueError("the simulated capture sketch is missing: the virtual board "
+                                 "needs a TinyLab checkout (boards/sketches/capture_sim)")
+            firmware = build.check_fits(build.compile_sketch(_CAPTURE_SIM, board="uno"))
+            panel.board = virtual.VirtualUno(firmware).start()
+        return panel.board.port
+
+    def record(label):
+        for button in buttons.values():
+            button.disabled = True
+        try:
+            with reporting_errors(status):
+                simulated = port.value == VIRTUAL
+                status.value = f"Starting the {'virtual Uno' if simulated else html.escape(port.value)} ..."
+                device = virtual_port() if simulated else port.value
+                commands = [f"G {label}"] if simulated else []
+                latest = collections.deque(maxlen=_PLOT_ROWS)
+                last_redraw = [time.monotonic()]
+
+                def on_row(values, summary):
+                    latest.append(values)
+                    now = time.monotonic()
+                    if (summary.rows_kept % _REDRAW_EVERY_ROWS == 0
+                            and now - last_redraw[0] >= _REDRAW_EVERY_S):
+                        last_redraw[0] = now
+                        status.value = (f"Recording <b>{html.escape(label)}</b>: "
+                                        f"{summary.rows_kept} rows ...")
+                        show(plot, _rows_figure(latest, summary.columns,
+                                                f"recording {label} ..."))
+
+                status.value = f"Recording <b>{html.escape(label)}</b> ..."
+                summary = capture.record(device, out_csv, seconds=float(length.value), label=label,
+                                         commands=commands, progress=False, on_row=on_row)
+                panel.result = summary
+                refresh_counts()
+                if latest:
+                    show(plot, _rows_figure(latest, summary.columns,
+                                            f"{summary.rows_kept} rows labelled {label}"))
+                colour = "" if summary.exit_status == 0 else "color:#cf222e;"
+                status.value = (f"<pre style='{colour}white-space:pre-wrap;margin:0'>"
+                                f"{html.escape(summary.to_text())}</pre>")
+        finally:
+            for button in buttons.values():
+                button.disabled = False
+
+    for label, button in buttons.items():
+        button.on_click(lambda _button, label=label: record(label))
+    refresh_counts()
+    panel.children = [widgets.HBox([port, length]), widgets.HBox(list(buttons.values())),
+                      counts_view, status, plot]
+    panel.controls = {"port": port, "seconds": length, **buttons, "status": status,
+                      "counts": counts_view, "plot": plot}
+    return panel
