@@ -331,3 +331,64 @@ def test_recorded_missing_file(tmp_path, missing):
 def test_recorded_csv_without_rows_says_it_has_no_examples(tmp_path):
     with pytest.raises(ValueError, match=r"no (examples|rows)|empty"):
         load_recorded(_write(tmp_path / "g", rows=[]))
+
+
+# --------------------------------------------------------------------------- your own digits
+
+def test_downsample_to_digits_counts_on_pixels_per_4x4_block():
+    bitmap = np.zeros((32, 32), dtype=bool)
+    bitmap[0:4, 0:4] = True          # a full block -> 16
+    bitmap[31, 31] = True            # one pixel -> 1
+    bitmap[8:10, 12:16] = True       # half a block (2 rows x 4) -> 8
+    counts = data_module.downsample_to_digits(bitmap)
+    expected = np.zeros((8, 8), dtype=np.int64)
+    expected[0, 0], expected[7, 7], expected[2, 3] = 16, 1, 8
+    assert counts.shape == (8, 8) and counts.dtype == np.int64
+    np.testing.assert_array_equal(counts, expected)
+
+
+def test_downsample_to_digits_takes_0_1_ints_and_is_bounded():
+    ones = np.ones((32, 32), dtype=np.uint8)
+    np.testing.assert_array_equal(data_module.downsample_to_digits(ones), np.full((8, 8), 16))
+    assert data_module.downsample_to_digits(np.zeros((32, 32), dtype=int)).sum() == 0
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (32, 31), (32, 32, 1), (64, 64)])
+def test_downsample_to_digits_rejects_other_shapes(shape):
+    with pytest.raises(ValueError, match=r"\(32, 32\)"):
+        data_module.downsample_to_digits(np.zeros(shape))
+
+
+def test_rasterize_strokes_single_points_and_scaling():
+    # A canvas of 32 pixels maps 1:1; pen width 0 marks only the pixel under each point.
+    bitmap = data_module.rasterize_strokes([[(0, 0)], [(31.9, 5)]], 32, pen_width=0)
+    assert bitmap.shape == (32, 32) and bitmap.dtype == bool
+    assert set(zip(*np.nonzero(bitmap))) == {(0, 0), (5, 31)}   # (row, col) = (y, x)
+    # A 256 canvas: one bitmap pixel is 8 canvas pixels; outside points clip to the edge.
+    bitmap = data_module.rasterize_strokes([[(20, 100)], [(300, -4)]], 256, pen_width=0)
+    assert set(zip(*np.nonzero(bitmap))) == {(12, 2), (0, 31)}
+
+
+def test_rasterize_strokes_draws_a_bar_of_the_pen_width():
+    # A vertical line at x=128 on a 256 canvas with a 16-pixel pen covers bitmap columns 15, 16.
+    bitmap = data_module.rasterize_strokes([[(128, 0), (128, 255)]], 256, pen_width=16)
+    assert set(np.nonzero(bitmap.any(axis=0))[0]) == {15, 16}
+    assert bitmap[:, 15].all() and bitmap[:, 16].all()
+    counts = data_module.downsample_to_digits(bitmap)
+    # Each of blocks 3 and 4 holds one on column: 4 rows x 1 column = 4 per block.
+    np.testing.assert_array_equal(counts[:, 3], np.full(8, 4))
+    np.testing.assert_array_equal(counts[:, 4], np.full(8, 4))
+    assert counts.sum() == 2 * 32
+
+
+def test_rasterize_strokes_empty_and_bad_input():
+    assert not data_module.rasterize_strokes([], 256).any()
+    assert not data_module.rasterize_strokes([[]], 256).any()
+    with pytest.raises(ValueError, match="canvas_size"):
+        data_module.rasterize_strokes([], 0)
+    with pytest.raises(ValueError, match="pen_width"):
+        data_module.rasterize_strokes([], 256, pen_width=-1)
+    with pytest.raises(ValueError, match="stroke 0"):
+        data_module.rasterize_strokes([[(1, 2, 3)]], 256)
+    with pytest.raises(ValueError, match="stroke 1"):
+        data_module.rasterize_strokes([[(1, 2)], [(np.nan, 2)]], 256)

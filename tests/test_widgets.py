@@ -1,5 +1,6 @@
 """Widget panels driven as a student would, without a browser: set .value, .click(), read back."""
 
+import csv
 import html
 import os
 
@@ -358,3 +359,97 @@ def test_capture_panel_validates_its_options_and_reports_errors_in_words(tmp_pat
     assert not any(button.disabled for button in
                    (panel.controls[label] for label in ("idle", "punch", "flex", "wave")))
     panel.close()
+
+
+# --- drawing pad (lesson 01) -----------------------------------------------------------------
+
+def _vertical_bar(x=128):
+    return [(x, y) for y in range(8, 249, 8)]
+
+
+def test_drawing_pad_bar_gives_the_expected_columns(tmp_path):
+    panel = tl.widgets.drawing_pad(tmp_path / "mine.csv")
+    assert panel.strokes == [] and not panel.digit().any()
+    panel.draw_stroke(_vertical_bar())
+    assert len(panel.strokes) == 1 and len(panel.strokes[0]) == 31
+    counts = panel.digit()
+    assert counts.shape == (8, 8)
+    # A 16-pixel pen at x=128 of 256 covers bitmap columns 15 and 16: 8x8 columns 3 and 4.
+    assert set(np.nonzero(counts.any(axis=0))[0]) == {3, 4}
+    assert counts[2:6, 3].tolist() == [4, 4, 4, 4] and counts.max() <= 16
+    np.testing.assert_array_equal(panel.preview_counts, counts)   # the preview followed
+
+
+def test_drawing_pad_mouse_callbacks_draw_only_while_pressed(tmp_path):
+    panel = tl.widgets.drawing_pad(tmp_path / "mine.csv")
+    canvas = panel.controls["canvas"]
+    canvas._mouse_move_callbacks(10, 10)          # hovering draws nothing
+    assert panel.strokes == []
+    canvas._mouse_down_callbacks(40, 40)
+    canvas._mouse_move_callbacks(40, 200)
+    canvas._mouse_up_callbacks(40, 200)
+    canvas._mouse_move_callbacks(200, 200)        # pen lifted
+    assert panel.strokes == [[(40.0, 40.0), (40.0, 200.0)]]
+    assert set(np.nonzero(panel.digit().any(axis=0))[0]) == {1}
+
+
+def test_drawing_pad_saves_rows_with_labels_and_resumes(tmp_path):
+    out = tmp_path / "mine.csv"
+    panel = tl.widgets.drawing_pad(out)
+    c = panel.controls
+    c["save"].click()                             # nothing drawn: an error, no file
+    assert "empty" in c["status"].value and not out.exists()
+    panel.draw_stroke(_vertical_bar())
+    expected = panel.digit()
+    c["label"].value = 1
+    c["save"].click()
+    assert "saved a 1" in c["status"].value and "1 digits" in c["status"].value
+    assert panel.strokes == [] and not panel.digit().any()   # saving clears the pad
+    rows = list(csv.reader(out.open()))
+    assert rows[0] == [f"p{i}" for i in range(64)] + ["label"]
+    assert rows[1] == [str(v) for v in expected.ravel()] + ["1"]
+    again = tl.widgets.drawing_pad(out)           # a fresh panel appends to the same file
+    again.draw_stroke([(20, 128), (236, 128)])
+    again.controls["label"].value = 7
+    again.controls["save"].click()
+    rows = list(csv.reader(out.open()))
+    assert len(rows) == 3 and rows[2][-1] == "7"
+    assert "2 digits" in again.controls["status"].value
+
+
+def test_drawing_pad_refuses_a_foreign_csv_and_needs_a_file_to_save(tmp_path):
+    foreign = tmp_path / "other.csv"
+    foreign.write_text("ax,ay,label\n1,2,idle\n")
+    panel = tl.widgets.drawing_pad(foreign)
+    panel.draw_stroke(_vertical_bar())
+    panel.controls["save"].click()
+    assert "not a drawing-pad CSV" in panel.controls["status"].value
+    assert foreign.read_text() == "ax,ay,label\n1,2,idle\n"
+    assert tl.widgets.drawing_pad().controls["save"].disabled
+    with pytest.raises(ValueError, match="both model and data"):
+        tl.widgets.drawing_pad(model=object())
+
+
+def test_drawing_pad_clear_empties(tmp_path):
+    panel = tl.widgets.drawing_pad(tmp_path / "mine.csv")
+    panel.draw_stroke(_vertical_bar())
+    panel.draw_stroke([(20, 20)])
+    assert len(panel.strokes) == 2
+    panel.controls["clear"].click()
+    assert panel.strokes == [] and not panel.digit().any() and not panel.preview_counts.any()
+
+
+def test_drawing_pad_predicts_with_a_trained_model(digits):
+    model = tl.models.mlp(digits.input_shape, digits.n_classes, hidden_units=(16,), seed=0)
+    tl.train.fit(model, digits, epochs=2, learning_rate=3e-3, progress=False)
+    panel = tl.widgets.drawing_pad(model=model, data=digits)
+    c = panel.controls
+    assert not c["predict"].disabled and c["save"].disabled
+    c["predict"].click()
+    assert "empty" in c["status"].value
+    panel.draw_stroke(_vertical_bar())
+    c["predict"].click()
+    assert panel.prediction in range(10)
+    assert f"the model says <b>{panel.prediction}</b>" in c["status"].value
+    x = digits.normalize(panel.digit()).reshape((1,) + digits.input_shape)
+    assert panel.prediction == int(tl.train.predict_classes(model, x)[0])

@@ -35,6 +35,8 @@ __all__ = [
     "load_recorded",
     "split_stratified",
     "DEFAULT_SPLIT",
+    "downsample_to_digits",
+    "rasterize_strokes",
 ]
 
 #: Fractions of the examples that go to (train, validation, test).
@@ -379,3 +381,106 @@ def load_recorded(folder, *, split=DEFAULT_SPLIT, seed: int = 0) -> Dataset:
     norm = dict(meta["normalization"])
     X = (raw - float(norm["offset"])) * float(norm["scale"])
     return _make(meta["name"], X, labels, class_names, norm, dict(meta["provenance"]), split, seed)
+
+
+# --------------------------------------------------------------------------- your own digits
+
+#: Side of the bitmap the UCI digits were drawn on, and of the blocks counted into one pixel.
+DIGIT_BITMAP_SIDE = 32
+DIGIT_BLOCK_SIDE = 4
+
+
+def downsample_to_digits(bitmap) -> np.ndarray:
+    """A 32x32 bitmap -> an 8x8 image of counts 0..16, the way sklearn's digits were made.
+
+    The bitmap is cut into non-overlapping 4x4 blocks and each output pixel counts the set
+    ("on", non-zero) pixels of its block, so a full block gives 16 and an empty one 0.
+    Introduced in lesson ``01_data`` (the drawing pad).
+
+    Parameters
+    ----------
+    bitmap : array_like of bool or 0/1, shape (32, 32)
+        Row-major, row 0 at the top. Any non-zero value counts as on.
+
+    Returns
+    -------
+    ndarray of int64, shape (8, 8)
+        Raw pixel counts 0..16 (normalize with ``Dataset.normalize``).
+
+    Examples
+    --------
+    >>> bitmap = np.zeros((32, 32), dtype=bool); bitmap[:4, :4] = True; bitmap[31, 31] = True
+    >>> counts = downsample_to_digits(bitmap)
+    >>> int(counts[0, 0]), int(counts[7, 7]), int(counts.sum())
+    (16, 1, 17)
+    """
+    bitmap = np.asarray(bitmap)
+    side, block = DIGIT_BITMAP_SIDE, DIGIT_BLOCK_SIDE
+    if bitmap.shape != (side, side):
+        raise ValueError(f"bitmap must have shape ({side}, {side}), got {bitmap.shape}; "
+                         "rasterize strokes first with rasterize_strokes(strokes, canvas_size)")
+    on = (bitmap != 0).astype(np.int64)
+    n = side // block
+    return on.reshape(n, block, n, block).sum(axis=(1, 3))
+
+
+def _segment_distances(centers, start, end) -> np.ndarray:
+    """Distance from each of ``centers`` (k, 2) to the segment ``start``-``end``."""
+    direction = end - start
+    length_sq = float(direction @ direction)
+    if length_sq == 0.0:
+        return np.linalg.norm(centers - start, axis=1)
+    t = np.clip((centers - start) @ direction / length_sq, 0.0, 1.0)
+    return np.linalg.norm(centers - (start + t[:, None] * direction), axis=1)
+
+
+def rasterize_strokes(strokes, canvas_size: float, *, pen_width: float = 16.0,
+                      side: int = DIGIT_BITMAP_SIDE) -> np.ndarray:
+    """Pen strokes on a square canvas -> a ``side`` x ``side`` bitmap (True where the pen went).
+
+    Each stroke is a polyline through its points; a bitmap pixel is on when its centre, in
+    canvas units, lies within ``pen_width / 2`` of a segment, and the pixel under every point
+    is always on (a thin pen still leaves a mark). Introduced in lesson ``01_data``.
+
+    Parameters
+    ----------
+    strokes : sequence of sequences of (x, y)
+        Points in canvas pixels, x to the right, y down (as the mouse reports them).
+        Points outside the canvas are clipped to its edge.
+    canvas_size : float
+        Side of the square canvas, in canvas pixels (> 0).
+    pen_width : float
+        Width of the pen, in canvas pixels (>= 0); 16 on a 256-pixel canvas is 2 bitmap pixels.
+    side : int
+        Side of the bitmap (32 for :func:`downsample_to_digits`).
+
+    Returns
+    -------
+    ndarray of bool, shape (side, side)
+    """
+    if not (isinstance(canvas_size, (int, float, np.number)) and canvas_size > 0):
+        raise ValueError(f"canvas_size must be a positive number of pixels, got {canvas_size!r}")
+    if not (isinstance(pen_width, (int, float, np.number)) and pen_width >= 0):
+        raise ValueError(f"pen_width must be a number of pixels >= 0, got {pen_width!r}")
+    if not (isinstance(side, (int, np.integer)) and side > 0):
+        raise ValueError(f"side must be a positive whole number, got {side!r}")
+    cell = float(canvas_size) / side
+    rows, cols = np.mgrid[0:side, 0:side]
+    centers = np.stack([(cols.ravel() + 0.5) * cell, (rows.ravel() + 0.5) * cell], axis=1)
+    bitmap = np.zeros(side * side, dtype=bool)
+    for number, stroke in enumerate(strokes):
+        try:
+            points = np.asarray(stroke, dtype=np.float64)
+        except (TypeError, ValueError):
+            points = None
+        if points is not None and points.size == 0:
+            continue
+        if points is None or points.ndim != 2 or points.shape[1] != 2 or not np.all(np.isfinite(points)):
+            raise ValueError(f"stroke {number} must be a list of finite (x, y) points, got {stroke!r}")
+        points = np.clip(points, 0.0, np.nextafter(float(canvas_size), 0.0))
+        cells = np.floor(points / cell).astype(int)
+        bitmap[cells[:, 1] * side + cells[:, 0]] = True
+        pairs = zip(points[:-1], points[1:]) if len(points) > 1 else [(points[0], points[0])]
+        for start, end in pairs:
+            bitmap |= _segment_distances(centers, start, end) <= pen_width / 2
+    return bitmap.reshape(side, side)

@@ -1,0 +1,242 @@
+"""Lesson 01: draw a digit with the mouse, see it as the 8x8 counts a model reads, save it."""
+
+from __future__ import annotations
+
+import csv
+import html
+from pathlib import Path
+
+import ipywidgets as widgets
+import numpy as np
+from ipycanvas import Canvas, hold_canvas
+
+from .. import data as data_module
+from .. import plot, train
+from ._panel import reporting_errors, show
+
+CANVAS_PIXELS = 256
+# Pen width in canvas pixels: 16 on a 256 canvas is 2 of the 32x32 bitmap's pixels, which gives
+# strokes about as thick as the UCI writers' pens (their digits sum to ~300 counts of 1024).
+# Thinner makes faint 8x8 images, thicker fills the blocks and blurs 8 into 0.
+PEN_WIDTH = 16
+DIGIT_PIXELS = 64
+HEADER = [f"p{i}" for i in range(DIGIT_PIXELS)] + ["label"]
+
+
+def count_rows(path) -> int:
+    """Examples already in a drawing-pad CSV (0 when it does not exist yet)."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return 0
+    with path.open(newline="") as handle:
+        return max(sum(1 for _ in csv.reader(handle)) - 1, 0)
+
+
+def append_row(path, counts, label: int) -> int:
+    """Append one 8x8 digit (raw counts 0..16) and its label to ``path``; return the row count.
+
+    A new or empty file gets the header ``p0..p63,label`` first; an existing file must have
+    that header, so rows of another kind are never mixed in.
+    """
+    path = Path(path)
+    counts = np.asarray(counts)
+    if counts.shape != (8, 8):
+        raise ValueError(f"a digit must be 8x8 counts, got shape {counts.shape}")
+    if not 0 <= int(label) <= 9:
+        raise ValueError(f"label must be a digit 0..9, got {label!r}")
+    fresh = not path.is_file() or path.stat().st_size == 0
+    if not fresh:
+        with path.open(newline="") as handle:
+            header = next(csv.reader(handle), None)
+        if header != HEADER:
+            raise ValueError(f"{path} is not a drawing-pad CSV (its header is not p0..p63,label); "
+                             "choose another file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", newline="") as handle:
+        writer = csv.writer(handle)
+        if fresh:
+            writer.writerow(HEADER)
+        writer.writerow([int(v) for v in counts.ravel()] + [int(label)])
+    return count_rows(path)
+
+
+def drawing_pad(out_csv=None, *, model=None, data=None) -> widgets.VBox:
+    """Draw a digit with the mouse; see its 8x8 counts; label and save it; ask a model.
+
+    The strokes are rasterized onto a 32x32 bitmap and cut into 4x4 blocks
+    (:func:`tinylab.data.rasterize_strokes`, :func:`tinylab.data.downsample_to_digits`), the
+    way scikit-learn's digits were made, so a drawing becomes 64 counts 0..16. Save appends
+    them with the chosen label to ``out_csv`` (header ``p0..p63,label``; an existing file is
+    appended to). With a Keras ``model`` and the ``data`` it was trained on (for
+    ``data.normalize``), Predict shows the model's answer. Introduced in lesson ``01_data``.
+
+    Parameters
+    ----------
+    out_csv : str or Path, optional
+        Where Save appends; without it Save is disabled (drawings can still be previewed).
+    model : keras.Model, optional
+        A classifier taking ``data.input_shape`` inputs (e.g. (8, 8, 1)), ten outputs.
+    data : tinylab.data.Dataset, optional
+        Needed with ``model``: its normalization turns the counts into the model's inputs.
+
+    Returns
+    -------
+    VBox
+        With ``controls`` (``canvas``, ``label``, ``clear``, ``save``, ``predict``, ``status``,
+        ``preview``), ``strokes`` (list of point lists, canvas pixels), ``draw_stroke(points)``,
+        ``digit()`` (the current 8x8 counts), ``preview_counts`` (the counts the preview
+        shows), ``saved`` (rows saved by this panel) and
+        ``prediction`` (the last predicted class, or None).
+    """
+    if (model is None) != (data is None):
+        raise ValueError("give both model and data (data.normalize prepares the model's input), "
+                         "or neither")
+    out_csv = Path(out_csv) if out_csv is not None else None
+
+    canvas = Canvas(width=CANVAS_PIXELS, height=CANVAS_PIXELS,
+                    layout=widgets.Layout(width=f"{CANVAS_PIXELS}px", height=f"{CANVAS_PIXELS}px",
+                                          border="1px solid #888"))
+    label = widgets.Dropdown(options=list(range(10)), value=0, description="label",
+                             layout=widgets.Layout(width="150px"))
+    clear = widgets.Button(description="Clear", icon="eraser")
+    save = widgets.Button(description="Save", icon="save", button_style="primary",
+                          disabled=out_csv is None,
+                          tooltip="append the 8x8 digit and its label" if out_csv else
+                          "give drawing_pad an out_csv to save")
+    predict = widgets.Button(description="Predict", icon="question", disabled=model is None,
+                             tooltip="what the model says" if model is not None else
+                             "give drawing_pad a model and its data to predict")
+    status = widgets.HTML()
+    preview = widgets.Output()
+
+    panel = widgets.VBox()
+    panel.strokes = []
+    panel.saved = []
+    panel.prediction = None
+    pen = {"down": False}
+
+    def paint_background():
+        canvas.clear()
+        canvas.fill_style = "white"
+        canvas.fill_rect(0, 0, CANVAS_PIXELS, CANVAS_PIXELS)
+        canvas.stroke_style = "black"
+        canvas.fill_style = "black"
+        canvas.line_width = PEN_WIDTH
+        canvas.line_cap = "round"
+        canvas.line_join = "round"
+
+    def paint_segment(start, end):
+        if start == end:
+            canvas.fill_circle(start[0], start[1], PEN_WIDTH / 2)
+        else:
+            canvas.stroke_line(start[0], start[1], end[0], end[1])
+
+    def digit() -> np.ndarray:
+        bitmap = data_module.rasterize_strokes(panel.strokes, CANVAS_PIXELS, pen_width=PEN_WIDTH)
+        return data_module.downsample_to_digits(bitmap)
+
+    def counts_text() -> str:
+        if out_csv is None:
+            return "no file: give drawing_pad an out_csv to save drawings"
+        return f"{count_rows(out_csv):,} digits in {html.escape(str(out_csv))}"
+
+    def refresh(_=None):
+        with reporting_errors(status):
+            counts = digit()
+            panel.preview_counts = counts
+            panel.prediction = None
+            title = f"8x8 counts (sum {int(counts.sum())})"
+            if model is not None and counts.any():
+                panel.prediction = predict_digit(counts)
+                title += f"; model says {panel.prediction}"
+            show(preview, plot.digit(counts / 16.0, title=title))
+
+    def predict_digit(counts) -> int:
+        x = data.normalize(counts).reshape((1,) + tuple(data.input_shape))
+        return int(train.predict_classes(model, x)[0])
+
+    def on_down(x, y):
+        pen["down"] = True
+        point = (float(x), float(y))
+        panel.strokes.append([point])
+        paint_segment(point, point)
+
+    def on_move(x, y):
+        if not pen["down"] or not panel.strokes:
+            return
+        point = (float(x), float(y))
+        paint_segment(panel.strokes[-1][-1], point)
+        panel.strokes[-1].append(point)
+
+    def on_up(x, y):
+        if pen["down"]:
+            pen["down"] = False
+            refresh()
+
+    def on_touch_start(points):
+        if points:
+            on_down(*points[0])
+
+    def on_touch_move(points):
+        if points:
+            on_move(*points[0])
+
+    def on_touch_end(points):
+        on_up(0, 0)
+
+    def draw_stroke(points):
+        """Add one stroke (a list of (x, y) canvas pixels), as if drawn with the mouse."""
+        points = [(float(x), float(y)) for x, y in points]
+        if not points:
+            raise ValueError("a stroke needs at least one (x, y) point")
+        on_down(*points[0])
+        for point in points[1:]:
+            on_move(*point)
+        on_up(*points[-1])
+
+    def on_clear(_=None):
+        panel.strokes.clear()
+        pen["down"] = False
+        with hold_canvas():
+            paint_background()
+        status.value = counts_text()
+        refresh()
+
+    def on_save(_):
+        with reporting_errors(status):
+            counts = digit()
+            if not counts.any():
+                raise ValueError("the pad is empty: draw a digit first")
+            append_row(out_csv, counts, label.value)
+            panel.saved.append((counts, int(label.value)))
+            on_clear()
+            status.value = f"saved a {label.value}; " + counts_text()
+
+    def on_predict(_):
+        with reporting_errors(status):
+            counts = digit()
+            if not counts.any():
+                raise ValueError("the pad is empty: draw a digit first")
+            panel.prediction = predict_digit(counts)
+            status.value = f"the model says <b>{panel.prediction}</b>"
+
+    canvas.on_mouse_down(on_down)
+    canvas.on_mouse_move(on_move)
+    canvas.on_mouse_up(on_up)
+    canvas.on_mouse_out(on_up)
+    canvas.on_touch_start(on_touch_start)
+    canvas.on_touch_move(on_touch_move)
+    canvas.on_touch_end(on_touch_end)
+    canvas.on_touch_cancel(on_touch_end)
+    clear.on_click(on_clear)
+    save.on_click(on_save)
+    predict.on_click(on_predict)
+
+    panel.draw_stroke = draw_stroke
+    panel.digit = digit
+    panel.controls = {"canvas": canvas, "label": label, "clear": clear, "save": save,
+                      "predict": predict, "status": status, "preview": preview}
+    panel.children = [widgets.HBox([canvas, preview]),
+                      widgets.HBox([label, clear, save, predict]), status]
+    on_clear()
+    return panel
