@@ -7,6 +7,8 @@ first time.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import platform
 import re
@@ -38,3 +40,20 @@ def write_section(name: str, body: str, target: Path = DOCS, title: str | None =
     else:
         text = text.rstrip("\n") + f"\n\n## {title or name}\n\n{block}\n"
     target.write_text(text)
+
+
+def arguments(doc: str, section: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes: ``--json`` (always on) and ``--write [FILE]``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="(always on) print the JSON result")
+    parser.add_argument("--write", type=Path, nargs="?", const=DOCS,
+                        help=f"rewrite the {section} section of this file (default docs/benchmarks.md)")
+    return parser
+
+
+def report(result: dict, write_to, write_docs) -> int:
+    """Print ``result`` as JSON; with ``write_to``, also ``write_docs(result, write_to)``."""
+    print(json.dumps(result, indent=2, default=float))
+    if write_to:
+        write_docs(result, write_to)
+    return 0

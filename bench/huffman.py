@@ -16,8 +16,6 @@ Two parts:
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -25,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import DOCS, markdown_table, write_section  # noqa: E402
+from _report import arguments, markdown_table, report, write_section  # noqa: E402
 from _report import machine as current_machine  # noqa: E402
 
 N_SYMBOLS = 1_000_000
@@ -112,18 +110,12 @@ def write_docs(result: dict, target: Path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="(always on) print the JSON result")
-    parser.add_argument("--write", type=Path, nargs="?", const=DOCS,
-                        help="rewrite the huffman section of this file (default docs/benchmarks.md)")
+    parser = arguments(__doc__, "huffman")
     args = parser.parse_args(argv)
     streams, settings = model_streams()
     result = {"benchmark": "huffman", "machine": current_machine(), "codec": codec(),
               "model_streams": streams, "pipeline_settings": settings}
-    print(json.dumps(result, indent=2))
-    if args.write:
-        write_docs(result, args.write)
-    return 0
+    return report(result, args.write, write_docs)
 
 
 if __name__ == "__main__":

@@ -31,9 +31,7 @@ dense int8 cycles <= 2x the MAC lower bound; >= 4x fewer cycles than the float C
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -45,7 +43,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import DOCS, markdown_table, write_section  # noqa: E402
+from _report import arguments, markdown_table, report, write_section  # noqa: E402
 from _report import machine as current_machine  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -728,10 +726,7 @@ def write_docs(result: dict, target: Path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="(always on) print the JSON result")
-    parser.add_argument("--write", type=Path, nargs="?", const=DOCS,
-                        help="rewrite the mcu section of this file (default docs/benchmarks.md)")
+    parser = arguments(__doc__, "mcu")
     parser.add_argument("--limit", type=int, default=None,
                         help="only the first N test examples (a quick check; not with --write)")
     args = parser.parse_args(argv)
@@ -742,10 +737,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     result = {"benchmark": "mcu", "machine": current_machine(), **run(args.limit)}
     result["seconds"] = round(time.perf_counter() - start, 1)
-    print(json.dumps(result, indent=2, default=float))
-    if args.write:
-        write_docs(result, args.write)
-    return 0
+    return report(result, args.write, write_docs)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,6 @@ has 270 examples, so one example is 0.37 pp: read the mean over seeds.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import time
@@ -28,7 +26,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import DOCS, markdown_table, write_section  # noqa: E402
+from _report import arguments, markdown_table, report, write_section  # noqa: E402
 from _report import machine as current_machine  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -173,10 +171,7 @@ def write(result: dict, target: Path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="(always on) print the JSON result")
-    parser.add_argument("--write", type=Path, nargs="?", const=DOCS,
-                        help="rewrite the pruning section of this file (default docs/benchmarks.md)")
+    parser = arguments(__doc__, "pruning")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args(argv)
     result = {"benchmark": "prune", "machine": current_machine(),
@@ -186,10 +181,7 @@ def main(argv=None) -> int:
                            "tfmot_pruning_frequency": PRUNING_FREQUENCY,
                            "batch_size": BATCH_SIZE, "learning_rates": list(LEARNING_RATES)},
               **run(args.seeds)}
-    print(json.dumps(result, indent=2))
-    if args.write:
-        write(result, args.write)
-    return 0
+    return report(result, args.write, write)
 
 
 if __name__ == "__main__":

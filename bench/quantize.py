@@ -20,8 +20,6 @@ tflite-micro arena, accuracy in tflite-micro and LiteRT, agreement with Keras.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -29,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import DOCS, markdown_table, write_section  # noqa: E402
+from _report import arguments, markdown_table, report, write_section  # noqa: E402
 from _report import machine as current_machine  # noqa: E402
 
 SEEDS = (0, 1, 2)
@@ -201,18 +199,12 @@ def write_docs(result: dict, target: Path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="(always on) print the JSON result")
-    parser.add_argument("--write", type=Path, nargs="?", const=DOCS,
-                        help="rewrite the quantize section of this file (default docs/benchmarks.md)")
+    parser = arguments(__doc__, "quantize")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     result = {"benchmark": "quantize", "machine": current_machine(), **run()}
     result["seconds"] = round(time.perf_counter() - start, 1)
-    print(json.dumps(result, indent=2, default=float))
-    if args.write:
-        write_docs(result, args.write)
-    return 0
+    return report(result, args.write, write_docs)
 
 
 if __name__ == "__main__":

@@ -482,17 +482,7 @@ def _lengths_answer(answer, n_symbols):
 
 def _heaviest_first_lengths(counts) -> list:
     """Lengths from merging the two *heaviest* groups (a usual mistake), for a hint."""
-    import heapq
-
-    lengths, groups = [0] * len(counts), [(-c, s, [s]) for s, c in enumerate(counts)]
-    heapq.heapify(groups)
-    while len(groups) > 1:
-        weight_a, first, symbols_a = heapq.heappop(groups)
-        weight_b, _, symbols_b = heapq.heappop(groups)
-        for symbol in symbols_a + symbols_b:
-            lengths[symbol] += 1
-        heapq.heappush(groups, (weight_a + weight_b, first, symbols_a + symbols_b))
-    return lengths
+    return _huffman_lengths([-count for count in counts])  # the heap then pops the heaviest
 
 
 def check_huffman_lengths(code_lengths) -> CheckResult:
