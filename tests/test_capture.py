@@ -237,10 +237,97 @@ def test_permission_denied_gives_the_dialout_fix(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("kwargs", [{"rows": 0}, {"seconds": -1}, {"label": "a,b"},
-                                    {"timeout": 0}, {"commands": ["G a\nS"]}])
+                                    {"timeout": 0}, {"commands": ["G a\nS"]}, {"windows": 0},
+                                    {"windows": 1.5}])
 def test_bad_arguments(kwargs, tmp_path):
     with pytest.raises(ValueError):
         capture.record("/dev/whatever", tmp_path / "x.csv", **kwargs)
+
+
+# ----------------------------------------------------------------------------- trigger mode
+
+START, END = b"# window start rows=3\r\n", b"# window end\r\n"
+
+
+def _framed_on_disk(path):
+    lines = Path(path).read_text().splitlines()
+    assert lines[0] == "ax,ay,az,window,label"
+    return lines[1:]
+
+
+def _framed(indices, window, label=""):
+    return [row(i).decode().strip() + f",{window},{label}" for i in indices]
+
+
+def test_trigger_mode_keeps_whole_windows_numbered_and_rearms_after_each(tmp_path):
+    out = tmp_path / "punch.csv"
+    script = [rows(0, 3),                                  # streamed before "T" took effect
+              b"# gesture=punch\r\n", b"# armed rows=3\r\n",
+              START, rows(10, 13), END, 0.2,
+              b"# armed rows=3\r\n", START, rows(20, 23), END, rows(30, 32)]
+    with FakeCaptureBoard(script) as board:
+        summary = _record(board, out, windows=2, label="punch", commands=["G punch"])
+    assert summary.ended == "windows" and summary.exit_status == 0 and summary.trigger
+    assert summary.windows_kept == 2 and summary.rows_kept == 6
+    assert summary.rows_outside_windows == 3
+    assert summary.windows_dropped == dict.fromkeys(capture.WINDOW_DROP_REASONS, 0)
+    assert _framed_on_disk(out) == (_framed(range(10, 13), 0, "punch")
+                                    + _framed(range(20, 23), 1, "punch"))
+    assert board.lines[:4] == ["S", "G punch", "T", "T"]  # disarmed, armed, re-armed after an end
+    assert "trigger mode: 2 whole windows kept" in summary.to_text()
+    assert "trigger" in summary.meta()
+
+
+def test_a_window_cut_short_is_dropped_whole_and_counted_by_reason(tmp_path):
+    out = tmp_path / "wave.csv"
+    script = [START, rows(0, 2), (BANNER + "\r\n").encode(),   # the board resets mid-window
+              0.3,                                                # (the host sets it up again)
+              START, row(2), b"1,x,3\r\n", row(3), END,          # a row lost: 2 of 3
+              START, rows(4, 7), END,                             # a whole window: kept
+              START, row(7), b"8,8."]                             # unplugged mid-window, mid-row
+    with FakeCaptureBoard(script, then="close") as board:
+        summary = _record(board, out, trigger=True, label="wave", commands=["G wave"])
+    assert summary.ended == "lost_connection" and summary.exit_status == 1
+    assert _framed_on_disk(out) == _framed(range(4, 7), 0, "wave")   # nothing half-saved
+    assert summary.windows_kept == 1 and summary.rows_kept == 3
+    assert summary.windows_dropped == {"board_reset": 1, "lost_connection": 1, "wrong_rows": 1,
+                                       "stopped": 0}
+    assert summary.rejected["board_reset"] == 1 and summary.rejected["not_a_number"] == 1
+    assert summary.rejected["partial_at_close"] == 1
+    assert board.lines[:5] == ["S", "G wave", "T", "G wave", "T"]  # set up again after the reset
+
+
+def test_a_window_open_when_the_recording_ends_is_dropped(tmp_path):
+    out = tmp_path / "flex.csv"
+    with FakeCaptureBoard([START, rows(0, 2), 3.0]) as board:
+        summary = _record(board, out, seconds=0.8, trigger=True, timeout=5.0)
+    assert summary.ended == "seconds" and summary.exit_status == 0
+    assert summary.windows_dropped["stopped"] == 1 and summary.rows_kept == 0
+    assert _framed_on_disk(out) == []
+
+
+def test_trigger_mode_resumes_the_numbering_and_windows_never_mix_two(tmp_path):
+    out = tmp_path / "g.csv"
+    for first in (0, 10):
+        with FakeCaptureBoard([START, rows(first, first + 3), END]) as board:
+            summary = _record(board, out, windows=1, label="flex")
+    assert summary.resumed and summary.rows_in_file == 6
+    assert _framed_on_disk(out) == (_framed(range(0, 3), 0, "flex")
+                                    + _framed(range(10, 13), 1, "flex"))
+    # Same label throughout, but length 2 step 1 cuts within each window only: 2 + 2, not 5.
+    X, y = capture.windows(out, length=2, step=1)
+    assert X.shape == (4, 2, 3) and X[:, 0, 0].tolist() == [0, 1, 10, 11]
+    with pytest.raises(CaptureError, match="other columns"):   # a stream-mode file is not one
+        with FakeCaptureBoard([rows(0, 3)]) as board:
+            _record(board, out, rows=3)
+
+
+def test_windows_of_an_array_with_groups():
+    X, y = capture.windows(np.arange(6), length=2, step=1, labels=list("aaaaaa"),
+                           groups=[0, 0, 0, 1, 1, 1])
+    assert X[:, :, 0].tolist() == [[0, 1], [1, 2], [3, 4], [4, 5]]
+    with pytest.raises(ValueError, match="one value per row"):
+        capture.windows(np.arange(6), 2, 1, labels=list("aaaaaa"), groups=[0, 1])
 
 
 # ----------------------------------------------------------------------------- windows

@@ -17,9 +17,19 @@ column itself; the board never needs to know it. Commands a sketch understands (
 ``#`` answers are ignored and ``!`` answers kept in the summary. A banner in the middle of the
 data means the board reset; the recording goes on if the columns are the same.
 
+Trigger mode (``record(..., windows=N)``): the host sends ``T`` and the board answers with one
+framed window, ``# window start rows=50``, 50 rows, ``# window end`` (on a real board when the
+acceleration crosses its threshold; docs/capture-protocol.md); the host arms the next one after
+each end. A window is kept whole or not at all: its rows go to disk only after its end, with a
+``window`` column holding its number, so that :func:`windows` never cuts across two gestures.
+A window cut short (the board reset or went away, rows were lost, the recording stopped) is
+dropped and counted in ``summary.windows_dropped`` by reason.
+
 >>> summary = record(port, "punch.csv", rows=1000, label="punch",
 ...                  commands=["G punch"])                                  # doctest: +SKIP
 >>> X, y = windows("punch.csv", length=50, step=25)                          # doctest: +SKIP
+>>> summary = record(port, "flex.csv", windows=20, label="flex",
+...                  commands=["G flex"])                                   # doctest: +SKIP
 >>> save_dataset(X, y, "gestures", summary.meta(), columns=summary.columns)  # doctest: +SKIP
 
 What reaches the disk stays there: every accepted row is written and flushed to the operating
@@ -43,21 +53,30 @@ from pathlib import Path
 
 import numpy as np
 
+from ._serial_lines import POLL_S as _POLL_S
+from ._serial_lines import TOO_LONG, LineReader, open_port
 from .device import (BANNER_MARK, BAUDRATE, PROTOCOL_VERSION, ConnectionLostError, DeviceError,
                      NoBannerError, banner_fields)
 
 __all__ = ["CaptureError", "NoBannerError", "ConnectionLostError", "CaptureSummary",
-           "REJECT_REASONS", "parse_capture_banner", "check_row", "record", "windows",
+           "REJECT_REASONS", "WINDOW_DROP_REASONS", "WINDOW_COLUMN", "parse_capture_banner",
+           "check_row", "record", "windows",
            "save_dataset"]
 
 #: Why a line from the board was not kept, in the order the summary lists them.
 REJECT_REASONS = ("garbage", "too_long", "wrong_columns", "not_a_number", "not_finite",
                   "board_reset", "partial_at_close")
+#: Why a triggered window was not kept (trigger mode), in the order the summary lists them:
+#: the board greeted again inside it; the port went away inside it; it did not hold the rows
+#: its start announced (a row lost or rejected, or its end lost); the recording ended inside it.
+WINDOW_DROP_REASONS = ("board_reset", "lost_connection", "wrong_rows", "stopped")
 LABEL_COLUMN = "label"
+#: The column that numbers triggered windows in a recording (trigger mode only).
+WINDOW_COLUMN = "window"
+_WINDOW_START = re.compile(r"^#\s*window start(?:\s+rows=(\d+))?\s*$")
+_WINDOW_END = re.compile(r"^#\s*window end\s*$")
 BANNER_KEYS = ("proto", "sketch", "board", "sensor", "rate_hz", "columns")
 
-# How long one read waits before the loop looks at its deadlines again (seconds).
-_POLL_S = 0.05
 # Listen this long for the boot banner before asking with "?", then ask again this often
 # (same as tinylab.device: an Uno greets ~1 s after the port opens, a Nano 33 BLE must be asked).
 _FIRST_PROBE_S = 0.5
@@ -151,8 +170,17 @@ class CaptureSummary:
         Lines not kept, by reason (:data:`REJECT_REASONS`).
     duration_s : float
         From the banner to the end of the recording.
+    trigger : bool
+        Recorded in trigger mode: framed windows, numbered in the ``window`` column.
+    windows_kept : int
+        Trigger mode: whole windows appended by this recording.
+    windows_dropped : dict
+        Trigger mode: windows not kept, by reason (:data:`WINDOW_DROP_REASONS`).
+    rows_outside_windows : int
+        Trigger mode: rows the board streamed before ``T`` took effect (not kept, not errors).
     ended : str
-        ``"rows"`` or ``"seconds"`` (the target was reached), ``"interrupted"`` (Ctrl-C),
+        ``"rows"``, ``"windows"`` or ``"seconds"`` (the target was reached),
+        ``"interrupted"`` (Ctrl-C),
         ``"lost_connection"``, ``"silent"`` (no line within the timeout) or
         ``"board_changed"`` (the board reset into other columns).
     message : str
@@ -176,6 +204,11 @@ class CaptureSummary:
     resumed: bool = False
     target_rows: int | None = None
     target_seconds: float | None = None
+    trigger: bool = False
+    target_windows: int | None = None
+    windows_kept: int = 0
+    windows_dropped: dict = field(default_factory=lambda: dict.fromkeys(WINDOW_DROP_REASONS, 0))
+    rows_outside_windows: int = 0
 
     @property
     def lost_connection(self) -> bool:
@@ -185,10 +218,12 @@ class CaptureSummary:
     def exit_status(self) -> int:
         """0: the recording ended as asked (or was stopped with Ctrl-C when no target was
         given); 130: Ctrl-C before the target; 1: the board went away, fell silent or changed."""
-        if self.ended in ("rows", "seconds"):
+        if self.ended in ("rows", "windows", "seconds"):
             return 0
         if self.ended == "interrupted":
-            return 0 if self.target_rows is None and self.target_seconds is None else 130
+            no_target = (self.target_rows is None and self.target_seconds is None
+                         and self.target_windows is None)
+            return 0 if no_target else 130
         return 1
 
     def meta(self) -> dict:
@@ -197,7 +232,9 @@ class CaptureSummary:
                 "sample_rate_hz": self.banner.get("rate_hz"),
                 "units": dict(zip(self.columns, self.banner.get("units") or [])) or "unknown",
                 "simulated": bool(self.banner.get("simulated")),
-                "date": datetime.date.today().isoformat()}
+                "date": datetime.date.today().isoformat(),
+                **({"trigger": f"one framed window of {self.banner.get('window_rows')} rows "
+                               f"per gesture (capture trigger mode)"} if self.trigger else {})}
 
     def to_json(self) -> str:
         return json.dumps(dict(asdict(self), lost_connection=self.lost_connection,
@@ -212,6 +249,11 @@ class CaptureSummary:
                  f"{self.duration_s:.1f} s into {self.path}"
                  f"{f' (resumed: {self.rows_in_file} rows now)' if self.resumed else ''}",
                  f"rejected lines: {rejected}"]
+        if self.trigger:
+            dropped = ", ".join(f"{n} {reason.replace('_', ' ')}"
+                                for reason, n in self.windows_dropped.items() if n) or "none"
+            lines.insert(1, f"trigger mode: {self.windows_kept} whole windows kept; "
+                            f"windows dropped: {dropped}")
         if self.board_messages:
             lines.append(f"the board said: {self.board_messages[-1]}")
         if self.message:
@@ -221,81 +263,19 @@ class CaptureSummary:
 
 # ----------------------------------------------------------------------------- the port
 
-class _Link:
+class _Link(LineReader):
     """The serial port and the bytes read from it, cut into lines (see module docstring).
 
-    ``next_line`` returns bytes without the line end, None on timeout, or the str
-    ``"too_long"`` once for each over-long line (its bytes are dropped up to the next
-    ``\\n``). A port that goes away raises :class:`ConnectionLostError`.
+    ``next_line`` returns bytes without the line end, None on timeout, or ``"too_long"`` once
+    for each over-long line (its bytes are dropped up to the next ``\\n``). A port that goes
+    away raises :class:`ConnectionLostError`. The reading is :class:`LineReader`'s, shared
+    with ``tinylab.device``.
     """
 
+    max_line_bytes = _MAX_LINE_BYTES
+
     def __init__(self, port: str, baudrate: int):
-        import serial
-
-        link = serial.Serial()
-        link.port, link.baudrate, link.timeout, link.write_timeout = port, baudrate, _POLL_S, 2.0
-        link.exclusive = True  # a second reader would get half the lines: "busy" instead
-        try:
-            link.open()
-        except (serial.SerialException, OSError) as exc:
-            from . import flash
-
-            raise CaptureError(flash.port_error_message(port, exc)) from None
-        self.port, self.serial, self.buffer, self.skipping = port, link, bytearray(), False
-
-    def close(self) -> None:
-        if self.serial is not None:
-            try:
-                self.serial.close()
-            except Exception:  # closing a vanished port must not hide the first error
-                pass
-            self.serial = None
-
-    def write(self, data: bytes) -> None:
-        try:
-            self.serial.write(data)
-        except Exception as exc:
-            self._lost(exc)
-
-    def clear(self) -> None:
-        """Drop what has arrived. If that cut a line (bytes were waiting), also drop the rest
-        of it: the board keeps sending, and the next bytes are the tail of a row, not a row."""
-        try:
-            cut = bool(self.buffer) or self.serial.in_waiting > 0
-        except Exception as exc:
-            self._lost(exc)
-        self.serial.reset_input_buffer()
-        self.buffer.clear()
-        self.skipping = cut
-
-    def _lost(self, exc):
-        self.close()
-        raise ConnectionLostError(f"lost the connection to {self.port} ({exc}): was the board "
-                                  f"unplugged, or the virtual board stopped?") from None
-
-    def next_line(self, deadline: float):
-        while True:
-            end = self.buffer.find(b"\n")
-            if end >= 0:
-                raw = bytes(self.buffer[:end])
-                del self.buffer[:end + 1]
-                if self.skipping:
-                    self.skipping = False
-                    continue
-                if len(raw) > _MAX_LINE_BYTES:
-                    return "too_long"
-                return raw.rstrip(b"\r")
-            if len(self.buffer) > _MAX_LINE_BYTES:
-                self.buffer.clear()
-                if not self.skipping:
-                    self.skipping = True
-                    return "too_long"
-            if time.monotonic() >= deadline:
-                return None
-            try:
-                self.buffer += self.serial.read(max(1, self.serial.in_waiting))
-            except Exception as exc:  # SerialException, or a bare OSError (EIO) on a pty
-                self._lost(exc)
+        super().__init__(open_port(port, baudrate, write_timeout=2.0, error=CaptureError), port)
 
 
 def _await_banner(link: _Link, banner_timeout: float, baudrate: int) -> dict:
@@ -356,10 +336,12 @@ def _check_banner(banner: dict, port: str) -> None:
 def _open_output(path: Path, header: list):
     """Open ``path`` for appending rows; write the header if the file is new or empty.
 
-    Returns ``(handle, rows_already_there)``. An existing file whose header differs, or that
-    ends in a partial line, is a :class:`CaptureError` and is left untouched.
+    Returns ``(handle, rows_already_there, next_window_number)``; the last is one more than the
+    largest ``window`` value in the file (0 for a new file, or one without that column). An
+    existing file whose header differs, or that ends in a partial line, is a
+    :class:`CaptureError` and is left untouched.
     """
-    rows_before = 0
+    rows_before, next_window = 0, 0
     if path.exists() and path.stat().st_size > 0:
         content = path.read_bytes()
         first = content.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
@@ -371,18 +353,26 @@ def _open_output(path: Path, header: list):
             raise CaptureError(f"{path} ends in a partial line (was it edited, or copied while "
                                f"being written?): fix its last line or record into a new file.")
         rows_before = content.count(b"\n") - 1
+        if WINDOW_COLUMN in header and rows_before:
+            at = header.index(WINDOW_COLUMN)
+            try:
+                next_window = 1 + max(int(line.split(b",")[at])
+                                      for line in content.splitlines()[1:] if line.strip())
+            except (ValueError, IndexError):
+                raise CaptureError(f"{path} has a {WINDOW_COLUMN!r} column that is not whole "
+                                   f"numbers on every line: record into a new file.") from None
         handle = path.open("a", newline="")
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("w", newline="")
         handle.write(",".join(header) + "\n")
         handle.flush()
-    return handle, rows_before
+    return handle, rows_before, next_window
 
 
 def record(port: str, out, rows: int | None = None, seconds: float | None = None,
-           label: str | None = None, *, commands=(), columns=None, progress: bool = True,
-           on_row=None,
+           label: str | None = None, *, windows: int | None = None, trigger: bool = False,
+           commands=(), columns=None, progress: bool = True, on_row=None,
            baudrate: int = BAUDRATE, banner_timeout: float = 8.0,
            timeout: float = 5.0) -> CaptureSummary:
     """Record rows from the capture sketch on ``port`` into the CSV file ``out``.
@@ -392,16 +382,26 @@ def record(port: str, out, rows: int | None = None, seconds: float | None = None
     port : str
         ``/dev/ttyACM0``, ``COM3`` or the virtual Uno's pty.
     out : str or Path
-        The CSV file (``columns..., label``); an existing one is appended to.
+        The CSV file (``columns..., label``, or ``columns..., window, label`` in trigger
+        mode); an existing one with the same header is appended to.
     rows, seconds : optional
-        Stop after this many kept rows, or this many seconds after the banner; with neither,
-        record until Ctrl-C.
+        Stop after this many kept rows, or this many seconds after the banner; with neither
+        (nor ``windows``), record until Ctrl-C. In trigger mode rows are kept a whole window
+        at a time, so ``rows`` stops at the first window end that reaches it.
     label : str, optional
         Written into every row's ``label`` column (letters, digits, ``_ . -``). None: an
         empty label.
+    windows : int, optional
+        Trigger mode, stopping after this many whole windows (implies ``trigger=True``).
+    trigger : bool
+        Trigger mode: send ``S`` before the commands (disarm), ``T`` after them and after each
+        ``# window end``, and ``S`` at the end; keep
+        only the rows of whole framed windows, numbered in the ``window`` column (continuing
+        from the file's last number when resumed). See the module docstring.
     commands : list of str, optional
         Lines sent to the board after its banner, one every 50 ms (an Uno's receive buffer
-        is 64 bytes), e.g. ``["G punch"]`` for the simulated IMU.
+        is 64 bytes), e.g. ``["G punch"]`` for the simulated IMU. In trigger mode they are
+        sent again if the board resets.
     columns : list of str, optional
         The columns the board must announce; another set is a :class:`CaptureError`.
     progress : bool
@@ -411,7 +411,9 @@ def record(port: str, out, rows: int | None = None, seconds: float | None = None
         shape (len(columns),). For live plots. A KeyboardInterrupt raised there ends the
         recording like Ctrl-C; any other exception propagates. Rows so far stay saved.
     baudrate, banner_timeout, timeout : optional
-        Serial speed; seconds to wait for the banner; seconds of silence that end the recording.
+        Serial speed; seconds to wait for the banner; seconds of silence that end the
+        recording (in trigger mode only inside a window or before the board answers ``T``:
+        a real board is silent until the gesture).
 
     Returns
     -------
@@ -421,6 +423,9 @@ def record(port: str, out, rows: int | None = None, seconds: float | None = None
     """
     if rows is not None and (int(rows) != rows or rows < 1):
         raise ValueError(f"rows must be a whole number >= 1, got {rows!r}")
+    if windows is not None and (int(windows) != windows or windows < 1):
+        raise ValueError(f"windows must be a whole number >= 1, got {windows!r}")
+    trigger = bool(trigger) or windows is not None
     if seconds is not None and not seconds > 0:
         raise ValueError(f"seconds must be > 0, got {seconds!r}")
     if label is not None and not _LABEL.match(label):
@@ -434,22 +439,33 @@ def record(port: str, out, rows: int | None = None, seconds: float | None = None
         raise ValueError(f"commands must be single ASCII lines without '\\n', got {commands!r}")
     path = Path(out)
     link = _Link(port, int(baudrate))
-    handle = None
+    handle = summary = None
     try:
         banner = _await_banner(link, float(banner_timeout), int(baudrate))
         if columns is not None and list(columns) != banner["columns"]:
             raise CaptureError(f"the board on {port} sends columns {banner['columns']}, not the "
                                f"{list(columns)} asked for: is it the right board and sketch?")
-        handle, rows_before = _open_output(path, banner["columns"] + [LABEL_COLUMN])
+        if trigger and WINDOW_COLUMN in banner["columns"]:
+            raise CaptureError(f"the board names a data column {WINDOW_COLUMN!r}, which "
+                               f"TinyLab keeps for window numbers in trigger mode: rename it "
+                               f"in the sketch.")
+        header = banner["columns"] + ([WINDOW_COLUMN] if trigger else []) + [LABEL_COLUMN]
+        handle, rows_before, next_window = _open_output(path, header)
         summary = CaptureSummary(str(path), port, banner, list(banner["columns"]), label or "",
                                  rows_in_file=rows_before, resumed=rows_before > 0,
-                                 target_rows=rows, target_seconds=seconds)
-        for command in commands:
-            link.write(command.encode("ascii") + b"\n")
-            time.sleep(_COMMAND_GAP_S)
-        _stream(link, handle, summary, rows, seconds, float(timeout), progress, on_row)
+                                 target_rows=rows, target_seconds=seconds, trigger=trigger,
+                                 target_windows=windows)
+        # Trigger mode: "S" first disarms a board left armed (a Nano does not reset on open).
+        _send_commands(link, (["S"] + commands + ["T"]) if trigger else commands)
+        _stream(link, handle, summary, rows, seconds, float(timeout), progress, on_row,
+                windows=windows, commands=commands, next_window=next_window)
         return summary
     finally:
+        if summary is not None and trigger and link.serial is not None:
+            try:
+                link.write(b"S\n")  # leave the board streaming, as after a reset
+            except ConnectionLostError:
+                pass
         if handle is not None:
             handle.flush()
             os.fsync(handle.fileno())
@@ -457,24 +473,96 @@ def record(port: str, out, rows: int | None = None, seconds: float | None = None
         link.close()
 
 
-def _stream(link, handle, summary, rows, seconds, timeout, progress, on_row) -> None:
+def _send_commands(link, commands) -> None:
+    for command in commands:
+        link.write(command.encode("ascii") + b"\n")
+        time.sleep(_COMMAND_GAP_S)
+
+
+def _classify(line, summary):
+    """What one line from the board is: ``("row", values)`` (a good row, its fields as str),
+    ``("comment", text)``, ``("banner", fields or None)`` or ``(None, None)`` (not kept; a
+    rejected line is counted in ``summary.rejected``, a ``!`` line kept in board_messages)."""
+    if line is TOO_LONG:
+        summary.rejected["too_long"] += 1
+        return None, None
+    if BANNER_MARK.encode() in line:
+        summary.rejected["board_reset"] += 1
+        return "banner", parse_capture_banner(line.decode("ascii", errors="replace"))
+    if any(byte not in _PRINTABLE for byte in line):
+        summary.rejected["garbage"] += 1
+        return None, None
+    text = line.decode("ascii").strip()
+    if text.startswith("#"):
+        return "comment", text
+    if not text:
+        return None, None
+    if text.startswith("!"):
+        summary.board_messages = (summary.board_messages + [text[1:].strip()])[-5:]
+        return None, None
+    reason = check_row(text, len(summary.columns))
+    if reason is not None:
+        summary.rejected[reason] += 1
+        return None, None
+    return "row", [v.strip() for v in text.split(",")]
+
+
+def _stream(link, handle, summary, rows, seconds, timeout, progress, on_row, *, windows=None,
+            commands=(), next_window=0) -> None:
+    """Read lines until a target, Ctrl-C or a failure; append the kept rows to ``handle``.
+
+    Stream mode keeps every good row as it comes. Trigger mode (``summary.trigger``) keeps the
+    rows of each whole framed window when its end arrives, re-arms with ``T``, and drops a
+    window cut short (see :data:`WINDOW_DROP_REASONS`).
+    """
     from tqdm.auto import tqdm
 
-    n_columns, suffix = len(summary.columns), f",{summary.label}\n"
-    started = last_fsync = last_heard = time.monotonic()
+    trigger = summary.trigger
+    started = time.monotonic()
+    last_heard, last_fsync = started, [started]
     stop_at = started + seconds if seconds is not None else float("inf")
-    bar = tqdm(total=rows, desc=f"recording {summary.label or 'rows'}", unit="row",
-               disable=not progress, file=sys.stderr, leave=True)
+    bar = tqdm(total=windows if trigger else rows, desc=f"recording {summary.label or 'rows'}",
+               unit="window" if trigger else "row", disable=not progress, file=sys.stderr,
+               leave=True)
+    window = None        # trigger mode: the rows of the window being received
+    window_rows = None   # ... and how many its start announced
+    awaiting_arm = trigger  # trigger mode: "T" sent, its answer not seen yet
+
+    def keep(kept_rows, suffix):
+        for values in kept_rows:
+            handle.write(",".join(values) + suffix)
+        handle.flush()  # in the OS now: survives a crash or Ctrl-C of this process
+        summary.rows_kept += len(kept_rows)
+        summary.rows_in_file += len(kept_rows)
+        if time.monotonic() - last_fsync[0] >= _FSYNC_EVERY_S:
+            os.fsync(handle.fileno())  # on the disk now: survives a power cut
+            last_fsync[0] = time.monotonic()
+        bar.update(1 if trigger else len(kept_rows))
+        if progress:
+            bar.set_postfix(rejected=sum(summary.rejected.values()), refresh=False)
+        if on_row is not None:
+            for values in kept_rows:
+                on_row(np.array(values, dtype=np.float64), summary)
+
+    def target_reached():
+        if rows is not None and summary.rows_kept >= rows:
+            return "rows"
+        if windows is not None and summary.windows_kept >= windows:
+            return "windows"
+        return None
+
     try:
         while True:
             now = time.monotonic()
-            if rows is not None and summary.rows_kept >= rows:
-                summary.ended = "rows"
+            reached = target_reached()
+            if reached:
+                summary.ended = reached
                 break
             if now >= stop_at:
                 summary.ended = "seconds"
                 break
-            if now - last_heard > timeout:
+            listening = not trigger or window is not None or awaiting_arm
+            if listening and now - last_heard > timeout:
                 summary.ended = "silent"
                 summary.message = (f"the board on {link.port} sent nothing for {timeout:g} s: "
                                    f"has the capture sketch stopped? Rows so far are saved.")
@@ -489,49 +577,55 @@ def _stream(link, handle, summary, rows, seconds, timeout, progress, on_row) -> 
             if line is None:
                 continue
             last_heard = time.monotonic()
-            if line == "too_long":
-                summary.rejected["too_long"] += 1
-                continue
-            if BANNER_MARK.encode() in line:
-                summary.rejected["board_reset"] += 1
-                banner = parse_capture_banner(line.decode("ascii", errors="replace"))
-                if banner is not None and banner.get("columns") != summary.columns:
+            kind, value = _classify(line, summary)
+            if kind == "banner":
+                if value is not None and value.get("columns") != summary.columns:
                     summary.ended = "board_changed"
                     summary.message = (f"the board reset and now sends columns "
-                                       f"{banner.get('columns')}, not {summary.columns}: "
+                                       f"{value.get('columns')}, not {summary.columns}: "
                                        f"record them into another file. Rows so far are saved.")
                     break
-                continue
-            if any(byte not in _PRINTABLE for byte in line):
-                summary.rejected["garbage"] += 1
-                continue
-            text = line.decode("ascii").strip()
-            if not text or text.startswith("#"):
-                continue
-            if text.startswith("!"):
-                summary.board_messages = (summary.board_messages + [text[1:].strip()])[-5:]
-                continue
-            reason = check_row(text, n_columns)
-            if reason is not None:
-                summary.rejected[reason] += 1
-                continue
-            values = [v.strip() for v in text.split(",")]
-            handle.write(",".join(values) + suffix)
-            handle.flush()  # in the OS now: survives a crash or Ctrl-C of this process
-            summary.rows_kept += 1
-            summary.rows_in_file += 1
-            if time.monotonic() - last_fsync >= _FSYNC_EVERY_S:
-                os.fsync(handle.fileno())  # on the disk now: survives a power cut
-                last_fsync = time.monotonic()
-            bar.update(1)
-            if progress:
-                bar.set_postfix(rejected=sum(summary.rejected.values()), refresh=False)
-            if on_row is not None:
-                on_row(np.array(values, dtype=np.float64), summary)
+                if trigger:  # it reset into stream mode: drop what it cut, set it up again
+                    if window is not None:
+                        summary.windows_dropped["board_reset"] += 1
+                        window = None
+                    _send_commands(link, list(commands) + ["T"])
+                    awaiting_arm, last_heard = True, time.monotonic()
+            elif kind == "row":
+                if not trigger:
+                    keep([value], f",{summary.label}\n")
+                elif window is not None:
+                    window.append(value)
+                else:
+                    summary.rows_outside_windows += 1
+            elif kind == "comment" and trigger:
+                start = _WINDOW_START.match(value)
+                if start:
+                    if window is not None:  # its end was lost
+                        summary.windows_dropped["wrong_rows"] += 1
+                    window, awaiting_arm = [], False
+                    window_rows = int(start.group(1) or summary.banner.get("window_rows") or 0)
+                elif _WINDOW_END.match(value) and window is not None:
+                    if not window_rows or len(window) == window_rows:
+                        summary.windows_kept += 1
+                        keep(window, f",{next_window},{summary.label}\n")
+                        next_window += 1
+                    else:
+                        summary.windows_dropped["wrong_rows"] += 1
+                    window = None
+                    if target_reached() is None:
+                        link.write(b"T\n")
+                        awaiting_arm, last_heard = True, time.monotonic()
+                elif value.startswith("# armed"):
+                    awaiting_arm = False
     except KeyboardInterrupt:
         summary.ended = "interrupted"
         summary.message = "stopped with Ctrl-C; rows so far are saved."
     finally:
+        if window is not None:
+            reason = {"lost_connection": "lost_connection",
+                      "board_changed": "board_reset"}.get(summary.ended, "stopped")
+            summary.windows_dropped[reason] += 1
         summary.duration_s = time.monotonic() - started
         bar.close()
 
@@ -539,32 +633,42 @@ def _stream(link, handle, summary, rows, seconds, timeout, progress, on_row) -> 
 # ----------------------------------------------------------------------------- datasets
 
 def _read_capture_csv(path, label_column: str, columns=None):
+    """``(values, labels, columns, window_numbers or None)`` of a CSV written by :func:`record`."""
     with Path(path).open(newline="") as handle:
         reader = csv.DictReader(handle)
         names = reader.fieldnames or []
         if label_column not in names:
             raise ValueError(f"{path} has no label column {label_column!r}; its header is {names}")
-        columns = [c for c in names if c != label_column] if columns is None else list(columns)
+        framed = WINDOW_COLUMN in names and WINDOW_COLUMN != label_column
+        if columns is None:
+            kept_apart = (label_column, WINDOW_COLUMN) if framed else (label_column,)
+            columns = [c for c in names if c not in kept_apart]
+        columns = list(columns)
         absent = [c for c in columns if c not in names]
         if absent:
             raise ValueError(f"{path} lacks the columns {absent}; its header is {names}")
-        values, labels = [], []
+        values, labels, numbers = [], [], []
         for line_no, row in enumerate(reader, start=2):
             try:
                 values.append([float(row[c]) for c in columns])
+                if framed:
+                    numbers.append(int(row[WINDOW_COLUMN]))
             except (TypeError, ValueError):
                 raise ValueError(f"{path} line {line_no}: a value is missing or not a number") from None
             labels.append(row[label_column])
-    return np.asarray(values, dtype=np.float32).reshape(-1, len(columns)), np.asarray(labels), columns
+    return (np.asarray(values, dtype=np.float32).reshape(-1, len(columns)), np.asarray(labels),
+            columns, np.asarray(numbers, dtype=np.int64) if framed else None)
 
 
 def windows(data, length: int, step: int, label_column: str = LABEL_COLUMN, *, labels=None,
-            columns=None):
+            columns=None, groups=None):
     """Cut a recording into fixed-length examples, one label each.
 
-    Windows never straddle a change of label: each run of consecutive rows with the same label
-    gives windows starting at 0, ``step``, ``2*step``, ... that fit wholly inside it (a run's
-    tail shorter than ``length`` is dropped).
+    Windows never straddle a change of label, nor of window number in a trigger-mode
+    recording (its ``window`` column; ``groups`` for an array): each run of consecutive rows
+    with the same label and number gives windows starting at 0, ``step``, ``2*step``, ...
+    that fit wholly inside it (a run's tail shorter than ``length`` is dropped). A triggered
+    window of 50 rows cut with ``length=50, step=50`` is one example.
 
     Parameters
     ----------
@@ -577,7 +681,11 @@ def windows(data, length: int, step: int, label_column: str = LABEL_COLUMN, *, l
     labels : array-like of shape (n_rows,), optional
         The label of each row, when ``data`` is an array.
     columns : list of str, optional
-        CSV columns to use as channels, in this order (default: all but the label).
+        CSV columns to use as channels, in this order (default: all but the label and the
+        window number).
+    groups : array-like of shape (n_rows,), optional
+        For an array: a number per row (like the ``window`` column); runs also end where it
+        changes.
 
     Returns
     -------
@@ -588,7 +696,7 @@ def windows(data, length: int, step: int, label_column: str = LABEL_COLUMN, *, l
     if length < 1 or step < 1:
         raise ValueError(f"length and step must be >= 1 rows, got length={length}, step={step}")
     if isinstance(data, (str, os.PathLike)):
-        values, row_labels, _ = _read_capture_csv(data, label_column, columns)
+        values, row_labels, _, groups = _read_capture_csv(data, label_column, columns)
     else:
         values = np.asarray(data, dtype=np.float32)
         if values.ndim == 1:
@@ -599,10 +707,16 @@ def windows(data, length: int, step: int, label_column: str = LABEL_COLUMN, *, l
         if values.ndim != 2 or len(row_labels) != len(values):
             raise ValueError(f"data must have shape (n_rows, n_channels) and labels (n_rows,), "
                              f"got {values.shape} and {row_labels.shape}")
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape != (len(values),):
+            raise ValueError(f"groups must have one value per row, shape ({len(values)},), got "
+                             f"{groups.shape}")
     X, y = [], []
     run_start = 0
     for i in range(1, len(values) + 1):
-        if i == len(values) or row_labels[i] != row_labels[run_start]:
+        if (i == len(values) or row_labels[i] != row_labels[run_start]
+                or (groups is not None and groups[i] != groups[run_start])):
             for start in range(run_start, i - length + 1, step):
                 X.append(values[start:start + length])
                 y.append(row_labels[run_start])

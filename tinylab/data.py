@@ -20,7 +20,7 @@ import csv
 import json
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -33,6 +33,7 @@ __all__ = [
     "load",
     "register",
     "load_recorded",
+    "standardize_channels",
     "split_stratified",
     "DEFAULT_SPLIT",
     "downsample_to_digits",
@@ -67,7 +68,9 @@ class Dataset:
         Shape of one example, e.g. ``(8, 8, 1)`` for the digits.
     normalization : dict
         How raw values became the arrays here: ``{"raw_range": [lo, hi], "scale": s,
-        "offset": o, "description": ...}`` with ``x = (raw - offset) * scale``.
+        "offset": o, "description": ...}`` with ``x = (raw - offset) * scale``. Per channel
+        (``"per_channel": True``, e.g. ``gestures``): ``offset`` and ``scale`` are lists, one
+        value per channel (the last axis), with the ``mean`` and ``std`` they came from.
     provenance : dict
         Where the data comes from (source, citation, licence, how it was recorded).
     seed : int
@@ -105,14 +108,20 @@ class Dataset:
         return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
 
     def normalize(self, raw) -> np.ndarray:
-        """Apply this dataset's normalization to raw values (e.g. digit pixels 0..16)."""
-        norm = self.normalization
-        return ((np.asarray(raw, dtype=np.float32) - norm["offset"]) * norm["scale"]).astype(np.float32)
+        """Apply this dataset's normalization to raw values (e.g. digit pixels 0..16, or IMU
+        windows of shape ``(..., 50, 6)`` in g and deg/s: per channel, on the last axis)."""
+        offset, scale = self._offset_scale()
+        return ((np.asarray(raw, dtype=np.float32) - offset) * scale).astype(np.float32)
 
     def raw(self, X) -> np.ndarray:
         """Undo the normalization: back to the raw units (digits: pixel counts 0..16)."""
+        offset, scale = self._offset_scale()
+        return (np.asarray(X, dtype=np.float32) / scale + offset).astype(np.float32)
+
+    def _offset_scale(self):
         norm = self.normalization
-        return np.asarray(X, dtype=np.float32) / norm["scale"] + norm["offset"]
+        return (np.asarray(norm["offset"], dtype=np.float32),
+                np.asarray(norm["scale"], dtype=np.float32))
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={v}" for k, v in self.split_sizes().items())
@@ -381,6 +390,66 @@ def load_recorded(folder, *, split=DEFAULT_SPLIT, seed: int = 0) -> Dataset:
     norm = dict(meta["normalization"])
     X = (raw - float(norm["offset"])) * float(norm["scale"])
     return _make(meta["name"], X, labels, class_names, norm, dict(meta["provenance"]), split, seed)
+
+
+def standardize_channels(dataset: Dataset, *, min_std: float = 1e-6) -> Dataset:
+    """The dataset with each channel (the last axis) standardized on its training split.
+
+    ``x = (raw - mean_c) / std_c``, with the mean and standard deviation of channel ``c`` over
+    every time step of every *training* example only (validation and test data must not
+    leak into the preprocessing). For an IMU window ``(50, 6)`` that puts acceleration (g)
+    and rotation rate (deg/s) on the same footing, so that one int8 input scale gives each of
+    them many levels (lesson ``08_gestures``). The statistics are kept in
+    ``normalization`` (``offset`` = mean, ``scale`` = 1 / std, lists of one value per
+    channel): a board applies the same transform to its raw readings before quantizing them.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Raw or already-normalized values; they are first taken back to raw units
+        (:meth:`Dataset.raw`).
+    min_std : float
+        A channel whose training std is below this (a constant channel) is divided by it.
+
+    Returns
+    -------
+    Dataset
+        A new Dataset: same split and seed, ``normalization`` with ``per_channel: True``.
+    """
+    if len(dataset.input_shape) < 1:
+        raise ValueError("standardize_channels needs examples with a channel axis")
+    train = dataset.raw(dataset.X_train).astype(np.float64)
+    axes = tuple(range(train.ndim - 1))
+    mean = train.mean(axis=axes)
+    std = np.maximum(train.std(axis=axes), min_std)
+    channels = list(dataset.provenance.get("channels") or
+                    [f"ch{c}" for c in range(dataset.input_shape[-1])])
+    everything = np.concatenate([dataset.raw(X) for X in (dataset.X_train, dataset.X_val,
+                                                          dataset.X_test)])
+    normalization = {
+        "per_channel": True, "channels": channels,
+        "offset": [float(m) for m in mean], "scale": [float(1.0 / s) for s in std],
+        "mean": [float(m) for m in mean], "std": [float(s) for s in std],
+        "statistics_from": f"training split ({len(dataset.y_train)} examples, seed {dataset.seed})",
+        "raw_range": [float(everything.min()), float(everything.max())],
+        "description": "each channel standardized on the training split: "
+                       "x = (raw - mean) / std, per channel (last axis)",
+    }
+    standardized = replace(dataset, normalization=normalization)
+    return replace(standardized, **{name: standardized.normalize(dataset.raw(getattr(dataset, name)))
+                                    for name in ("X_train", "X_val", "X_test")})
+
+
+@register("gestures")
+def _load_gestures(split=DEFAULT_SPLIT, seed=0) -> Dataset:
+    """datasets/gestures/ (simulated IMU windows, 50 x 6), each channel standardized on the
+    training split (:func:`standardize_channels`): raw, the accelerometer's few g would get
+    only a handful of int8 levels beside the gyroscope's hundreds of deg/s."""
+    folder = DATASETS_DIR / "gestures"
+    if not (folder / "meta.json").is_file():
+        raise DatasetUnavailableError(f"the gestures recording is not at {folder}: it comes with a "
+                                      f"TinyLab checkout (git clone), not with the package alone")
+    return standardize_channels(load_recorded(folder, split=split, seed=seed))
 
 
 # --------------------------------------------------------------------------- your own digits

@@ -26,6 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._serial_lines import ACK as _ACK
+from ._serial_lines import POLL_S as _POLL_S
+from ._serial_lines import TOO_LONG, LineReader, open_port
+
 __all__ = ["PROTOCOL_VERSION", "BAUDRATE", "ACK_EVERY_BYTES", "Device", "InferenceRun",
            "DeviceError", "NoBannerError", "BoardResetError", "BoardRejectedError",
            "ConnectionLostError", "parse_banner", "parse_answer", "format_input"]
@@ -41,8 +45,6 @@ BANNER_MARK = "#TINYLAB "
 #: Keys every banner carries (more keys are allowed and kept, as strings).
 BANNER_KEYS = ("proto", "sketch", "board", "format", "model", "inputs", "outputs")
 
-# How long one read waits before the loop looks at its deadlines again (seconds).
-_POLL_S = 0.05
 # Open: listen this long for the boot banner before asking with "?", then ask again this often.
 # An Uno resets when the port opens and greets after its bootloader's ~1 s; a Nano 33 BLE and a
 # board left running do not reset, so they are asked.
@@ -53,7 +55,6 @@ _SETTLE_QUIET_S = 0.15
 _SETTLE_MAX_S = 1.0
 # A line longer than this is noise (wrong baud rate, another sketch dumping binary data).
 _MAX_LINE_BYTES = 4096
-_ACK = object()
 
 
 class DeviceError(RuntimeError):
@@ -216,7 +217,7 @@ class Device:
         self.banner: dict = {}
         self.last_cycles: int | None = None
         self._serial = None
-        self._buffer = bytearray()
+        self._lines: LineReader | None = None
         self._heard = collections.deque(maxlen=3)  # last non-protocol lines, for error messages
         self._needs_resync = False
         self.open()
@@ -227,20 +228,10 @@ class Device:
         """Open the port and wait for the banner (called by the constructor)."""
         if self._serial is not None:
             return self
-        import serial
-
-        link = serial.Serial()
-        link.port, link.baudrate = self.port, self.baudrate
-        link.timeout, link.write_timeout = _POLL_S, self.timeout
-        link.exclusive = True  # a second Device (or avrdude through pyserial) gets "busy"
-        try:
-            link.open()
-        except (serial.SerialException, OSError) as exc:
-            from . import flash
-
-            raise DeviceError(flash.port_error_message(self.port, exc)) from None
-        self._serial = link
-        self._buffer.clear()
+        # Exclusive: a second Device (or avrdude through pyserial) gets "busy".
+        self._serial = open_port(self.port, self.baudrate, write_timeout=self.timeout,
+                                 error=DeviceError)
+        self._lines = LineReader(self._serial, self.port, _MAX_LINE_BYTES, on_lost=self._lost)
         self._needs_resync = False
         try:
             self.banner = self._await_banner()
@@ -317,12 +308,12 @@ class Device:
         while time.monotonic() < give_up and time.monotonic() - quiet_since < _SETTLE_QUIET_S:
             if self._next_token(time.monotonic() + _POLL_S, waiting_for=None) is not None:
                 quiet_since = time.monotonic()
-        self._serial.reset_input_buffer()
-        self._buffer.clear()
+        self._lines.clear(drop_cut_line=False)
 
     def _no_banner_message(self) -> str:
         heard = (f" Heard instead: {self._heard[-1][:80]!r}." if self._heard
-                 else f" Heard bytes but no line: {bytes(self._buffer[:40])!r}." if self._buffer
+                 else f" Heard bytes but no line: {bytes(self._lines.buffer[:40])!r}."
+                 if self._lines.buffer
                  else " Heard nothing.")
         speed = ("" if self.baudrate == BAUDRATE else
                  f" This Device was opened at {self.baudrate} baud, the sketch talks at {BAUDRATE}.")
@@ -350,12 +341,6 @@ class Device:
 
     # ----------------------------------------------------------------------------- reading
 
-    def _read_some(self) -> bytes:
-        try:
-            return self._serial.read(max(1, self._serial.in_waiting))
-        except Exception as exc:  # pyserial raises SerialException or a bare OSError (EIO)
-            self._lost(exc)
-
     def _lost(self, exc: Exception):
         self.close()
         raise ConnectionLostError(
@@ -369,31 +354,25 @@ class Device:
         On timeout: None if ``waiting_for`` is None, else a :class:`DeviceError` saying what
         was awaited.
         """
-        while True:
-            if self._buffer[:1] == b".":
-                del self._buffer[:1]
-                return _ACK
-            end = self._buffer.find(b"\n")
-            if end >= 0:
-                raw = bytes(self._buffer[:end])
-                del self._buffer[:end + 1]
-                return raw.rstrip(b"\r").decode("ascii", errors="replace")
-            if len(self._buffer) > _MAX_LINE_BYTES:
-                sample = bytes(self._buffer[:40])
-                self._buffer.clear()
-                raise DeviceError(
-                    f"{_MAX_LINE_BYTES} bytes from {self.port} without a line end ({sample!r}...): "
-                    f"wrong baud rate (the sketch talks at {BAUDRATE}) or another sketch.")
-            if time.monotonic() >= deadline:
-                if waiting_for is None:
-                    return None
-                self._needs_resync = True
-                partial = f" (got a partial line: {bytes(self._buffer[:60])!r})" if self._buffer else ""
-                raise DeviceError(
-                    f"the board on {self.port} did not send {waiting_for} within "
-                    f"{self.timeout:g} s{partial}: is it still running the inference sketch? A "
-                    f"model much slower than this timeout needs Device(..., timeout=...).")
-            self._buffer += self._read_some()
+        token = self._lines.next_line(deadline, ack=b".")
+        if token is _ACK:
+            return _ACK
+        if token is TOO_LONG:
+            raise DeviceError(
+                f"{_MAX_LINE_BYTES} bytes from {self.port} without a line end "
+                f"({self._lines.dropped!r}...): wrong baud rate (the sketch talks at {BAUDRATE}) "
+                f"or another sketch.")
+        if token is not None:
+            return token.decode("ascii", errors="replace")
+        if waiting_for is None:
+            return None
+        self._needs_resync = True
+        buffer = self._lines.buffer
+        partial = f" (got a partial line: {bytes(buffer[:60])!r})" if buffer else ""
+        raise DeviceError(
+            f"the board on {self.port} did not send {waiting_for} within "
+            f"{self.timeout:g} s{partial}: is it still running the inference sketch? A "
+            f"model much slower than this timeout needs Device(..., timeout=...).")
 
     def _write(self, data: bytes) -> None:
         import serial

@@ -146,6 +146,10 @@ apart by a small classifier, not to match a real accelerometer. `meta.json` says
   `ax, ay, az` (acceleration, g, 3 decimals) and `gx, gy, gz` (rotation rate, deg/s,
   1 decimal). Sensor range: +-16 g and +-2000 deg/s (the simulator clips there).
 - Values are raw (normalization offset 0, scale 1); observed range {low:g} .. {high:g}.
+  `tl.data.load("gestures")` standardizes each channel with the mean and standard
+  deviation of its training split (`tinylab.data.standardize_channels`, recorded in
+  `Dataset.normalization`), so that one int8 input scale serves g and deg/s alike;
+  `tl.data.load_recorded` gives the raw values.
 - Recorded {date} on board `{board}`, sensor `{sensor}`.
 
 ## Schema
@@ -158,7 +162,8 @@ sample rate, units, `simulated`, date and the command).
 
 ```python
 import tinylab as tl
-data = tl.data.load("gestures")   # Dataset, input_shape (50, 6), 4 classes
+data = tl.data.load("gestures")   # Dataset, input_shape (50, 6), 4 classes, standardized
+raw = data.raw(data.X_train)      # back to g and deg/s
 ```
 
 ## How it was recorded
