@@ -404,6 +404,117 @@ def test_generated_c_is_bit_exact_on_a_simulated_atmega328p(name, mlps, inputs, 
         np.testing.assert_array_equal(got, expected, err_msg=f"{name}, {format}")
 
 
+# --------------------------------------------------------------------------- the rescale in C
+
+RESCALE_MAIN = r"""
+/* Prints tl_rescale(a, b, e) for the cases in cases.h, as 4 hex digits each, one per line. */
+#include "cases.h"
+#ifdef __AVR__
+#include <avr/io.h>
+#include <avr/interrupt.h>
+#include <avr/sleep.h>
+static void put(char c)
+{
+    while (!(UCSR0A & (1 << UDRE0))) {
+    }
+    UDR0 = c;
+}
+#define CASE_I32(p) ((int32_t)pgm_read_dword(p))
+#define CASE_U8(p) pgm_read_byte(p)
+#else
+#include <stdio.h>
+static void put(char c)
+{
+    putchar(c);
+}
+#define CASE_I32(p) (*(p))
+#define CASE_U8(p) (*(p))
+#endif
+
+int main(void)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint16_t n;
+    int8_t k;
+#ifdef __AVR__
+    UBRR0 = 8;
+    UCSR0B = (1 << TXEN0);
+#endif
+    for (n = 0; n < N_CASES; ++n) {
+        const uint16_t value = (uint16_t)tl_rescale(CASE_I32(&case_a[n]), CASE_I32(&case_b[n]),
+                                                    CASE_U8(&case_e[n]));
+        for (k = 12; k >= 0; k -= 4) {
+            put(hex[(value >> k) & 15u]);
+        }
+        put('\n');
+    }
+#ifdef __AVR__
+    cli();
+    sleep_cpu();
+#endif
+    return 0;
+}
+"""
+
+
+def _rescale_cases():
+    """Edge values and random (accumulator, multiplier, exponent) triples."""
+    rng = np.random.default_rng(3)
+    edges_a = [0, 1, -1, 2, -2, 3, -3, 5, -5, 255, -256, 65535, -65536, 2 ** 24 - 1, -2 ** 24,
+               2 ** 30, -2 ** 30, 2 ** 31 - 1, -2 ** 31]
+    edges_b = [0, 1, 2 ** 16 - 1, 2 ** 30, 1610612736, 2 ** 31 - 1]
+    edges_e = [0, 1, 7, 8, 9, 16, 17, 31]
+    a = [x for x in edges_a for _ in edges_b for _ in edges_e]
+    b = [y for _ in edges_a for y in edges_b for _ in edges_e]
+    e = [z for _ in edges_a for _ in edges_b for z in edges_e]
+    n = 600
+    magnitude = rng.integers(0, 32, n)  # accumulators of every size, both signs
+    a += (rng.integers(0, 2 ** 31, n) >> (31 - magnitude) * rng.choice([-1, 1], n)).tolist()
+    b += rng.integers(2 ** 30, 2 ** 31, n).tolist()  # quantize_multiplier's range
+    e += rng.integers(0, 20, n).tolist()
+    return np.array(a, np.int64), np.array(b, np.int64), np.array(e, np.int64)
+
+
+def _rescale_program(folder, compiler, flags):
+    a, b, e = _rescale_cases()
+    kernel = (KERNELS / "kernel_common.c").read_text()  # the epilogue's other parts unused
+    (folder / "cases.h").write_text(
+        kernel + f"\n#define N_CASES {len(a)}\n"
+        + engine._c_array("int32_t", "case_a", np.clip(a, -2 ** 31, 2 ** 31 - 1))
+        + engine._c_array("int32_t", "case_b", b) + engine._c_array("uint8_t", "case_e", e))
+    (folder / "main.c").write_text(RESCALE_MAIN)
+    built = subprocess.run([compiler, *flags, *CFLAGS, "-Wno-unused-function", "-I", str(folder),
+                            str(folder / "main.c"),
+                            "-o", str(folder / "rescale")], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
+    expected = np.clip(engine.rounding_divide_by_pot(
+        engine.saturating_rounding_doubling_high_mul(a, b), e), -512, 512)
+    return folder / "rescale", expected
+
+
+def _hex_lines(text):
+    lines = re.findall(r"\b[0-9a-f]{4}\b", re.sub(r"\x1b\[[0-9;]*m", "", text))
+    return np.array([int(line, 16) for line in lines], np.uint16).view(np.int16)
+
+
+def test_the_c_rescale_equals_tflm_arithmetic_on_the_host(tmp_path):
+    # gemmlowp's high mul and rounding division, in 32-bit pieces, for edge values (INT32_MIN,
+    # exact halves of both signs, multipliers 0 and 2^31 - 1, exponents 0 and 31) and 600
+    # random accumulators of every magnitude; limited to +-512 as the kernel does
+    program, expected = _rescale_program(tmp_path, _tool("gcc", "gcc"), ["-O2"])
+    done = subprocess.run([str(program)], capture_output=True, text=True, timeout=60)
+    np.testing.assert_array_equal(_hex_lines(done.stdout), expected)
+
+
+def test_the_c_rescale_equals_tflm_arithmetic_on_a_simulated_atmega328p(tmp_path):
+    # the same cases through the AVR's hand-written 32 x 32 multiply and 16-bit ints
+    program, expected = _rescale_program(tmp_path, _tool("avr-gcc", "gcc-avr avr-libc"),
+                                         ["-mmcu=atmega328p", "-Os"])
+    done = subprocess.run([_tool("simavr", "simavr"), "-m", "atmega328p", "-f", "16000000",
+                           str(program)], capture_output=True, text=True, timeout=300)
+    np.testing.assert_array_equal(_hex_lines(done.stdout + done.stderr), expected)
+
+
 # --------------------------------------------------------------------------- bad input
 
 def test_a_float_model_is_refused(student, digits):

@@ -740,6 +740,12 @@ def _folded_bias(layer: DenseLayer) -> np.ndarray:
 
 
 def _c_requant(layer: DenseLayer, i: int):
+    multipliers = np.asarray(layer.multipliers, dtype=np.int64)
+    if multipliers.min(initial=0) < 0 or multipliers.max(initial=0) >= 2 ** 31:
+        # the C rescale (kernel_common.c, tl_rescale) relies on 0 <= multiplier < 2^31, which
+        # quantize_multiplier guarantees for the non-negative scales of a real model
+        raise ValueError(f"layer {layer.name!r}: multipliers must lie in [0, 2**31), as "
+                         f"tl.engine.quantize_multiplier makes them")
     arrays = [_c_array("int32_t", f"tl_bias_{i}", _folded_bias(layer)),
               _c_array("int32_t", f"tl_multiplier_{i}", layer.multipliers),
               _c_array("int8_t", f"tl_shift_{i}", layer.shifts)]

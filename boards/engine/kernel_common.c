@@ -41,14 +41,128 @@ static inline int16_t tl_mul8(int8_t a, int8_t b)
 }
 #endif
 
+/* floor((a * b + 2^30) / 2^31) for a <= 2^31, b < 2^31; *inexact says whether the division
+ * left a remainder. A 64-bit product is a libgcc call of hundreds of cycles on AVR
+ * (__muldi3), and at -Os even 16x16 -> 32 becomes a 32x32 multiply. This is the schoolbook
+ * product, byte by byte, starting from 2^30 (0x40 in byte 3): the partial products
+ * a[i] * b[j] are added column by column (i + j = k) into bytes k, k + 1, k + 2, which
+ * cannot overflow. The four products of a's top byte come last, carried through to the top,
+ * and only when that byte is not 0 (an accumulator rarely reaches 2^24). The division by
+ * 2^31 is one left shift of the top five bytes. About 85 cycles. */
+#ifdef __AVR__
+static uint32_t tl_high_mul(uint32_t a, uint32_t b, uint8_t *inexact)
+{
+    uint32_t q, rest;
+    const uint8_t zero = 0, quarter = 0x40;
+    __asm__("clr %A[rest]\n\t"
+            "clr %B[rest]\n\t"
+            "clr %C[rest]\n\t"
+            "clr %A[q]\n\t"
+            "clr %B[q]\n\t"
+            "clr %C[q]\n\t"
+            "clr %D[q]\n\t"
+            "mov %D[rest], %[quarter]\n\t"
+            "mul %A[a], %A[b]\n\t"
+            "add %A[rest], r0\n\t"
+            "adc %B[rest], r1\n\t"
+            "adc %C[rest], %[zero]\n\t"
+            "mul %A[a], %B[b]\n\t"
+            "add %B[rest], r0\n\t"
+            "adc %C[rest], r1\n\t"
+            "adc %D[rest], %[zero]\n\t"
+            "mul %B[a], %A[b]\n\t"
+            "add %B[rest], r0\n\t"
+            "adc %C[rest], r1\n\t"
+            "adc %D[rest], %[zero]\n\t"
+            "mul %A[a], %C[b]\n\t"
+            "add %C[rest], r0\n\t"
+            "adc %D[rest], r1\n\t"
+            "adc %A[q], %[zero]\n\t"
+            "mul %B[a], %B[b]\n\t"
+            "add %C[rest], r0\n\t"
+            "adc %D[rest], r1\n\t"
+            "adc %A[q], %[zero]\n\t"
+            "mul %C[a], %A[b]\n\t"
+            "add %C[rest], r0\n\t"
+            "adc %D[rest], r1\n\t"
+            "adc %A[q], %[zero]\n\t"
+            "mul %A[a], %D[b]\n\t"
+            "add %D[rest], r0\n\t"
+            "adc %A[q], r1\n\t"
+            "adc %B[q], %[zero]\n\t"
+            "mul %B[a], %C[b]\n\t"
+            "add %D[rest], r0\n\t"
+            "adc %A[q], r1\n\t"
+            "adc %B[q], %[zero]\n\t"
+            "mul %C[a], %B[b]\n\t"
+            "add %D[rest], r0\n\t"
+            "adc %A[q], r1\n\t"
+            "adc %B[q], %[zero]\n\t"
+            "mul %B[a], %D[b]\n\t"
+            "add %A[q], r0\n\t"
+            "adc %B[q], r1\n\t"
+            "adc %C[q], %[zero]\n\t"
+            "mul %C[a], %C[b]\n\t"
+            "add %A[q], r0\n\t"
+            "adc %B[q], r1\n\t"
+            "adc %C[q], %[zero]\n\t"
+            "mul %C[a], %D[b]\n\t"
+            "add %B[q], r0\n\t"
+            "adc %C[q], r1\n\t"
+            "adc %D[q], %[zero]\n\t"
+            "tst %D[a]\n\t"
+            "breq 1f\n\t"
+            "mul %D[a], %A[b]\n\t"
+            "add %D[rest], r0\n\t"
+            "adc %A[q], r1\n\t"
+            "adc %B[q], %[zero]\n\t"
+            "adc %C[q], %[zero]\n\t"
+            "adc %D[q], %[zero]\n\t"
+            "mul %D[a], %B[b]\n\t"
+            "add %A[q], r0\n\t"
+            "adc %B[q], r1\n\t"
+            "adc %C[q], %[zero]\n\t"
+            "adc %D[q], %[zero]\n\t"
+            "mul %D[a], %C[b]\n\t"
+            "add %B[q], r0\n\t"
+            "adc %C[q], r1\n\t"
+            "adc %D[q], %[zero]\n\t"
+            "mul %D[a], %D[b]\n\t"
+            "add %C[q], r0\n\t"
+            "adc %D[q], r1\n\t"
+            "1:\n\t"
+            "clr __zero_reg__\n\t"
+            "lsl %D[rest]\n\t"
+            "rol %A[q]\n\t"
+            "rol %B[q]\n\t"
+            "rol %C[q]\n\t"
+            "rol %D[q]\n\t"
+            "or %A[rest], %B[rest]\n\t"
+            "or %A[rest], %C[rest]\n\t"
+            "or %A[rest], %D[rest]\n\t"
+            : [q] "=&r"(q), [rest] "=&r"(rest)
+            : [a] "r"(a), [b] "r"(b), [zero] "r"(zero), [quarter] "r"(quarter)
+            : "r0");
+    *inexact = (uint8_t)rest;
+    return q;
+}
+#else
+static uint32_t tl_high_mul(uint32_t a, uint32_t b, uint8_t *inexact)
+{
+    const uint64_t nudged = (uint64_t)a * b + ((uint64_t)1 << 30);
+    *inexact = (nudged & 0x7FFFFFFFu) != 0;
+    return (uint32_t)(nudged >> 31);
+}
+#endif
+
 /* From a layer's int32 accumulator to its int8 output, one output unit at a time. */
 typedef struct {
     const int32_t *bias;       /* one per output unit, or NULL */
     const int32_t *multiplier; /* Q0.31 fixed point: one per unit if per_channel, else one */
     const int8_t *shift;       /* power-of-two exponent of each multiplier */
     int16_t output_offset;     /* the output zero point */
-    int8_t activation_min;     /* the fused activation (ReLU, or none) as a clamp */
-    int8_t activation_max;
+    int16_t activation_min;    /* the fused activation (ReLU, or none) as a clamp, int8 values */
+    int16_t activation_max;    /* (held in 16 bits: the clamp runs in 16 bits) */
     uint8_t per_channel;
 } tl_requant_t;
 
@@ -61,59 +175,102 @@ typedef struct {
     tl_requant_t requant;
 } tl_dense_t;
 
-/* gemmlowp's SaturatingRoundingDoublingHighMul: a * b / 2^31 to nearest (a negative half
- * goes toward zero, as gemmlowp's nudge makes it), saturating. */
-static int32_t tl_high_mul(int32_t a, int32_t b)
+/* x >> n for n < 32: whole bytes first (AVR moves them), then at most 7 one-bit steps. A
+ * plain variable shift is a loop of n steps of 32 bits. */
+static inline uint32_t tl_shift_right(uint32_t x, uint8_t n)
 {
-    int64_t ab;
-    int32_t nudge, quotient;
-    uint32_t low;
-    if (a == b && a == INT32_MIN) {
-        return INT32_MAX;
+    if (n & 16u) {
+        x >>= 16;
     }
-    ab = (int64_t)a * (int64_t)b;
-    nudge = ab >= 0 ? ((int32_t)1 << 30) : (1 - ((int32_t)1 << 30));
-    ab += nudge;
-    /* (ab / 2^31, toward zero) from the two 32-bit halves: on AVR a 64-bit shift by 31 is a
-     * libgcc loop of 31 steps, this is a few byte moves. Equal to the division for all inputs
-     * (checked against it on 5e7 random pairs and the edge values). */
-    low = (uint32_t)ab;
-    quotient = (int32_t)(((uint32_t)(ab >> 32) << 1) | (low >> 31)); /* floor(ab / 2^31) */
-    if (ab < 0 && (low & 0x7FFFFFFFu) != 0) {
-        quotient += 1;
+    if (n & 8u) {
+        x >>= 8;
     }
-    return quotient;
+    for (n &= 7u; n; --n) {
+        x >>= 1;
+    }
+    return x;
 }
 
-/* gemmlowp's RoundingDivideByPOT: x / 2^exponent, rounding half away from zero. */
-static int32_t tl_divide_pot(int32_t x, int exponent)
+/* gemmlowp's SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT, for a multiplier
+ * 0 <= b < 2^31 (tinylab.engine.quantize_multiplier makes no other; the generator checks):
+ * TFLM's two roundings, bit for bit, in 32-bit pieces.
+ *
+ * The high mul is a * b / 2^31 to nearest, a negative half going toward zero (gemmlowp's
+ * nudge): for m = |a| * b that is floor((m + 2^30 - [a < 0]) / 2^31) with a's sign. The
+ * division by 2^exponent rounds half away from zero: floor((q + 2^(exponent-1)) / 2^exponent)
+ * on the magnitude. With b >= 0 the product never saturates (|a| * b < 2^62).
+ *
+ * floor((m + 2^30 - 1) / 2^31) is floor((m + 2^30) / 2^31) less one exactly when that
+ * division is exact. tl_high_mul avoids 64-bit arithmetic, which costs hundreds of cycles on
+ * AVR. Equal to the 64-bit formula for every input, up to the limit of
+ * +-512 (tests/test_engine.py checks edge values and random pairs, on the host and in
+ * simavr). */
+static int16_t tl_rescale(int32_t a, int32_t b, uint8_t exponent)
 {
-    const int32_t mask = (int32_t)(((uint32_t)1 << exponent) - 1u);
-    const int32_t remainder = x & mask;
-    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    const int32_t rounded_down = x >= 0 ? x >> exponent : ~(~x >> exponent); /* no >> of x < 0 */
-    return rounded_down + (remainder > threshold ? 1 : 0);
+    const uint8_t negative = a < 0;
+    const uint32_t magnitude = negative ? 0u - (uint32_t)a : (uint32_t)a;
+    uint8_t inexact;
+    uint32_t quotient = tl_high_mul(magnitude, (uint32_t)b, &inexact);
+    if (negative && !inexact) { /* the nudge is 2^30 - 1 for a negative product */
+        --quotient;
+    }
+    if (exponent) { /* floor((q + 2^(e-1)) / 2^e) == (floor(q / 2^(e-1)) + 1) / 2 */
+        quotient = (tl_shift_right(quotient, (uint8_t)(exponent - 1)) + 1u) >> 1;
+    }
+    if (quotient > 512u) { /* beyond +-512 every int8 output clamps alike: go on in 16 bits */
+        quotient = 512u;
+    }
+    return negative ? (int16_t)-(int16_t)quotient : (int16_t)quotient;
 }
 
-/* Bias, fixed-point rescale, output zero point and clamp: TFLM's per-unit epilogue. */
-static int8_t tl_requantize(const tl_requant_t *q, uint16_t unit, int32_t acc)
+/* Bias, fixed-point rescale, output zero point and clamp: TFLM's per-unit epilogue, for the
+ * units of a layer in order. The cursor walks the bias, multiplier and shift tables.
+ *
+ * A ReLU unit whose sum is <= 0 needs no rescale: the rescale of a number <= 0 is <= 0, so the
+ * output is clamped to activation_min, the output zero point. Exact, and it skips the
+ * multiplies for the units a ReLU switches off. */
+typedef struct {
+    const tl_requant_t *q;
+    const int32_t *bias, *multiplier;
+    const int8_t *shift;
+    uint8_t relu; /* activation_min is the output zero point or above: a ReLU */
+} tl_units_t;
+
+static void tl_units_start(tl_units_t *units, const tl_requant_t *q)
 {
-    const uint16_t channel = q->per_channel ? unit : 0;
-    const int shift = (int8_t)TL_U8(q->shift + channel);
-    if (q->bias) {
-        acc += TL_I32(q->bias + unit);
+    units->q = q;
+    units->bias = q->bias;
+    units->multiplier = q->multiplier;
+    units->shift = q->shift;
+    units->relu = q->activation_min >= q->output_offset;
+}
+
+static int8_t tl_units_next(tl_units_t *units, int32_t acc)
+{
+    const tl_requant_t *q = units->q;
+    const int8_t shift = (int8_t)TL_U8(units->shift);
+    const int32_t multiplier = TL_I32(units->multiplier);
+    int16_t value;
+    if (units->bias) {
+        acc += TL_I32(units->bias);
+        ++units->bias;
+    }
+    if (q->per_channel) {
+        ++units->multiplier;
+        ++units->shift;
     }
     if (shift > 0) {
         acc = (int32_t)((uint32_t)acc << shift);
+    } else if (acc <= 0 && units->relu) {
+        return (int8_t)q->activation_min;
     }
-    acc = tl_high_mul(acc, TL_I32(q->multiplier + channel));
-    acc = tl_divide_pot(acc, shift > 0 ? 0 : -shift);
-    acc += q->output_offset;
-    if (acc < q->activation_min) {
-        acc = q->activation_min;
+    value = (int16_t)(tl_rescale(acc, multiplier, (uint8_t)(shift > 0 ? 0 : -shift))
+                      + q->output_offset);
+    if (value < q->activation_min) {
+        value = q->activation_min;
     }
-    if (acc > q->activation_max) {
-        acc = q->activation_max;
+    if (value > q->activation_max) {
+        value = q->activation_max;
     }
-    return (int8_t)acc;
+    return (int8_t)value;
 }

@@ -47,13 +47,15 @@ static void tl_layer_run(const tl_layer_t *flash_layer, const int8_t *input, int
     uint32_t entry;
     uint16_t unit = 0, column = 0; /* column: where the next entry could be */
     int32_t acc = 0;
+    tl_units_t units;
     TL_COPY(&layer, flash_layer, sizeof layer);
+    tl_units_start(&units, &layer.dense.requant);
     tl_bits_start(&weights, layer.weight_bits);
     tl_bits_start(&gaps, layer.gap_bits);
     for (entry = 0; entry < layer.n_entries; ++entry) {
         column += tl_decode(&layer.gap_code, &gaps);
         while (column >= layer.dense.n_inputs) { /* the entry is in a later row */
-            output[unit] = tl_requantize(&layer.dense.requant, unit, acc);
+            output[unit] = tl_units_next(&units, acc);
             acc = 0;
             ++unit;
             column -= layer.dense.n_inputs;
@@ -62,7 +64,7 @@ static void tl_layer_run(const tl_layer_t *flash_layer, const int8_t *input, int
         ++column;
     }
     for (; unit < layer.dense.n_outputs; ++unit) { /* rows after the last entry */
-        output[unit] = tl_requantize(&layer.dense.requant, unit, acc);
+        output[unit] = tl_units_next(&units, acc);
         acc = 0;
     }
 }
