@@ -38,7 +38,6 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -188,46 +187,53 @@ def measure_format(mlp, format: str, X, y) -> dict:
     return row
 
 
-def int8_cost_probe(mlp, X) -> dict:
-    """Where dense int8 cycles go: per multiply-accumulate and per output unit.
+def _probe_layer(n_in: int, n_out: int, relu_off: bool, rng):
+    """A one-layer int8 model whose units all take the same path through the epilogue.
 
-    Three one-layer models cut from the first layer: n_in x n_out, n_in/2 x n_out and
-    n_in x n_out/2. Their cycle differences give the inner loop's cycles per MAC and the
-    cycles per output unit outside it (requantization and loop), assuming
-    cycles = call + units * (per_unit + inputs * per_mac).
+    Random int8 weights; a bias of +1e6 keeps every sum positive (the full rescale), -1e7
+    keeps every sum negative (a ReLU that skips it). The scales give a multiplier of 0.001
+    (shift -9, as in the lesson student's layers).
     """
-    from tinylab import deploy, engine
+    from tinylab import engine
 
-    layer = mlp.layers[0]
-    half_in, half_out = layer.n_inputs // 2, layer.n_outputs // 2
-    per_unit_cut = slice(0, half_out) if layer.per_channel else slice(None)
-    cuts = {"full": layer,
-            "half_inputs": replace(layer, weights=layer.weights[:, :half_in]),
-            "half_units": replace(
-                layer, weights=layer.weights[:half_out],
-                bias=None if layer.bias is None else layer.bias[:half_out],
-                weight_scales=layer.weight_scales[per_unit_cut],
-                multipliers=layer.multipliers[per_unit_cut], shifts=layer.shifts[per_unit_cut])}
-    X = np.asarray(X, dtype=np.float32).reshape(len(X), -1)[:PROBE_EXAMPLES]
+    weights = rng.integers(-127, 128, (n_out, n_in))
+    bias = np.full(n_out, -10 ** 7 if relu_off else 10 ** 6)
+    layer = engine.DenseLayer.from_scales(
+        weights, bias, input_scale=0.05, input_zero_point=0, weight_scales=np.full(n_out, 0.01),
+        output_scale=0.5, output_zero_point=-128, activation="RELU")
+    return engine.IntegerMLP(layers=(layer,), input_shape=(n_in,), input_scale=0.05,
+                             input_zero_point=0, output_scale=0.5, output_zero_point=-128,
+                             model_hash=_hash("probe", n_in, n_out, relu_off))
+
+
+def int8_cost_probe() -> dict:
+    """Where dense int8 cycles go: per multiply-accumulate, per output unit, per layer call.
+
+    Four one-layer models on the virtual Uno (:func:`_probe_layer`): 64x32, 16x32 and 64x16
+    with every unit rescaled, and 64x32 with every unit skipped by its ReLU. Assuming
+    cycles = call + units * (per_unit + inputs * per_mac), their differences give each part.
+    """
+    from tinylab import deploy
+
+    rng = np.random.default_rng(SEED)
+    shapes = {"full": (64, 32, False), "quarter_inputs": (16, 32, False),
+              "half_units": (64, 16, False), "relu_off": (64, 32, True)}
     cycles = {}
-    for name, cut in cuts.items():
-        one_layer = engine.IntegerMLP(
-            layers=(cut,), input_shape=(cut.n_inputs,), input_scale=cut.input_scale,
-            input_zero_point=cut.input_zero_point, output_scale=cut.output_scale,
-            output_zero_point=cut.output_zero_point,
-            model_hash=_hash(name, cut.weights.tobytes()))
-        firmware = deploy.build_firmware(one_layer, "int8", "uno")
-        report = deploy.run_on_board(one_layer, firmware, X[:, :cut.n_inputs],
-                                     np.zeros(len(X), dtype=np.int64), progress=False)
+    for name, (n_in, n_out, relu_off) in shapes.items():
+        mlp = _probe_layer(n_in, n_out, relu_off, rng)
+        firmware = deploy.build_firmware(mlp, "int8", "uno")
+        X = rng.normal(size=(PROBE_EXAMPLES, n_in)).astype(np.float32)
+        report = deploy.run_on_board(mlp, firmware, X, np.zeros(len(X), dtype=np.int64),
+                                     progress=False)
         if report.bit_exact < 1:
             raise RuntimeError(f"int8 cost probe {name}: the board disagrees with the host")
         cycles[name] = report.cycles_mean
-    n_in, n_out = layer.n_inputs, layer.n_outputs
-    per_mac = (cycles["full"] - cycles["half_inputs"]) / ((n_in - half_in) * n_out)
-    per_unit = (cycles["full"] - cycles["half_units"]) / (n_out - half_out) - n_in * per_mac
-    call = cycles["full"] - n_out * (per_unit + n_in * per_mac)
-    return {"layer": f"{n_in}x{n_out}", "cycles": cycles, "cycles_per_mac": per_mac,
-            "cycles_per_unit": per_unit, "cycles_per_call": call}
+    per_mac = (cycles["full"] - cycles["quarter_inputs"]) / ((64 - 16) * 32)
+    per_unit = (cycles["full"] - cycles["half_units"]) / 16 - 64 * per_mac
+    call = cycles["full"] - 32 * (per_unit + 64 * per_mac)
+    return {"layer": "64x32", "cycles": cycles, "cycles_per_mac": per_mac,
+            "cycles_per_unit": per_unit, "cycles_per_call": call,
+            "cycles_saved_per_relu_skip": (cycles["full"] - cycles["relu_off"]) / 32}
 
 
 # --------------------------------------------------------------------------- float C MLP
@@ -490,8 +496,11 @@ def run(limit: int | None = None) -> dict:
         _log(f"{label}: building the model")
         start = time.perf_counter()
         model, settings = _make_model(key, data)
-        mlp, _ = deploy.integer_model(model, data)
+        # weight-shared models: one weight scale per layer keeps their few shared values few
+        per_channel = MODELS[key][1] is None
+        mlp, _ = deploy.integer_model(model, data, per_channel=per_channel)
         entry = {"label": label, "settings": settings, "describe": mlp.describe(),
+                 "weight_scales": "per channel" if per_channel else "per layer",
                  "shape": [mlp.n_inputs] + [layer.n_outputs for layer in mlp.layers],
                  "macs": _macs(mlp), "units": int(sum(l.n_outputs for l in mlp.layers)),
                  "nonzero_weights": int(sum(np.count_nonzero(l.weights) for l in mlp.layers)),
@@ -517,7 +526,7 @@ def run(limit: int | None = None) -> dict:
             entry["emlearn"] = try_emlearn(model, mlp, key)
             _log(f"    {entry['emlearn'].get('why_not') or entry['emlearn'].get('build')}")
             _log("  int8 cost probe")
-            entry["int8_probe"] = int8_cost_probe(mlp, X)
+            entry["int8_probe"] = int8_cost_probe()
             _log(f"    {entry['int8_probe']}")
         entry["goals"] = goals(entry)
         out["models"][key] = entry
@@ -611,7 +620,8 @@ def write_docs(result: dict, target: Path) -> None:
     sections = []
     for key, entry in result["models"].items():
         host = [r["host_accuracy"] for r in entry["formats"].values() if "host_accuracy" in r]
-        title = (f"**{entry['label']}**: int8 MLP {' -> '.join(map(str, entry['shape']))}, "
+        title = (f"**{entry['label']}**: int8 MLP {' -> '.join(map(str, entry['shape']))} "
+                 f"(weight scales {entry.get('weight_scales', 'per channel')}), "
                  f"{entry['macs']:,} MACs, {entry['nonzero_weights']:,} non-zero weights; "
                  f"Keras float32 test accuracy {100 * entry['keras_test_accuracy']:.2f}%"
                  + (f", host int8 reference {100 * host[0]:.2f}%." if host else "."))
@@ -676,20 +686,23 @@ def write_docs(result: dict, target: Path) -> None:
     if parts:
         notes.append(
             "**What the huffman model flash holds.** The weight streams are only part of it: "
-            "every format also stores, per output unit, an int32 bias, an int32 multiplier and "
-            "an int8 shift (TensorFlow's converter quantizes per channel), and the decoder's "
-            "code. In the shared models, per-channel scales also turn each layer's 16 shared "
-            "float values (4 bits) into many more int8 values, so the weight code words are "
-            "longer than the codebook's 4 bits. " + "; ".join(parts) + ".")
+            "every format also stores an int32 bias per output unit, an int32 multiplier and "
+            "an int8 shift per unit (the dense student, converted per channel) or per layer "
+            "(the weight-shared models, converted with one weight scale per layer so that a "
+            "layer's 15 shared values stay 15 int8 values; per channel, each unit would scale "
+            "them differently, into up to 76 values per layer), and the decoder's code. "
+            + "; ".join(parts) + ".")
     if probe:
         notes.append(
-            f"**Where the dense int8 cycles go** (student's first layer, {probe['layer']}, cut "
-            f"into three one-layer models on the same board): {probe['cycles_per_mac']:.1f} "
-            f"cycles per multiply-accumulate in the inner loop (the bound counts "
-            f"{CYCLES_PER_MAC}), {probe['cycles_per_unit']:,.0f} cycles per output unit outside "
-            f"it (the loop, and TFLM's requantization: bias, a 64-bit fixed-point multiply, "
-            f"which the AVR does in software, rounding shift and clamp) and "
-            f"{probe['cycles_per_call']:,.0f} per layer call.")
+            f"**Where the dense int8 cycles go** (one-layer {probe['layer']} models made for "
+            f"the probe, `int8_cost_probe`): {probe['cycles_per_mac']:.1f} cycles per "
+            f"multiply-accumulate in the inner loop (the bound counts {CYCLES_PER_MAC}; the "
+            f"hand-written loop also loads the input and adds products in pairs), "
+            f"{probe['cycles_per_unit']:,.0f} cycles per output unit outside it (the call of "
+            f"the dot product, the bias, TFLM's fixed-point rescale done in 32-bit pieces, "
+            f"the rounding shift and the clamp), of which a ReLU unit whose sum is <= 0 skips "
+            f"{probe['cycles_saved_per_relu_skip']:,.0f}, and {probe['cycles_per_call']:,.0f} "
+            f"per layer call.")
     body = (
         f"Measured {machine['date']} on {machine['cpus']} CPUs, Python {machine['python']}; "
         f"{tools['avr_gcc']}, Debian arduino-core-avr {tools['arduino_core_avr']}, simavr "

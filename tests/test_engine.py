@@ -136,18 +136,8 @@ def flatbuffers(student, teacher, digits):
              for name, model in (("student", student), ("teacher", teacher),
                                  ("pruned", pruned), ("shared", shared))}
     # one per-tensor model: TFLM's other kernel path (one weight scale per layer)
-    from tinylab._tensorflow import tf
-
-    convert_from = tf.lite.TFLiteConverter.from_saved_model
-
-    def per_tensor(*args, **kwargs):
-        converter = convert_from(*args, **kwargs)
-        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
-        return converter
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(tf.lite.TFLiteConverter, "from_saved_model", per_tensor)
-        found["shared_per_tensor"] = convert.to_tflite(shared, "int8", digits.X_train)
+    found["shared_per_tensor"] = convert.to_tflite(shared, "int8", digits.X_train,
+                                                   per_channel=False)
     return found
 
 

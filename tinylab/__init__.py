@@ -42,7 +42,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("data", "models", "train", "distill", "prune", "quantize", "convert", "huffman", "deploy",
                "pipeline", "export", "engine", "build", "virtual",
-               "device", "flash", "workspace", "boards", "plot", "doctor", "exercises", "widgets", "cli")
+               "device", "flash", "capture", "deep_compressed", "workspace", "boards", "plot", "doctor",
+               "exercises", "widgets", "cli")
 __all__ = ["__version__", *_SUBMODULES]
 
 

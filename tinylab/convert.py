@@ -50,6 +50,8 @@ __all__ = ["MODES", "RUNTIMES", "REPRESENTATIVE_EXAMPLES", "ARENA_GRANULARITY_BY
            "micro_allocations", "report", "to_text"]
 
 MODES = ("float", "dynamic", "int8")
+#: TFLiteConverter's (private, tested) switch for one weight scale per fully connected layer.
+PER_TENSOR_SWITCH = "_experimental_disable_per_channel_quantization_for_dense_layers"
 RUNTIMES = ("micro", "litert")
 
 #: Examples the int8 converter sees to calibrate activation ranges. TensorFlow's
@@ -159,7 +161,8 @@ def _representative(X, example_shape, max_examples, seed) -> np.ndarray:
 
 
 def to_tflite(model, mode: str = "int8", representative=None, *,
-              max_examples: int = REPRESENTATIVE_EXAMPLES, seed: int = 0) -> bytes:
+              max_examples: int = REPRESENTATIVE_EXAMPLES, seed: int = 0,
+              per_channel: bool = True) -> bytes:
     """Convert a Keras model to a ``.tflite`` flatbuffer for a batch of one example.
 
     The model is exported as a SavedModel with a fixed input signature of shape
@@ -180,6 +183,13 @@ def to_tflite(model, mode: str = "int8", representative=None, *,
     max_examples : int
         At most this many representative examples are used, chosen at random with ``seed``.
     seed : int
+    per_channel : bool
+        ``"int8"`` only. True (TensorFlow's default): one weight scale per output unit of each
+        fully connected layer. False: one scale per layer, through the converter's
+        experimental ``_experimental_disable_per_channel_quantization_for_dense_layers``
+        switch. A weight-shared layer then keeps its few centroids as few int8 values, which is
+        what lets Huffman coding shrink it on the board (lesson 07); the accuracy cost is
+        usually nil for the lesson models, but check it.
 
     Returns
     -------
@@ -206,6 +216,12 @@ def to_tflite(model, mode: str = "int8", representative=None, *,
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
+            if not per_channel:
+                if not hasattr(converter, PER_TENSOR_SWITCH):
+                    raise RuntimeError(
+                        f"this TensorFlow ({tf.__version__}) has no {PER_TENSOR_SWITCH} "
+                        "switch: convert with per_channel=True")
+                setattr(converter, PER_TENSOR_SWITCH, True)
         return bytes(converter.convert())
 
 

@@ -34,16 +34,19 @@ FORMATS = engine.FORMATS
 SKETCH = Path(__file__).resolve().parents[1] / "boards" / "sketches" / "inference" / "inference.ino"
 
 
-def integer_model(model, data, *, max_examples: int = 200, seed: int = 0):
+def integer_model(model, data, *, max_examples: int = 200, seed: int = 0,
+                  per_channel: bool = True):
     """A Keras model as the int8 :class:`tinylab.engine.IntegerMLP` a board runs.
 
     Full-int8 conversion with ``data.X_train`` as the representative set, then read back
-    from the ``.tflite``. Returns ``(mlp, tflite_bytes)``.
+    from the ``.tflite``. ``per_channel=False`` gives one weight scale per layer (see
+    :func:`tinylab.convert.to_tflite`): the choice for a weight-shared model in the
+    ``huffman`` format. Returns ``(mlp, tflite_bytes)``.
     """
     from . import convert
 
     flatbuffer = convert.to_tflite(model, "int8", data.X_train, max_examples=max_examples,
-                                   seed=seed)
+                                   seed=seed, per_channel=per_channel)
     return engine.read_tflite(flatbuffer), flatbuffer
 
 

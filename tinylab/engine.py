@@ -28,7 +28,13 @@ TensorFlow's converter quantizes fully connected weights *per channel* (one scal
 unit), and TFLM then uses one multiplier per unit; both are handled. Per-channel scales map a
 shared float weight to a different int8 value in each unit, so a weight-shared layer holds
 more distinct int8 values than its float codebook has entries (79 instead of 15 in the first
-layer of the 90%-pruned, 4-bit-shared mlp300), and each unit stores its own multiplier.
+layer of the 90%-pruned, 4-bit-shared mlp300), and each unit stores its own multiplier. For
+weight-shared models, convert with one scale per layer
+(``tinylab.convert.to_tflite(..., per_channel=False)``): the codebook stays 15 int8 values.
+
+On AVR the C engine's int8 inner loop and the fixed-point rescale are hand-written assembly
+inside the C (``boards/engine/kernel_int8.c``, ``kernel_common.c``; about 11 cycles per
+multiply-accumulate); elsewhere the same C computes the same integers in plain C99.
 
 Introduced in lesson ``07_deploy``.
 """
