@@ -1,7 +1,8 @@
 # TinyLab: two commands do all set-up and work.
 #   make lab    create .venv, install TinyLab and the board toolchain, start JupyterLab
 #   make test   the same set-up, then every test: pytest for the package, nbval for the lessons
-# Both are idempotent: once set up they go straight to work.
+#   make app    the same set-up, then serve the Voila apps (notebooks/apps) on localhost
+# All are idempotent: once set up they go straight to work.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -10,50 +11,71 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.tinylab-installed
 # The board toolchain (Debian/Ubuntu packages), one list shared with Binder.
 APT_PACKAGES := $(shell grep -v '^[[:space:]]*\#' binder/apt.txt)
+# Test-only Debian packages: the browser the Voila apps are tested in (Playwright drives it;
+# no browser download) and a font for legible screenshots (only recommended by chromium, and
+# recommends are not installed). Not on Binder.
+TEST_APT_PACKAGES := chromium fonts-liberation
 TEST_WORKSPACE := $(CURDIR)/.test-workspace
 LESSONS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+APPS := $(sort $(wildcard notebooks/apps/*.ipynb))
 
-.PHONY: lab test setup toolchain bench clean help
+.PHONY: lab app test setup toolchain test-browser bench clean help
 
 help:
 	@echo "make lab    start the workbench (JupyterLab on the welcome lesson)"
 	@echo "make test   run every test (package + lesson notebooks)"
+	@echo "make app    serve the Voila apps (notebooks/apps) on http://localhost:8866/"
 	@echo "make bench  run the benchmarks and rewrite docs/benchmarks.md"
 
 lab: setup
 	$(BIN)/tinylab lab
 
-test: setup
+# Voila on notebooks/apps only, no browser opened; `tinylab app --port N` for another port.
+app: setup
+	$(BIN)/tinylab app
+
+test: setup test-browser
 	rm -rf $(TEST_WORKSPACE)
 	TINYLAB_WORKSPACE=$(TEST_WORKSPACE) MPLBACKEND=Agg \
-	  $(BIN)/python -m pytest tests $(LESSONS) --nbval-lax --nbval-current-env
+	  $(BIN)/python -m pytest tests $(LESSONS) $(APPS) --nbval-lax --nbval-current-env
 
 # Every benchmark in bench/ (each prints JSON and rewrites its section of docs/benchmarks.md).
-bench: setup
+bench: setup test-browser
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	for b in $(sort $(basename $(notdir $(wildcard bench/[a-z]*.py)))); do \
 	  $(BIN)/tinylab bench $$b --write || exit 1; done
 
 setup: toolchain $(STAMP)
 
-# Board toolchain from apt: installed when running as root, otherwise the install line is printed.
-toolchain:
+# $(call apt_ensure,What,packages,why): the Debian packages that are missing are installed when
+# running as root; otherwise the exact install line is printed and set-up goes on.
+define apt_ensure
 	@if ! command -v dpkg-query >/dev/null; then \
-	  echo "Board toolchain: not a Debian/Ubuntu system; install the equivalents of: $(APT_PACKAGES)"; \
+	  echo "$(1): not a Debian/Ubuntu system; install the equivalents of: $(2)"; \
 	  exit 0; fi; \
 	missing=""; \
-	for p in $(APT_PACKAGES); do \
+	for p in $(2); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Installing the board toolchain:$$missing"; \
+	  echo "Installing $(1):$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else \
-	  echo "Board toolchain missing:$$missing"; \
+	  echo "$(1) missing:$$missing"; \
 	  echo "  install it with: sudo apt-get install -y$$missing"; \
-	  echo "  (lessons 00-06 run without it; deploying to a board needs it)"; \
+	  echo "  ($(3))"; \
 	fi
+endef
+
+# The board toolchain (compile, upload, the virtual Uno).
+toolchain:
+	$(call apt_ensure,Board toolchain,$(APT_PACKAGES),lessons 00-06 run without it; deploying to a board needs it)
+
+# The browser the Voila apps are tested in (the browser tests skip without it, or fail when CI
+# is set).
+test-browser:
+	$(call apt_ensure,Test browser,$(TEST_APT_PACKAGES),the Voila apps' browser tests need it)
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \

@@ -143,6 +143,20 @@ def test_capture_from_the_virtual_uno_writes_labelled_rows(tmp_path, capsys):
     assert summary["rows_kept"] == 30 and summary["exit_status"] == 0
 
 
+def test_capture_windows_from_the_virtual_uno_keeps_whole_numbered_windows(tmp_path, capsys):
+    out = tmp_path / "wave.csv"
+    code = cli.main(["capture", "--port", "virtual", "--out", str(out), "--windows", "2",
+                     "--label", "wave", "--command", "G wave", "--json"])
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads(capsys.readouterr().out)
+    lines = out.read_text().splitlines()
+    assert lines[0] == "ax,ay,az,gx,gy,gz,window,label"
+    windows = [line.split(",")[-2] for line in lines[1:]]
+    assert len(set(windows)) == 2 and len(windows) % 2 == 0  # two windows of equal length
+    assert windows[: len(windows) // 2] == [windows[0]] * (len(windows) // 2)
+    assert summary["exit_status"] == 0
+
+
 def test_capture_from_a_missing_port_names_the_problem(tmp_path, capsys):
     code = cli.main(["capture", "--port", "/dev/ttyTINYLAB-none", "--out",
                      str(tmp_path / "x.csv"), "--rows", "3"])

@@ -160,9 +160,10 @@ def test_makefile_installs_the_apt_txt_list():
     assert in_make == in_apt, (
         f"the Makefile's APT_PACKAGES {in_make} is not binder/apt.txt's list {in_apt} "
         "(the Makefile drops whole comment lines only: keep comments off package lines)")
-    loop = re.search(r"^\s*for p in (.*); do", database, re.MULTILINE)
-    assert loop, "make -n toolchain no longer loops over the apt packages"
-    assert loop.group(1).split() == apt_txt_packages(), \
+    # the expanded recipe (not the apt_ensure macro's text, which loops over "$(2)")
+    loops = re.findall(r"for p in ([^;$]*); do", database)
+    assert loops, "make -n toolchain no longer loops over the apt packages"
+    assert [packages.split() for packages in loops] == [apt_txt_packages()], \
         "make toolchain does not go through binder/apt.txt's packages"
 
 

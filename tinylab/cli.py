@@ -3,8 +3,8 @@
 Sub-commands now: ``lab`` (start JupyterLab on the welcome lesson), ``doctor`` (what this
 machine has), ``pipeline`` (the whole compression pipeline and its table), ``deploy`` (a
 model onto a real or virtual Arduino, the test set over serial), ``capture`` (sensor rows from
-a board into a CSV file) and ``bench`` (run ``bench/NAME.py``). Later: ``app``: each is one
-function ``_cmd_<name>(args)`` plus its parser in ``_parser()``.
+a board into a CSV file), ``app`` (serve the Voila apps) and ``bench`` (run ``bench/NAME.py``):
+each is one function ``_cmd_<name>(args)`` plus its parser in ``_parser()``.
 """
 
 from __future__ import annotations
@@ -52,6 +52,34 @@ def _cmd_lab(args) -> int:
         print("Running as root: passing --allow-root to JupyterLab.", flush=True)
         command.append("--allow-root")
     print("Starting JupyterLab on notebooks/00_welcome.ipynb (Ctrl-C twice to stop) ...", flush=True)
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
+def _port(text: str) -> int:
+    """``--port``: an integer from 1 to 65535."""
+    from . import app
+
+    try:
+        return app.check_port(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _cmd_app(args) -> int:
+    from . import app
+
+    try:
+        directory = app.apps_dir(_checkout())
+    except FileNotFoundError as error:
+        print(f"tinylab app: {error}", file=sys.stderr)
+        return 2
+    names = app.list_apps(directory)
+    command = app.voila_command(directory, port=args.port, ip=args.ip)
+    # Voila, unlike JupyterLab, has no root check and no --allow-root: as root it starts as is.
+    print(f"Starting Voila on notebooks/apps ({', '.join(names) or 'no apps yet'}), "
+          f"http://{args.ip or 'localhost'}:{args.port or app.DEFAULT_PORT}/ "
+          f"(Ctrl-C to stop) ...", flush=True)
     os.execv(sys.executable, command)
     return 0  # not reached
 
@@ -142,7 +170,7 @@ def _cmd_capture(args) -> int:
     try:
         if args.port != "virtual":
             summary = capture.record(args.port, args.out, rows=args.rows, seconds=args.seconds,
-                                     label=args.label, commands=commands,
+                                     label=args.label, windows=args.windows, commands=commands,
                                      progress=not args.json)
         else:
             if not CAPTURE_SIM.is_dir():
@@ -152,7 +180,8 @@ def _cmd_capture(args) -> int:
             with virtual.VirtualUno(firmware) as board:
                 summary = capture.record(board.port, args.out, rows=args.rows,
                                          seconds=args.seconds, label=args.label,
-                                         commands=commands, progress=not args.json)
+                                         windows=args.windows, commands=commands,
+                                         progress=not args.json)
     except (ValueError, device.DeviceError, build.BuildError, virtual.VirtualBoardError,
             virtual.HarnessBuildError) as error:
         print(f"tinylab capture: {error}", file=sys.stderr)
@@ -190,6 +219,12 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--ip", help="address to listen on (default: localhost)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     lab.set_defaults(run=_cmd_lab)
+
+    voila = commands.add_parser("app", help="serve the Voila apps (notebooks/apps) on localhost")
+    voila.add_argument("--port", type=_port,
+                       help="port for Voila (default: 8866 or the next free one)")
+    voila.add_argument("--ip", help="address to listen on (default: localhost)")
+    voila.set_defaults(run=_cmd_app)
 
     doctor = commands.add_parser("doctor", help="check Python packages, board toolchains and boards")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -240,6 +275,9 @@ def _parser() -> argparse.ArgumentParser:
     amount = cap.add_mutually_exclusive_group()
     amount.add_argument("--rows", type=int, help="stop after this many rows")
     amount.add_argument("--seconds", type=float, help="stop after this many seconds")
+    amount.add_argument("--windows", type=int,
+                        help="trigger mode: stop after this many whole gesture windows (the "
+                             "sketch sends one window each time it is armed)")
     cap.add_argument("--label", help="label written into every row (e.g. punch)")
     cap.add_argument("--command", action="append",
                      help="a line for the sketch after its banner, e.g. 'G punch' (repeatable)")

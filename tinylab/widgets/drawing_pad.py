@@ -60,7 +60,7 @@ def append_row(path, counts, label: int) -> int:
     return count_rows(path)
 
 
-def drawing_pad(out_csv=None, *, model=None, data=None) -> widgets.VBox:
+def drawing_pad(out_csv=None, *, model=None, data=None, on_digit=None) -> widgets.VBox:
     """Draw a digit with the mouse; see its 8x8 counts; label and save it; ask a model.
 
     The strokes are rasterized onto a 32x32 bitmap and cut into 4x4 blocks
@@ -78,6 +78,11 @@ def drawing_pad(out_csv=None, *, model=None, data=None) -> widgets.VBox:
         A classifier taking ``data.input_shape`` inputs (e.g. (8, 8, 1)), ten outputs.
     data : tinylab.data.Dataset, optional
         Needed with ``model``: its normalization turns the counts into the model's inputs.
+    on_digit : callable, optional
+        Called as ``on_digit(counts)`` (the 8x8 counts, int64) whenever a stroke ends (mouse
+        up or out, touch end, :meth:`draw_stroke`), after the preview is drawn: the hook of
+        panels that ask a board (:func:`tinylab.widgets.digit_on_board`). It reports its own
+        errors; an exception it lets out is shown in the pad's status line.
 
     Returns
     -------
@@ -91,10 +96,15 @@ def drawing_pad(out_csv=None, *, model=None, data=None) -> widgets.VBox:
     if (model is None) != (data is None):
         raise ValueError("give both model and data (data.normalize prepares the model's input), "
                          "or neither")
+    if on_digit is not None and not callable(on_digit):
+        raise TypeError(f"on_digit must be a function of the 8x8 counts, got {on_digit!r}")
     out_csv = Path(out_csv) if out_csv is not None else None
 
+    # flex "0 0 auto": in an HBox beside the preview, a browser would otherwise shrink the
+    # canvas to a sliver (seen in Chromium under Voila).
     canvas = Canvas(width=CANVAS_PIXELS, height=CANVAS_PIXELS,
                     layout=widgets.Layout(width=f"{CANVAS_PIXELS}px", height=f"{CANVAS_PIXELS}px",
+                                          min_width=f"{CANVAS_PIXELS}px", flex="0 0 auto",
                                           border="1px solid #888"))
     label = widgets.Dropdown(options=list(range(10)), value=0, description="label",
                              layout=widgets.Layout(width="150px"))
@@ -119,6 +129,9 @@ def drawing_pad(out_csv=None, *, model=None, data=None) -> widgets.VBox:
         canvas.clear()
         canvas.fill_style = "white"
         canvas.fill_rect(0, 0, CANVAS_PIXELS, CANVAS_PIXELS)
+        set_pen()
+
+    def set_pen():
         canvas.stroke_style = "black"
         canvas.fill_style = "black"
         canvas.line_width = PEN_WIDTH
@@ -130,6 +143,19 @@ def drawing_pad(out_csv=None, *, model=None, data=None) -> widgets.VBox:
             canvas.fill_circle(start[0], start[1], PEN_WIDTH / 2)
         else:
             canvas.stroke_line(start[0], start[1], end[0], end[1])
+
+    def on_client_ready():
+        # A browser view has just connected. Under Voila the page connects only after the
+        # notebook has run, so whatever was painted before never reached it, including
+        # ipycanvas's "draw on this canvas" switch, which ipycanvas sends only when the canvas
+        # it draws on changes (it remembers the last one in _current_canvas). Forget it, so
+        # the next command re-sends the switch, then paint everything again.
+        canvas._canvas_manager._current_canvas = None
+        with hold_canvas():
+            paint_background()
+            for stroke in panel.strokes:
+                for start, end in zip(stroke[:1] + stroke[:-1], stroke):
+                    paint_segment(start, end)
 
     def digit() -> np.ndarray:
         bitmap = data_module.rasterize_strokes(panel.strokes, CANVAS_PIXELS, pen_width=PEN_WIDTH)
@@ -172,6 +198,9 @@ def drawing_pad(out_csv=None, *, model=None, data=None) -> widgets.VBox:
         if pen["down"]:
             pen["down"] = False
             refresh()
+            if on_digit is not None:
+                with reporting_errors(status):
+                    on_digit(panel.preview_counts)
 
     def on_touch_start(points):
         if points:
@@ -220,6 +249,7 @@ def drawing_pad(out_csv=None, *, model=None, data=None) -> widgets.VBox:
             panel.prediction = predict_digit(counts)
             status.value = f"the model says <b>{panel.prediction}</b>"
 
+    canvas.on_client_ready(on_client_ready)
     canvas.on_mouse_down(on_down)
     canvas.on_mouse_move(on_move)
     canvas.on_mouse_up(on_up)

@@ -1,0 +1,281 @@
+"""The draw-a-digit app's panel, driven without a browser, on the virtual Uno for real.
+
+The model comes from :func:`tinylab.deep_compressed.load_or_compress` on a short route (the
+lesson student pruned and weight-shared, a few epochs) so the module trains for seconds, not
+the half minute of the app's distilled route; everything after the model (int8, Huffman
+firmware, simavr, serial) is what the app runs.
+"""
+
+import html
+import os
+import signal
+import threading
+
+import ipycanvas.canvas
+import numpy as np
+import pytest
+import traitlets
+
+import tinylab as tl
+from tinylab import deep_compressed
+
+QUICK_ROUTE = {"model": "student", "sparsity": 0.7, "bits": 4, "steps": 2, "epochs_per_step": 2,
+               "fine_tune_epochs": 1}
+
+
+@pytest.fixture(scope="module")
+def board_tools():
+    """The Uno toolchain and simavr, which the virtual board needs: skip on a laptop, fail in CI."""
+    missing = [f"{tool} ({tl.build.AVR_APT_LINE})" for tool in tl.build.missing_tools("uno")]
+    missing += [f"{tool} ({tl.virtual.SIMAVR_APT_LINE})" for tool in tl.virtual.missing_tools()]
+    if missing:
+        message = "the draw-a-digit panel's virtual Uno needs: " + "; ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def compressed_in_workspace(tmp_path_factory, digits):
+    """A deep-compressed model made once in a workspace of its own, and that workspace."""
+    workspace = tmp_path_factory.mktemp("digit-on-board-workspace")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TINYLAB_WORKSPACE", str(workspace))
+        made = deep_compressed.load_or_compress(digits, route=QUICK_ROUTE)
+    return made, workspace
+
+
+@pytest.fixture
+def compressed(compressed_in_workspace):
+    return compressed_in_workspace[0]
+
+
+@pytest.fixture
+def panel(board_tools, digits, compressed):
+    built = tl.widgets.digit_on_board(digits, compressed=compressed)
+    yield built
+    built.close()
+
+
+def _text(widget) -> str:
+    return html.unescape(widget.value)
+
+
+def _host_scores(mlp, digits, counts):
+    x = digits.normalize(np.asarray(counts).reshape(digits.input_shape))[np.newaxis]
+    return tl.engine.run_int8(mlp, tl.engine.quantize_inputs(mlp, x))[0]
+
+
+def _gone(pid) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_load_or_compress_saves_once_and_reads_back(compressed_in_workspace, digits, monkeypatch):
+    made, workspace = compressed_in_workspace
+    assert not made.cached and made.card["route"] == QUICK_ROUTE
+    assert made.card["model_hash"] == made.mlp.model_hash
+    assert 0.5 < made.card["int8_test_accuracy"] <= 1
+    monkeypatch.setenv("TINYLAB_WORKSPACE", str(workspace))
+    again = deep_compressed.load_or_compress(digits, route=QUICK_ROUTE)
+    assert again.cached and again.tflite == made.tflite
+    assert again.mlp.model_hash == made.mlp.model_hash
+    # The app's route is lesson 07's and bench/mcu.py's distilled one.
+    assert deep_compressed.DISTILLED_ROUTE == {"model": "mlp300", "student": "student",
+                                               "sparsity": 0.7, "bits": 4}
+
+
+def test_the_board_answers_test_digits_bit_identical_with_the_host(panel, digits, compressed):
+    c = panel.controls
+    assert panel.ready and "ready" in _text(c["status"]) and "huffman" in _text(c["status"])
+    assert panel.firmware.board == "uno" and panel.board.running
+    for key, css in (("canvas", "tl-canvas"), ("status", "tl-board-status"),
+                     ("prediction", "tl-board-prediction"), ("predict", "tl-predict"),
+                     ("port", "tl-port")):
+        assert css in c[key]._dom_classes, key
+    for i in range(4):
+        counts = digits.raw(digits.X_test[i]).reshape(8, 8)
+        result = panel.predict_counts(counts)
+        assert result is not None, _text(c["prediction"])
+        host = _host_scores(compressed.mlp, digits, counts)
+        np.testing.assert_array_equal(result["board_scores"], host)   # bit for bit
+        assert result["bit_identical"] and result["host_class"] == int(np.argmax(host))
+        assert result["board_class"] == result["host_class"]
+        assert result["float_class"] in range(10) and result["cycles"] > 1000
+        shown = _text(c["prediction"])
+        assert (f"board: {result['board_class']} · host: {result['host_class']} · "
+                f"{result['latency_us'] / 1000:.1f} ms ({result['cycles']:,} cycles) on the "
+                f"board") in " ".join(shown.replace("<b>", "").replace("</b>", "").split())
+        assert "bit-identical" in shown
+
+
+def test_a_stroke_predicts_when_the_pen_lifts_and_predict_asks_again(panel, digits, compressed):
+    c = panel.controls
+    canvas = c["canvas"]
+    canvas._mouse_down_callbacks(128, 24)
+    for y in range(32, 240, 8):
+        canvas._mouse_move_callbacks(128, y)
+    assert panel.result is None                       # nothing sent while drawing
+    canvas._mouse_up_callbacks(128, 232)
+    first = panel.result
+    assert first is not None, _text(c["prediction"])
+    counts = c["pad"].digit()
+    np.testing.assert_array_equal(first["board_scores"], _host_scores(compressed.mlp, digits, counts))
+    assert f"board: <b>{first['board_class']}</b>" in c["prediction"].value
+    c["predict"].click()                              # the button asks about the same drawing
+    assert panel.result is not first and not c["predict"].disabled
+    np.testing.assert_array_equal(panel.result["board_scores"], first["board_scores"])
+    c["clear"].click()
+    assert panel.result is None and "Draw a digit" in c["prediction"].value
+    c["predict"].click()
+    assert "the pad is empty" in _text(c["prediction"]) and panel.result is None
+
+
+def test_a_crashed_board_is_reported_in_words_and_restarted(panel, digits):
+    c = panel.controls
+    counts = digits.raw(digits.X_test[0]).reshape(8, 8)
+    pid = panel.board.pid
+    os.kill(pid, signal.SIGKILL)                      # the simulation dies under the panel
+    assert panel.predict_counts(counts) is None
+    said = _text(c["prediction"])
+    assert "Traceback" not in said and "killed by signal 9" in said, said
+    assert "ready" not in _text(c["status"]) and "Press Predict" in _text(c["status"])
+    assert not panel.ready and panel.board is None and _gone(pid)
+    result = panel.predict_counts(counts)             # Predict starts a fresh virtual Uno
+    assert result is not None and result["bit_identical"], _text(c["prediction"])
+    assert panel.ready and "ready" in _text(c["status"]) and panel.board.pid != pid
+
+
+def test_a_silent_board_is_reported_in_words(board_tools, digits, compressed):
+    panel = tl.widgets.digit_on_board(digits, compressed=compressed, timeout_s=1.0)
+    try:
+        pid = panel.board.pid
+        os.kill(pid, signal.SIGSTOP)                  # alive but not answering
+        wake = threading.Timer(2.0, os.kill, (pid, signal.SIGCONT))
+        wake.start()
+        assert panel.predict_counts(digits.raw(digits.X_test[0]).reshape(8, 8)) is None
+        wake.join()
+        said = _text(panel.controls["prediction"])
+        assert "did not answer" in said and "Traceback" not in said, said
+        assert not panel.ready and panel.board is None and _gone(pid)
+    finally:
+        panel.close()
+
+
+def test_visitors_choose_boards_from_a_list_and_close_stops_the_board(panel):
+    port = panel.controls["port"]
+    assert port.options[0] == ("virtual Uno", "virtual") and port.value == "virtual"
+    with pytest.raises(traitlets.TraitError):         # no free-text device path
+        port.value = "/etc/passwd"
+    pid = panel.board.pid
+    panel.close()
+    assert panel.board is None and panel.device is None and _gone(pid)
+
+
+def test_a_board_that_cannot_start_is_explained_on_the_page(board_tools, digits, compressed,
+                                                            monkeypatch):
+    def cannot_start(self):
+        raise tl.virtual.HarnessBuildError("the virtual Uno needs simavr headers; install them")
+
+    monkeypatch.setattr(tl.virtual.VirtualUno, "start", cannot_start)
+    panel = tl.widgets.digit_on_board(digits, compressed=compressed)
+    c = panel.controls
+    status = _text(c["status"])
+    assert not panel.ready and "ready" not in status and "Traceback" not in status
+    assert "cannot run on this machine" in status and "simavr headers" in status
+    assert panel.predict_counts(digits.raw(digits.X_test[0]).reshape(8, 8)) is None
+    assert "simavr headers" in _text(c["prediction"])
+    with pytest.raises(ValueError, match="format"):
+        tl.widgets.digit_on_board(digits, compressed=compressed, format="zip")
+    panel.close()
+
+
+def test_the_drawing_pad_hands_each_finished_stroke_to_on_digit():
+    seen = []
+    pad = tl.widgets.drawing_pad(on_digit=seen.append)
+    canvas = pad.controls["canvas"]
+    canvas._mouse_down_callbacks(128, 24)
+    canvas._mouse_move_callbacks(128, 200)
+    assert seen == []                                 # not while the pen is down
+    canvas._mouse_up_callbacks(128, 200)
+    canvas._mouse_out_callbacks(0, 0)                 # leaving with the pen up: nothing new
+    pad.draw_stroke([(40, 128), (220, 128)])
+    assert len(seen) == 2 and seen[0].shape == (8, 8)
+    np.testing.assert_array_equal(seen[-1], pad.digit())
+    with pytest.raises(TypeError, match="on_digit"):
+        tl.widgets.drawing_pad(on_digit="print")
+
+    def broken(counts):
+        raise ValueError("no board here")
+
+    pad = tl.widgets.drawing_pad(on_digit=broken)
+    pad.draw_stroke([(40, 128), (220, 128)])          # the pad shows it; the stroke stays
+    assert "no board here" in pad.controls["status"].value and len(pad.strokes) == 1
+
+
+def test_the_drawing_pad_repaints_for_a_browser_that_connects_late(monkeypatch):
+    """Voila connects the page after the notebook ran: the pad must paint again for it."""
+    pad = tl.widgets.drawing_pad()
+    pad.draw_stroke([(40, 128), (220, 128)])
+    canvas = pad.controls["canvas"]
+    manager = canvas._canvas_manager
+    sent = []
+    monkeypatch.setattr(manager, "_send_custom", lambda command, buffers=[]: sent.append(command))
+    canvas._client_ready_callbacks()
+    # One batch: ipycanvas's switch to this canvas first (it was lost), then the painting.
+    assert len(sent) == 1 and manager._current_canvas is canvas
+    names = {number: name for name, number in ipycanvas.canvas.COMMANDS.items()}
+    painted = [names[command[0]] for command in sent[0]]
+    assert painted[0] == "switchCanvas" and "fillRect" in painted and "strokeLine" in painted
+
+
+def test_a_board_on_a_serial_port_that_carries_the_model_is_used_without_upload(
+        board_tools, digits, compressed, monkeypatch):
+    """A second virtual Uno stands in for a real board on a serial port (its pty)."""
+    firmware = tl.build.check_fits(tl.deploy.build_firmware(compressed.mlp, "huffman", "uno"))
+    with tl.virtual.VirtualUno(firmware) as plugged_in:
+        monkeypatch.setattr(tl.flash, "list_ports", lambda: [
+            {"device": plugged_in.port, "board": "Arduino Uno", "accessible": True}])
+        monkeypatch.setattr(tl.flash, "upload", lambda *args, **kwargs: pytest.fail(
+            "the board carries the model already: nothing to upload"))
+        panel = tl.widgets.digit_on_board(digits, compressed=compressed)
+        try:
+            port, status = panel.controls["port"], panel.controls["status"]
+            assert port.options[1] == (f"{plugged_in.port} - Arduino Uno", plugged_in.port)
+            own = panel.board.pid
+            port.value = plugged_in.port
+            assert panel.ready and f"{plugged_in.port} ready" in _text(status), _text(status)
+            assert panel.board is None and _gone(own)     # the panel's virtual Uno stopped
+            counts = digits.raw(digits.X_test[1]).reshape(8, 8)
+            result = panel.predict_counts(counts)
+            assert result is not None, _text(panel.controls["prediction"])
+            np.testing.assert_array_equal(result["board_scores"],
+                                          _host_scores(compressed.mlp, digits, counts))
+            port.value = "virtual"                        # and back to a fresh virtual Uno
+            assert panel.ready and panel.board.running and "virtual Uno ready" in _text(status)
+        finally:
+            panel.close()
+
+
+def test_a_failed_upload_is_explained_on_the_page(board_tools, digits, compressed, monkeypatch):
+    echo = tl.build.check_fits(tl.build.compile_sketch(tl.boards.BOARDS_DIR / "sketches" / "echo",
+                                                       board="uno"))
+    with tl.virtual.VirtualUno(echo) as other_sketch:      # no TinyLab inference banner
+        monkeypatch.setattr(tl.flash, "list_ports", lambda: [
+            {"device": other_sketch.port, "board": None, "description": "n/a"}])
+
+        def upload(firmware, port, board):
+            raise tl.flash.FlashError("no uploader: install arduino-cli or avrdude", "no-uploader")
+
+        monkeypatch.setattr(tl.flash, "upload", upload)
+        panel = tl.widgets.digit_on_board(digits, compressed=compressed)
+        try:
+            panel.controls["port"].value = other_sketch.port
+            status = _text(panel.controls["status"])
+            assert not panel.ready and "ready" not in status and "Traceback" not in status
+            assert "uploading the firmware failed: no uploader" in status, status
+        finally:
+            panel.close()

@@ -1,0 +1,497 @@
+"""A recorded grid of the whole compression pipeline, for an app that answers instantly.
+
+The "Compression explorer" app (``notebooks/apps/compression_explorer.ipynb``) lets a visitor
+move sliders for the distillation temperature, the sparsity and the bit width and see, at
+once, what every stage of lesson 06's pipeline buys: bytes and accuracy, from the float32
+teacher to the Huffman-coded model, and whether the result fits an Arduino Uno or a Nano 33
+BLE. Training at every slider move would take a minute; so the grid is computed once, here,
+with the lessons' own functions, and committed as ``datasets/compression_grid/grid.json``.
+The app only reads it (:func:`load`) and never imports TensorFlow.
+
+One grid point is the route of :func:`tinylab.pipeline.run`:
+
+    teacher (mlp300, float32) -> [distill into small16 at temperature T] -> prune to sparsity s
+        + retrain, dead units removed (P) -> k-means weight sharing at b bits, centroids
+        fine-tuned (P+Q) -> Huffman coding of indices and gaps (P+Q+H)
+
+with "no distillation" (``temperature=None``) compressing the teacher itself. Bytes are
+counted as :mod:`tinylab.pipeline` counts them (every byte a decoder needs, float32 biases
+and codebooks included). :func:`compute_grid` reuses work across the grid: the teacher is
+trained once, each temperature distills once, each (temperature, sparsity) prunes once,
+and only sharing + fine-tuning + Huffman runs per bit width.
+
+Run it from the repository root (``datasets/compression_grid/README.md`` has the command
+the committed grid was recorded with):
+
+    .venv/bin/python -m tinylab.compression_grid --out datasets/compression_grid/grid.json
+
+Introduced by the app of issue 7; the stages are lessons 03-06.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+__all__ = ["DEFAULT_PATH", "TEMPERATURES", "SPARSITIES", "BITS", "SETTINGS", "STAGES",
+           "FIXED_FIRMWARE", "compute_point", "compute_grid", "load", "point", "stages_for",
+           "board_fit", "main"]
+
+#: Where the recorded grid is committed.
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "datasets" / "compression_grid" / "grid.json"
+
+#: The axes of the recorded grid. ``None``: no distillation (the teacher is compressed).
+#: Chosen to teach, and to record in about a quarter of an hour on 2 cores: temperatures
+#: from the ordinary softmax (1) to very soft (8); sparsities from none to 95%, denser where
+#: accuracy starts to fall; bit widths from 2 (3 shared values) to 8 (6 left out: it adds
+#: little beside 5 and 8, and the recording stays near a quarter of an hour).
+TEMPERATURES = (None, 1.0, 2.0, 4.0, 8.0)
+SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
+BITS = (2, 3, 4, 5, 8)
+
+#: Every other setting of the route: those of lesson 06 and ``bench/quantize.py``'s distilled
+#: route (small16 is lesson 03's student; alpha 0.9 and Adam 1e-2 as ``pipeline.run``).
+SETTINGS = {"dataset": "digits", "data_seed": 0, "model": "mlp300", "student": "small16",
+            "alpha": 0.9, "distill_learning_rate": 1e-2, "steps": 4, "epochs_per_step": 5,
+            "prune_learning_rate": 1e-3, "fine_tune_epochs": 3, "fine_tune_learning_rate": 1e-3,
+            "seed": 0}
+
+#: The stage names, in order, as :mod:`tinylab.pipeline` names them.
+STAGES = ("float32", "distilled", "pruned (P)", "pruned + shared (P+Q)",
+          "P+Q + Huffman (P+Q+H)")
+
+#: The flash an inference firmware takes before any model: TinyLab's inference sketch built
+#: around an empty model (``tl_model_run`` writes zeros): the Arduino core, Serial, the line
+#: protocol and the cycle counter. Measured by ``bench/mcu.py`` (``empty_sketch``), reported
+#: in docs/benchmarks.md (2026-11-24, avr-gcc 5.4.0, Debian arduino-core-avr 1.8.7). The
+#: decoder's own code (about 1.75-1.8 KB for the huffman kernel, same page) is NOT in it.
+#: The Nano 33 BLE's mbed core cannot be built offline here, so its fixed cost is unmeasured
+#: (``None``): its model bytes are compared with the whole usable flash.
+FIXED_FIRMWARE = {
+    "uno": {"flash_bytes": 3238,
+            "source": "docs/benchmarks.md: bench/mcu.py empty_sketch(), the inference sketch "
+                      "built around an empty model, avr-gcc 5.4.0, 2026-11-24"},
+    "nano33ble": {"flash_bytes": None,
+                  "source": "not measured: the mbed core (arduino:mbed_nano) is not installable "
+                            "offline here; compared with the whole usable flash"},
+}
+
+_SCHEMA = 1
+_STAGE_KEYS = ("stage", "model", "val_accuracy", "test_accuracy", "bytes", "ratio")
+
+
+# --------------------------------------------------------------------------- computing
+
+
+def _check_axes(temperatures, sparsities, bits_list):
+    from . import distill, prune, quantize
+
+    temperatures = [None if t is None else distill._check_temperature(t) for t in temperatures]
+    sparsities = [prune._check_fraction(s) for s in sparsities]
+    bits_list = [quantize._check_bits(b, 2, 16) for b in bits_list]
+    for name, values in (("temperatures", temperatures), ("sparsities", sparsities),
+                         ("bits", bits_list)):
+        if not values:
+            raise ValueError(f"{name} must list at least one value")
+        if len(set(values)) != len(values):
+            raise ValueError(f"{name} has repeated values: {values}")
+    return temperatures, sparsities, bits_list
+
+
+def _copy(model):
+    from ._tensorflow import keras
+
+    twin = keras.models.clone_model(model)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def _float_bytes(model) -> int:
+    from . import models
+
+    return 4 * models.count_params(model)
+
+
+class _Stages:
+    """Measures a model on the validation and test splits, as ``pipeline.run`` does."""
+
+    def __init__(self, data, reference_bytes: int):
+        self.data, self.reference_bytes = data, int(reference_bytes)
+
+    def __call__(self, stage, network, n_bytes) -> dict:
+        from . import train
+
+        data = self.data
+        return {"stage": stage, "model": network.name,
+                "val_accuracy": train.accuracy(network, data.X_val, data.y_val),
+                "test_accuracy": train.accuracy(network, data.X_test, data.y_test),
+                "bytes": int(n_bytes), "ratio": self.reference_bytes / max(int(n_bytes), 1)}
+
+
+def _teacher(data, settings, progress):
+    from . import train
+
+    return train.load_or_train(settings["model"], data, seed=settings["seed"], progress=progress)
+
+
+def _distilled(teacher, data, temperature, settings, progress):
+    """The model to compress at ``temperature``: a fresh copy of the teacher when ``None``."""
+    from . import distill, models
+
+    if temperature is None:
+        return _copy(teacher)
+    name = settings["student"]
+    student = models.build(name, data.input_shape, data.n_classes, seed=settings["seed"])
+    distill.distill(student, teacher, data, temperature=temperature, alpha=settings["alpha"],
+                    epochs=int(models.ARCHITECTURES[name]["epochs"]),
+                    learning_rate=settings["distill_learning_rate"], seed=settings["seed"],
+                    progress=progress)
+    return student
+
+
+def _pruned(model, data, sparsity, settings, progress):
+    """A pruned, retrained copy of ``model`` without dead units, its masks, and the kernel
+    sizes before pruning. Sparsity 0 prunes nothing and does not retrain."""
+    import numpy as np
+
+    from . import prune
+
+    original_weights = {name: int(np.size(model.get_layer(name).kernel))
+                        for name in prune.prunable_layers(model)}
+    current = _copy(model)
+    if sparsity > 0:
+        masks, _ = prune.iterative_prune(current, data, final_sparsity=sparsity,
+                                         steps=settings["steps"],
+                                         epochs_per_step=settings["epochs_per_step"],
+                                         learning_rate=settings["prune_learning_rate"],
+                                         seed=settings["seed"], progress=progress)
+    else:
+        masks = {name: np.ones(np.shape(current.get_layer(name).kernel), dtype=bool)
+                 for name in original_weights}
+    current, masks = prune.remove_dead_neurons(current, masks)
+    return current, masks, original_weights
+
+
+def _shared(pruned, masks, original_weights, data, bits, settings):
+    """P, P+Q and P+Q+H rows of Deep Compression's table for ``bits``, and the shared model."""
+    from . import pipeline, quantize
+
+    model = _copy(pruned)
+    sharing = quantize.WeightSharing(bits, seed=settings["seed"], reserve_filler=True)
+    sharing.fit(model, masks)
+    sharing.apply(model)
+    if settings["fine_tune_epochs"]:
+        sharing.fine_tune(model, data, epochs=int(settings["fine_tune_epochs"]),
+                          learning_rate=settings["fine_tune_learning_rate"],
+                          seed=settings["seed"])
+    rows = pipeline._layer_rows(model, sharing, original_weights)
+    return model, rows[-1]
+
+
+def _pruned_bytes(pruned, masks) -> int:
+    """Bytes of the P stage: each kept weight as float32 with its relative index, the filler
+    entries, and float32 biases, as ``pipeline._layer_rows``'s ``bits_p`` (which needs no
+    codebook: it depends only on where the kept weights are)."""
+    import numpy as np
+
+    from . import pipeline, prune
+
+    bits = 0
+    for name, mask in masks.items():
+        index_bits = prune.INDEX_BITS[prune._layer_kind(np.asarray(mask))]
+        values, _, _ = prune.relative_indices(np.asarray(mask, dtype=np.float32), index_bits)
+        bits += len(values) * (32 + index_bits) + pipeline._bias_bits(pruned, name)
+    return -(-bits // 8)
+
+
+def _point_record(temperature, sparsity, bits, head, shared_model, total, measure) -> dict:
+    stages = list(head)
+    stages.append(measure("pruned + shared (P+Q)", shared_model, -(-total["bits_pq"] // 8)))
+    stages.append(dict(stages[-1], stage="P+Q + Huffman (P+Q+H)",
+                       bytes=int(-(-total["bits_pqh"] // 8)),
+                       ratio=measure.reference_bytes / max(int(-(-total["bits_pqh"] // 8)), 1)))
+    return {"temperature": temperature, "sparsity": sparsity, "bits": bits,
+            "kept_percent": total["kept_percent"], "stages": stages}
+
+
+def compute_point(temperature, sparsity, bits, data=None, *, settings=None,
+                  progress: bool = False) -> dict:
+    """One grid point, computed from scratch with the same steps as :func:`compute_grid`.
+
+    Parameters
+    ----------
+    temperature : float > 0, or None
+        Distill the teacher into the student at this softmax temperature; ``None``
+        compresses the teacher itself (no "distilled" stage).
+    sparsity : float in [0, 1)
+        Final sparsity of every layer with a kernel (0: no pruning, no retraining).
+    bits : int, 2 to 16
+        Codebook index width.
+    data : tinylab.data.Dataset, optional
+        Default ``tl.data.load(settings["dataset"], seed=settings["data_seed"])``.
+    settings : dict, optional
+        Overrides of :data:`SETTINGS`.
+    progress : bool
+        Training progress bars.
+
+    Returns
+    -------
+    dict
+        ``temperature``, ``sparsity``, ``bits``, ``kept_percent`` and ``stages``: one dict per
+        stage (``stage``, ``model``, ``val_accuracy``, ``test_accuracy``, ``bytes``, ``ratio``
+        against the teacher's float32 bytes), as in :attr:`tinylab.pipeline.PipelineResult.stages`.
+    """
+    grid = compute_grid([temperature], [sparsity], [bits], data, settings=settings,
+                        progress=progress, training_progress=progress)
+    return grid["points"][0]
+
+
+def compute_grid(temperatures=TEMPERATURES, sparsities=SPARSITIES, bits=BITS, data=None, *,
+                 settings=None, progress: bool = True, training_progress: bool = False) -> dict:
+    """Every (temperature, sparsity, bits) point, reusing work; the JSON-ready grid.
+
+    The teacher is trained (or loaded from the workspace) once, each temperature distills
+    once, each (temperature, sparsity) prunes and retrains once; each bit width then shares,
+    fine-tunes and Huffman-codes a copy of that pruned model. A tqdm bar counts the points.
+
+    Parameters
+    ----------
+    temperatures : sequence of float or None
+    sparsities : sequence of float in [0, 1)
+    bits : sequence of int
+    data : tinylab.data.Dataset, optional
+    settings : dict, optional
+        Overrides of :data:`SETTINGS`.
+    progress : bool
+        The grid's progress bar.
+    training_progress : bool
+        Progress bars of every training run too.
+
+    Returns
+    -------
+    dict
+        ``schema``, ``settings``, ``axes``, ``teacher``, ``points`` (see
+        :func:`compute_point`), ``seconds`` (wall-clock time of the computation).
+    """
+    from tqdm.auto import tqdm
+
+    from . import data as datasets
+
+    temperatures, sparsities, bits_list = _check_axes(temperatures, sparsities, bits)
+    settings = dict(SETTINGS, **(settings or {}))
+    unknown = set(settings) - set(SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(SETTINGS)}")
+    if data is None:
+        data = datasets.load(settings["dataset"], seed=settings["data_seed"])
+    settings.update(dataset=data.name, data_seed=data.seed)
+    start = time.perf_counter()
+    teacher = _teacher(data, settings, training_progress)
+    measure = _Stages(data, _float_bytes(teacher))
+    teacher_row = measure("float32", teacher, measure.reference_bytes)
+    points = []
+    total = len(temperatures) * len(sparsities) * len(bits_list)
+    with tqdm(total=total, desc="compression grid", unit="point", disable=not progress) as bar:
+        for temperature in temperatures:
+            bar.set_postfix_str(f"T={temperature} distilling")
+            base = _distilled(teacher, data, temperature, settings, training_progress)
+            head = [teacher_row]
+            if temperature is not None:
+                head.append(measure("distilled", base, _float_bytes(base)))
+            for sparsity in sparsities:
+                bar.set_postfix_str(f"T={temperature} s={sparsity} pruning")
+                pruned, masks, original_weights = _pruned(base, data, sparsity, settings,
+                                                          training_progress)
+                pruned_row = measure("pruned (P)", pruned, _pruned_bytes(pruned, masks))
+                for width in bits_list:
+                    bar.set_postfix_str(f"T={temperature} s={sparsity} b={width}")
+                    shared, total = _shared(pruned, masks, original_weights, data, width,
+                                            settings)
+                    points.append(_point_record(temperature, sparsity, width,
+                                                [*head, pruned_row], shared, total, measure))
+                    bar.update(1)
+    return {"schema": _SCHEMA, "settings": settings,
+            "axes": {"temperature": temperatures, "sparsity": sparsities, "bits": bits_list},
+            "teacher": teacher_row, "points": points,
+            "seconds": round(time.perf_counter() - start, 1)}
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _bad(path, what) -> ValueError:
+    return ValueError(f"{path} is not a valid compression grid: {what}. Record one with "
+                      f"`python -m tinylab.compression_grid --out {path}` "
+                      f"(see datasets/compression_grid/README.md)")
+
+
+def _key(temperature, sparsity, bits):
+    return (None if temperature is None else float(temperature), round(float(sparsity), 6),
+            int(bits))
+
+
+def _check_number(value, path, where, low=-math.inf, high=math.inf):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        raise _bad(path, f"{where} must be a number in [{low}, {high}], got {value!r}")
+
+
+def _validate(grid, path) -> dict:
+    if not isinstance(grid, dict):
+        raise _bad(path, f"the top level must be an object, got {type(grid).__name__}")
+    if grid.get("schema") != _SCHEMA:
+        raise _bad(path, f"schema must be {_SCHEMA}, got {grid.get('schema')!r}")
+    for key in ("settings", "axes", "teacher", "points"):
+        if key not in grid:
+            raise _bad(path, f"it lacks {key!r}")
+    axes = grid["axes"]
+    if not isinstance(axes, dict) or set(axes) != {"temperature", "sparsity", "bits"} \
+            or not all(isinstance(v, list) and v for v in axes.values()):
+        raise _bad(path, "axes must hold non-empty lists 'temperature', 'sparsity', 'bits'")
+    for t in axes["temperature"]:
+        if t is not None:
+            _check_number(t, path, "a temperature", 1e-9)
+    for s in axes["sparsity"]:
+        _check_number(s, path, "a sparsity", 0.0, 0.999999)
+    for b in axes["bits"]:
+        if isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= 16:
+            raise _bad(path, f"a bit width must be a whole number 1..16, got {b!r}")
+    index = {}
+    for i, entry in enumerate(grid["points"]):
+        if not isinstance(entry, dict) \
+                or not {"temperature", "sparsity", "bits", "stages"} <= set(entry):
+            raise _bad(path, f"points[{i}] must hold temperature, sparsity, bits and stages")
+        names = [s.get("stage") for s in entry["stages"] if isinstance(s, dict)]
+        expected = [n for n in STAGES if n != "distilled" or entry["temperature"] is not None]
+        if names != expected:
+            raise _bad(path, f"points[{i}] stages must be {expected}, got {names}")
+        for stage in entry["stages"]:
+            missing = [k for k in _STAGE_KEYS if k not in stage]
+            if missing:
+                raise _bad(path, f"points[{i}] stage {stage['stage']!r} lacks {missing}")
+            _check_number(stage["val_accuracy"], path, f"points[{i}] accuracy", 0, 1)
+            _check_number(stage["test_accuracy"], path, f"points[{i}] accuracy", 0, 1)
+            _check_number(stage["bytes"], path, f"points[{i}] bytes", 1)
+        index[_key(entry["temperature"], entry["sparsity"], entry["bits"])] = entry
+    wanted = [_key(t, s, b) for t in axes["temperature"] for s in axes["sparsity"]
+              for b in axes["bits"]]
+    missing = [k for k in wanted if k not in index]
+    if missing or len(index) != len(grid["points"]):
+        raise _bad(path, f"points must cover the axes exactly once each; missing {missing[:3]}"
+                         f"{' ...' if len(missing) > 3 else ''}"
+                         f"{'' if len(index) == len(grid['points']) else ', or some repeated'}")
+    grid["_index"] = index
+    return grid
+
+
+def load(path=None) -> dict:
+    """Read and validate a recorded grid (default :data:`DEFAULT_PATH`).
+
+    Returns
+    -------
+    dict
+        The JSON's content (see ``datasets/compression_grid/README.md``) plus ``_index``, a
+        {(temperature, sparsity, bits): point} lookup used by :func:`point`.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, is not JSON, or does not hold a complete grid.
+    """
+    path = Path(DEFAULT_PATH if path is None else path)
+    if not path.is_file():
+        raise ValueError(f"no compression grid at {path}. The committed one is "
+                         f"{DEFAULT_PATH}; record one with "
+                         f"`python -m tinylab.compression_grid --out {path}`")
+    try:
+        grid = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise _bad(path, f"not JSON ({error})") from None
+    return _validate(grid, path)
+
+
+def point(grid: dict, temperature, sparsity, bits) -> dict:
+    """The recorded point at these settings; ValueError naming the axes if it is not there."""
+    entry = grid["_index"].get(_key(temperature, sparsity, bits))
+    if entry is None:
+        raise ValueError(f"no grid point at temperature={temperature!r}, sparsity={sparsity!r}, "
+                         f"bits={bits!r}; the grid has {grid['axes']}")
+    return entry
+
+
+def stages_for(entry: dict, huffman: bool = True) -> list:
+    """The stages of a point to show: all of them, or without the Huffman stage."""
+    return [s for s in entry["stages"] if huffman or s["stage"] != STAGES[-1]]
+
+
+def board_fit(board_id: str, model_bytes: int) -> dict:
+    """Whether ``model_bytes`` fits in the flash a board has left after the fixed firmware.
+
+    Compares the model's bytes with the board's usable flash (``boards/<id>.json``) minus
+    :data:`FIXED_FIRMWARE` (the inference sketch without a model; when unmeasured, nothing is
+    subtracted). Flash only: RAM for activations is not compared here.
+
+    Returns
+    -------
+    dict
+        ``board`` (name), ``fits``, ``model_bytes``, ``flash_left_bytes``,
+        ``fixed_bytes`` (None when unmeasured), ``share`` (model / flash left).
+    """
+    from . import boards
+
+    profile = boards.load(board_id)
+    fixed = FIXED_FIRMWARE.get(board_id, {}).get("flash_bytes")
+    left = profile["flash_usable_bytes"] - (fixed or 0)
+    return {"board": profile["name"], "fits": model_bytes <= left, "model_bytes": int(model_bytes),
+            "flash_left_bytes": int(left), "fixed_bytes": fixed, "share": model_bytes / left}
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _json_ready(grid: dict) -> dict:
+    return {k: v for k, v in grid.items() if not k.startswith("_")}
+
+
+def main(argv=None) -> int:
+    """``python -m tinylab.compression_grid [--out PATH] [--quick]``: record a grid."""
+    import argparse
+    import datetime
+    import platform
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m tinylab.compression_grid",
+                                     description="Record the compression explorer's grid.")
+    parser.add_argument("--out", default=str(DEFAULT_PATH), help="where to write the JSON")
+    parser.add_argument("--quick", action="store_true",
+                        help="a 2x2x2 grid, to try the command (a minute or two)")
+    args = parser.parse_args(argv)
+    axes = ((None, 4.0), (0.0, 0.9), (3, 5)) if args.quick else (TEMPERATURES, SPARSITIES, BITS)
+    grid = compute_grid(*axes, progress=True)
+
+    import numpy
+    import sklearn
+
+    from ._tensorflow import keras, tf
+
+    command = "python -m tinylab.compression_grid" + (" " + " ".join(argv if argv is not None
+                                                                    else sys.argv[1:])).rstrip()
+    grid["provenance"] = {
+        "recorded": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command.strip(), "seconds": grid.pop("seconds"),
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs (shared)",
+        "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
+                     "keras": keras.__version__, "numpy": numpy.__version__,
+                     "scikit-learn": sklearn.__version__}}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(_json_ready(grid), indent=1) + "\n")
+    load(out)  # what was written must read back
+    print(f"wrote {out}: {len(grid['points'])} points in {grid['provenance']['seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
