@@ -374,9 +374,10 @@ def test_drawing_pad_bar_gives_the_expected_columns(tmp_path):
     assert len(panel.strokes) == 1 and len(panel.strokes[0]) == 31
     counts = panel.digit()
     assert counts.shape == (8, 8)
-    # A 16-pixel pen at x=128 of 256 covers bitmap columns 15 and 16: 8x8 columns 3 and 4.
-    assert set(np.nonzero(counts.any(axis=0))[0]) == {3, 4}
-    assert counts[2:6, 3].tolist() == [4, 4, 4, 4] and counts.max() <= 16
+    # scaled to fill the height, centred, thick: a 1 as the UCI writers' 1s are
+    assert counts.any(axis=1).all() and set(np.nonzero(counts.any(axis=0))[0]) == {2, 3, 4, 5}
+    assert counts[:, 3].min() >= 14 and counts.max() <= 16
+    np.testing.assert_array_equal(counts, counts[:, ::-1])          # symmetric
     np.testing.assert_array_equal(panel.preview_counts, counts)   # the preview followed
 
 
@@ -390,7 +391,9 @@ def test_drawing_pad_mouse_callbacks_draw_only_while_pressed(tmp_path):
     canvas._mouse_up_callbacks(40, 200)
     canvas._mouse_move_callbacks(200, 200)        # pen lifted
     assert panel.strokes == [[(40.0, 40.0), (40.0, 200.0)]]
-    assert set(np.nonzero(panel.digit().any(axis=0))[0]) == {1}
+    centred = tl.widgets.drawing_pad()
+    centred.draw_stroke(_vertical_bar())
+    np.testing.assert_array_equal(panel.digit(), centred.digit())  # where it was drawn: no matter
 
 
 def test_drawing_pad_saves_rows_with_labels_and_resumes(tmp_path):

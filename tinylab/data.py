@@ -38,6 +38,8 @@ __all__ = [
     "DEFAULT_SPLIT",
     "downsample_to_digits",
     "rasterize_strokes",
+    "digit_from_strokes",
+    "DIGIT_INK_FRACTION",
 ]
 
 #: Fractions of the examples that go to (train, validation, test).
@@ -491,6 +493,72 @@ def downsample_to_digits(bitmap) -> np.ndarray:
     on = (bitmap != 0).astype(np.int64)
     n = side // block
     return on.reshape(n, block, n, block).sum(axis=(1, 3))
+
+
+#: The share of a UCI digit's 32x32 bitmap that is ink: sklearn's digits sum to 305 counts of
+#: 1,024 on average (303 for 7s to 330 for 8s, 313 for 1s), whatever the digit.
+DIGIT_INK_FRACTION = 0.30
+
+
+def digit_from_strokes(strokes, canvas_size: float, *, ink: float = DIGIT_INK_FRACTION,
+                       side: int = DIGIT_BITMAP_SIDE) -> np.ndarray:
+    """Pen strokes -> the 8x8 counts 0..16 of a digit, made as the UCI digits were.
+
+    NIST's preprocessing, which made the UCI bitmaps, normalized each digit's size: its
+    bounding box fills the 32x32 box (the larger side spans it, the other is centred; a 1
+    fills the height, thick). Its pens were also thick: every digit is about 30% ink
+    (:data:`DIGIT_INK_FRACTION`), a 1 as much as an 8. So this scales the strokes' bounding
+    box to the box, then widens the pen, by bisection, until the bitmap holds ``ink`` of its
+    pixels, and counts 4x4 blocks (:func:`downsample_to_digits`). Where on the canvas the
+    student draws, and how big, then no longer matters. Introduced in lesson ``01_data`` (the
+    drawing pad).
+
+    Parameters
+    ----------
+    strokes : sequence of sequences of (x, y)
+        Points in canvas pixels, as for :func:`rasterize_strokes`.
+    canvas_size : float
+        Side of the square canvas, in canvas pixels (> 0).
+    ink : float
+        Share of the bitmap to cover, in (0, 1).
+    side : int
+        Side of the bitmap (32).
+
+    Returns
+    -------
+    ndarray of int64, shape (8, 8)
+        All zeros when there is no point.
+    """
+    if not 0 < ink < 1:
+        raise ValueError(f"ink must be a share of the bitmap between 0 and 1, got {ink!r}")
+    rasterize_strokes([], canvas_size, side=side)  # the same checks of canvas_size and side
+    strokes = [stroke for stroke in strokes if len(stroke)]
+    if not strokes:
+        return downsample_to_digits(np.zeros((side, side), dtype=bool))
+    points = np.concatenate([np.asarray(stroke, dtype=np.float64).reshape(-1, 2)
+                             for stroke in strokes])
+    if not np.all(np.isfinite(points)):
+        raise ValueError("strokes must hold finite (x, y) points")
+    low, high = points.min(axis=0), points.max(axis=0)
+    extent = float(max(high - low))
+    centre = (low + high) / 2
+
+    def bitmap(pen: float) -> np.ndarray:
+        # the larger side spans the box less the pen's width, so the thick stroke reaches the
+        # edges; the bitmap is drawn at 1 canvas unit per pixel
+        span = max(side - pen, 1.0)
+        scale = span / extent if extent > 0 else 0.0
+        moved = [(np.asarray(stroke, dtype=np.float64).reshape(-1, 2) - centre) * scale + side / 2
+                 for stroke in strokes]
+        return rasterize_strokes(moved, side, pen_width=pen, side=side)
+
+    thin, thick = 1.0, side / 2
+    if bitmap(thick).mean() <= ink:  # a dot or a tiny scribble: as thick as it gets
+        return downsample_to_digits(bitmap(thick))
+    for _ in range(12):  # to a hundredth of a pixel
+        pen = (thin + thick) / 2
+        thin, thick = (pen, thick) if bitmap(pen).mean() < ink else (thin, pen)
+    return downsample_to_digits(bitmap(thick))
 
 
 def _segment_distances(centers, start, end) -> np.ndarray:

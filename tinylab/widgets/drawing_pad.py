@@ -15,9 +15,9 @@ from .. import plot, train
 from ._panel import reporting_errors, show
 
 CANVAS_PIXELS = 256
-# Pen width in canvas pixels: 16 on a 256 canvas is 2 of the 32x32 bitmap's pixels, which gives
-# strokes about as thick as the UCI writers' pens (their digits sum to ~300 counts of 1024).
-# Thinner makes faint 8x8 images, thicker fills the blocks and blurs 8 into 0.
+# Pen width in canvas pixels, for what the student sees. The 8x8 digit does not depend on it:
+# tinylab.data.digit_from_strokes scales the drawing to the box and picks its own pen width, so
+# that the digit is 30% ink like the UCI digits, wherever and however big it was drawn.
 PEN_WIDTH = 16
 DIGIT_PIXELS = 64
 HEADER = [f"p{i}" for i in range(DIGIT_PIXELS)] + ["label"]
@@ -63,9 +63,10 @@ def append_row(path, counts, label: int) -> int:
 def drawing_pad(out_csv=None, *, model=None, data=None, on_digit=None) -> widgets.VBox:
     """Draw a digit with the mouse; see its 8x8 counts; label and save it; ask a model.
 
-    The strokes are rasterized onto a 32x32 bitmap and cut into 4x4 blocks
-    (:func:`tinylab.data.rasterize_strokes`, :func:`tinylab.data.downsample_to_digits`), the
-    way scikit-learn's digits were made, so a drawing becomes 64 counts 0..16. Save appends
+    The strokes become a digit the way scikit-learn's digits were made
+    (:func:`tinylab.data.digit_from_strokes`): scaled so that they fill a 32x32 box, drawn
+    with a pen thick enough for 30% ink, cut into 4x4 blocks, so a drawing becomes 64 counts
+    0..16 wherever and however big it was drawn. Save appends
     them with the chosen label to ``out_csv`` (header ``p0..p63,label``; an existing file is
     appended to). With a Keras ``model`` and the ``data`` it was trained on (for
     ``data.normalize``), Predict shows the model's answer. Introduced in lesson ``01_data``.
@@ -158,8 +159,7 @@ def drawing_pad(out_csv=None, *, model=None, data=None, on_digit=None) -> widget
                     paint_segment(start, end)
 
     def digit() -> np.ndarray:
-        bitmap = data_module.rasterize_strokes(panel.strokes, CANVAS_PIXELS, pen_width=PEN_WIDTH)
-        return data_module.downsample_to_digits(bitmap)
+        return data_module.digit_from_strokes(panel.strokes, CANVAS_PIXELS)
 
     def counts_text() -> str:
         if out_csv is None:
