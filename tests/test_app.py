@@ -164,3 +164,24 @@ def test_the_checkout_has_an_apps_folder():
 def test_make_app_runs_tinylab_app():
     makefile = (ROOT / "Makefile").read_text()
     assert "\napp: setup\n\t$(BIN)/tinylab app\n" in makefile
+
+
+def test_readme_binder_badges_open_the_welcome_lesson_and_every_app():
+    # each mybinder link's urlpath names a file of the repository (lab/tree/PATH or
+    # voila/render/PATH), and every app has its badge
+    import re
+    from urllib.parse import unquote
+
+    readme = (ROOT / "README.md").read_text()
+    urlpaths = [unquote(u) for u in re.findall(r"https://mybinder\.org/v2/gh/[^)\s]*?\?urlpath=([^)\s&]+)", readme)]
+    targets = {}
+    for urlpath in urlpaths:
+        kind, _, path = urlpath.partition("/")
+        prefix = {"lab": "tree/", "voila": "render/"}.get(kind)
+        assert prefix and path.startswith(prefix), f"unexpected Binder urlpath {urlpath!r}"
+        target = path[len(prefix):]
+        assert (ROOT / target).is_file(), f"the README's Binder badge opens {target}, which is missing"
+        targets.setdefault(kind, []).append(target)
+    assert targets.get("lab") == ["notebooks/00_welcome.ipynb"]
+    assert sorted(targets.get("voila", [])) == [f"notebooks/apps/{name}"
+                                                for name in app.list_apps(ROOT / "notebooks" / "apps")]
