@@ -562,11 +562,6 @@ def _stream(link, handle, summary, rows, seconds, timeout, progress, on_row, *, 
                 summary.ended = "seconds"
                 break
             listening = not trigger or window is not None or awaiting_arm
-            if listening and now - last_heard > timeout:
-                summary.ended = "silent"
-                summary.message = (f"the board on {link.port} sent nothing for {timeout:g} s: "
-                                   f"has the capture sketch stopped? Rows so far are saved.")
-                break
             try:
                 line = link.next_line(min(stop_at, now + _POLL_S))
             except ConnectionLostError as exc:
@@ -575,6 +570,14 @@ def _stream(link, handle, summary, rows, seconds, timeout, progress, on_row, *, 
                 summary.ended, summary.message = "lost_connection", f"{exc} Rows so far are saved."
                 break
             if line is None:
+                # silent only after a read found nothing: a host that stalled (a busy machine)
+                # must not mistake the lines waiting for it for silence
+                if listening and time.monotonic() - last_heard > timeout:
+                    summary.ended = "silent"
+                    summary.message = (f"the board on {link.port} sent nothing for {timeout:g} "
+                                       f"s: has the capture sketch stopped? Rows so far are "
+                                       f"saved.")
+                    break
                 continue
             last_heard = time.monotonic()
             kind, value = _classify(line, summary)
