@@ -8,7 +8,7 @@ panel, where JupyterLab and Voila show them.
 Each panel lives in a module of its own name (``tl.widgets.train_panel`` is the function in
 ``tinylab/widgets/train_panel.py``) and is imported on first use, as ``tinylab`` imports its
 modules: a Voila app that shows one panel does not load TensorFlow because another panel
-trains models (the compression explorer's kernel: about 100 MB instead of 700).
+trains models (the compression explorer's kernel: about 115 MB instead of 700).
 """
 
 import importlib
