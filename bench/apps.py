@@ -34,25 +34,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import ROOT, arguments, markdown_table, report, write_section  # noqa: E402
 from _report import machine as current_machine  # noqa: E402
 
+from tinylab import app  # noqa: E402
+
 APPS = ROOT / "notebooks" / "apps"
 EXPLORER = "compression_explorer.ipynb"
 DRAW = "draw_digit.ipynb"
-FIRST_WIDGET = {EXPLORER: ".tl-bits .noUi-handle", DRAW: "canvas.tl-canvas, .tl-canvas canvas"}
+FIRST_WIDGET = {EXPLORER: ".tl-bits .noUi-handle", DRAW: app.CANVAS_SELECTOR}
 PAGE_MS, READY_MS, ANSWER_MS = 300_000, 300_000, 60_000
 GOAL_LATENCY_MS, GOAL_KERNEL_MB = 250, 1536
 
-SIGNATURE_JS = """(selector) => {
-  const root = document.querySelector(selector);
-  if (!root) return null;
-  const parts = [];
-  for (const node of [root, ...root.querySelectorAll('img, canvas, svg')]) {
-    if (node.tagName === 'IMG') parts.push(node.src);
-    else if (node.tagName === 'CANVAS') { try { parts.push(node.toDataURL()); } catch (e) {} }
-    else if (node.tagName && node.tagName.toLowerCase() === 'svg') parts.push(node.outerHTML);
-  }
-  parts.push(root.innerText);
-  return parts.join('|');
-}"""
+SIGNATURE_JS = app.SHOWN_SIGNATURE_JS
 CHANGED_JS = (f"([a, oldA, b, oldB]) => ({SIGNATURE_JS})(a) !== oldA"
               f" && ({SIGNATURE_JS})(b) !== oldB")
 
@@ -112,27 +103,13 @@ def _slider_latencies(page, moves: int) -> list:
     return latencies
 
 
-def _stroke(page) -> None:
-    """A vertical stroke down the middle of the canvas's part inside the viewport."""
-    canvas = page.locator(FIRST_WIDGET[DRAW]).first
-    canvas.scroll_into_view_if_needed()
-    box, viewport = canvas.bounding_box(), page.viewport_size
-    top, bottom = max(box["y"], 0), min(box["y"] + box["height"], viewport["height"])
-    x = box["x"] + 0.5 * min(box["width"], viewport["width"] - box["x"])
-    page.mouse.move(x, top + 0.15 * (bottom - top))
-    page.mouse.down()
-    for step in range(1, 21):
-        page.mouse.move(x, top + (0.15 + 0.7 * step / 20) * (bottom - top))
-    page.mouse.up()
-
-
 def _draw_prediction_s(page) -> float:
     before = page.locator(".tl-board-prediction").first.inner_text()
     answered = ("([old]) => { const p = document.querySelector('.tl-board-prediction');"
                 " return p && p.innerText !== old && /board/i.test(p.innerText)"
                 " && /[0-9]/.test(p.innerText); }")
     start = time.perf_counter()
-    _stroke(page)  # the app sends the drawing when the pen lifts
+    app.draw_stroke(page)  # the app sends the drawing when the pen lifts
     page.wait_for_function(answered, arg=[before], timeout=ANSWER_MS)
     return time.perf_counter() - start
 
@@ -170,8 +147,6 @@ def visit(browser, server, name: str, moves: int) -> dict:
 
 def measure(moves: int = 20) -> dict:
     from playwright.sync_api import sync_playwright
-
-    from tinylab import app
 
     executable = app.chromium_executable()
     if executable is None:

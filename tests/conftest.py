@@ -35,3 +35,18 @@ def digits():
     import tinylab.data
 
     return tinylab.data.load("digits", seed=0)
+
+
+@pytest.fixture(scope="session")
+def virtual_uno_tools():
+    """The Uno toolchain and simavr, which the virtual Uno needs: a skip on a laptop without
+    them, a failure under CI (where these tests must run)."""
+    from tinylab import build, virtual
+
+    missing = [f"{tool} ({build.AVR_APT_LINE})" for tool in build.missing_tools("uno")]
+    missing += [f"{tool} ({virtual.SIMAVR_APT_LINE})" for tool in virtual.missing_tools()]
+    if missing:
+        message = "the virtual Uno needs: " + "; ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)

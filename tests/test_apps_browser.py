@@ -153,21 +153,7 @@ def _assert_no_source_or_traceback(page, name: str):
     assert not shown, f"source lines shown to the visitor: {shown[:3]}"
 
 
-# JavaScript: a signature of what an element shows (image sources, canvas pixels, SVG, text),
-# so a test can wait until a figure is redrawn whatever widget draws it.
-SIGNATURE_JS = """(selector) => {
-  const root = document.querySelector(selector);
-  if (!root) return null;
-  const parts = [];
-  const nodes = [root, ...root.querySelectorAll('img, canvas, svg')];
-  for (const node of nodes) {
-    if (node.tagName === 'IMG') parts.push(node.src);
-    else if (node.tagName === 'CANVAS') { try { parts.push(node.toDataURL()); } catch (e) {} }
-    else if (node.tagName && node.tagName.toLowerCase() === 'svg') parts.push(node.outerHTML);
-  }
-  parts.push(root.innerText);
-  return parts.join('|');
-}"""
+SIGNATURE_JS = app.SHOWN_SIGNATURE_JS  # what an element shows, to wait for a redraw
 
 
 def _move_slider(page, css_class: str) -> str:
@@ -282,25 +268,7 @@ def test_compression_explorer_sliders_redraw_the_summary_and_figure(page, voila)
     print(f"compression explorer: widgets after {seconds:.1f} s")
 
 
-CANVAS = "canvas.tl-canvas, .tl-canvas canvas"
-
-
-def _stroke(page):
-    """Draw a '1'-like vertical stroke down the middle of the canvas's visible part."""
-    canvas = page.locator(CANVAS).first
-    canvas.scroll_into_view_if_needed(timeout=ANSWER_MS)
-    box = canvas.bounding_box()
-    viewport = page.viewport_size
-    assert box and box["width"] > 20 and box["height"] > 20, box
-    # Only the part inside the viewport receives mouse events.
-    top, bottom = max(box["y"], 0), min(box["y"] + box["height"], viewport["height"])
-    x = box["x"] + 0.5 * min(box["width"], viewport["width"] - box["x"])
-    page.mouse.move(x, top + 0.15 * (bottom - top))
-    page.mouse.down()
-    for step in range(1, 21):
-        page.mouse.move(x, top + (0.15 + 0.7 * step / 20) * (bottom - top))
-        page.wait_for_timeout(15)
-    page.mouse.up()
+CANVAS = app.CANVAS_SELECTOR
 
 
 def test_draw_digit_gets_a_prediction_from_the_virtual_board(page, voila):
@@ -327,7 +295,7 @@ def test_draw_digit_gets_a_prediction_from_the_virtual_board(page, voila):
 
     prediction = page.locator(".tl-board-prediction").first
     before = prediction.inner_text()
-    _stroke(page)
+    app.draw_stroke(page, pause_ms=15)
     answered = ("([old]) => { const p = document.querySelector('.tl-board-prediction');"
                 " if (!p) return false; const t = p.innerText;"
                 " return t !== old && /board/i.test(t) && /[0-9]/.test(t); }")

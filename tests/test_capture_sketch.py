@@ -8,7 +8,6 @@ under CI (``CI`` set), naming the install lines. capture_nano33ble cannot be com
 """
 
 import math
-import os
 import re
 import time
 
@@ -25,15 +24,8 @@ BANNER_WAIT_S = 8.0
 
 
 @pytest.fixture(scope="module")
-def capture_build(tmp_path_factory):
+def capture_build(tmp_path_factory, virtual_uno_tools):
     """capture_sim compiled for the Uno, in a fresh cache; fails under CI when tools are absent."""
-    missing = [f"{tool} ({build.AVR_APT_LINE})" for tool in build.missing_tools("uno")]
-    missing += [f"{tool} ({virtual.SIMAVR_APT_LINE})" for tool in virtual.missing_tools()]
-    if missing:
-        message = "the capture sketch on the virtual Uno needs: " + "; ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TINYLAB_CACHE", str(tmp_path_factory.mktemp("tinylab-cache")))
         yield build.compile_sketch(SIM_SKETCH, "uno")

@@ -24,18 +24,6 @@ QUICK_ROUTE = {"model": "student", "sparsity": 0.7, "bits": 4, "steps": 2, "epoc
 
 
 @pytest.fixture(scope="module")
-def board_tools():
-    """The Uno toolchain and simavr, which the virtual board needs: skip on a laptop, fail in CI."""
-    missing = [f"{tool} ({tl.build.AVR_APT_LINE})" for tool in tl.build.missing_tools("uno")]
-    missing += [f"{tool} ({tl.virtual.SIMAVR_APT_LINE})" for tool in tl.virtual.missing_tools()]
-    if missing:
-        message = "the draw-a-digit panel's virtual Uno needs: " + "; ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
 def compressed_in_workspace(tmp_path_factory, digits):
     """A deep-compressed model made once in a workspace of its own, and that workspace."""
     workspace = tmp_path_factory.mktemp("digit-on-board-workspace")
@@ -51,7 +39,7 @@ def compressed(compressed_in_workspace):
 
 
 @pytest.fixture
-def panel(board_tools, digits, compressed):
+def panel(virtual_uno_tools, digits, compressed):
     built = tl.widgets.digit_on_board(digits, compressed=compressed)
     yield built
     built.close()
@@ -149,7 +137,7 @@ def test_a_crashed_board_is_reported_in_words_and_restarted(panel, digits):
     assert panel.ready and "ready" in _text(c["status"]) and panel.board.pid != pid
 
 
-def test_a_silent_board_is_reported_in_words(board_tools, digits, compressed):
+def test_a_silent_board_is_reported_in_words(virtual_uno_tools, digits, compressed):
     panel = tl.widgets.digit_on_board(digits, compressed=compressed, timeout_s=1.0)
     try:
         pid = panel.board.pid
@@ -175,7 +163,7 @@ def test_visitors_choose_boards_from_a_list_and_close_stops_the_board(panel):
     assert panel.board is None and panel.device is None and _gone(pid)
 
 
-def test_a_board_that_cannot_start_is_explained_on_the_page(board_tools, digits, compressed,
+def test_a_board_that_cannot_start_is_explained_on_the_page(virtual_uno_tools, digits, compressed,
                                                             monkeypatch):
     def cannot_start(self):
         raise tl.virtual.HarnessBuildError("the virtual Uno needs simavr headers; install them")
@@ -233,7 +221,7 @@ def test_the_drawing_pad_repaints_for_a_browser_that_connects_late(monkeypatch):
 
 
 def test_a_board_on_a_serial_port_that_carries_the_model_is_used_without_upload(
-        board_tools, digits, compressed, monkeypatch):
+        virtual_uno_tools, digits, compressed, monkeypatch):
     """A second virtual Uno stands in for a real board on a serial port (its pty)."""
     firmware = tl.build.check_fits(tl.deploy.build_firmware(compressed.mlp, "huffman", "uno"))
     with tl.virtual.VirtualUno(firmware) as plugged_in:
@@ -260,7 +248,7 @@ def test_a_board_on_a_serial_port_that_carries_the_model_is_used_without_upload(
             panel.close()
 
 
-def test_a_failed_upload_is_explained_on_the_page(board_tools, digits, compressed, monkeypatch):
+def test_a_failed_upload_is_explained_on_the_page(virtual_uno_tools, digits, compressed, monkeypatch):
     echo = tl.build.check_fits(tl.build.compile_sketch(tl.boards.BOARDS_DIR / "sketches" / "echo",
                                                        board="uno"))
     with tl.virtual.VirtualUno(echo) as other_sketch:      # no TinyLab inference banner

@@ -58,15 +58,8 @@ void loop() {}
 
 
 @pytest.fixture(scope="module")
-def board_tools(tmp_path_factory):
+def board_tools(tmp_path_factory, virtual_uno_tools):
     """Everything the virtual Uno needs, in a fresh cache; fails under CI when absent."""
-    missing = [f"{tool} ({build.AVR_APT_LINE})" for tool in build.missing_tools("uno")]
-    missing += [f"{tool} ({virtual.SIMAVR_APT_LINE})" for tool in virtual.missing_tools()]
-    if missing:
-        message = "the virtual Uno needs: " + "; ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TINYLAB_CACHE", str(tmp_path_factory.mktemp("tinylab-cache")))
         yield

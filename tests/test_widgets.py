@@ -290,25 +290,13 @@ def test_board_explorer_adds_the_build_size_and_refuses_mismatched_runs(digits):
         tl.widgets.board_explorer({}, X, y)
 
 
-@pytest.fixture
-def capture_tools():
-    """The Uno toolchain and simavr, which the virtual board needs: skip on a laptop, fail in CI."""
-    missing = [f"{tool} ({tl.build.AVR_APT_LINE})" for tool in tl.build.missing_tools("uno")]
-    missing += [f"{tool} ({tl.virtual.SIMAVR_APT_LINE})" for tool in tl.virtual.missing_tools()]
-    if missing:
-        message = "the capture panel's virtual Uno needs: " + "; ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 def _csv_labels(path):
     lines = path.read_text().splitlines()
     assert lines[0] == "ax,ay,az,gx,gy,gz,label"
     return [line.rsplit(",", 1)[1] for line in lines[1:]]
 
 
-def test_capture_panel_records_appends_and_stops_its_board(tmp_path, capture_tools):
+def test_capture_panel_records_appends_and_stops_its_board(tmp_path, virtual_uno_tools):
     out = tmp_path / "mine.csv"
     panel = tl.widgets.capture_panel(out, seconds=1.0)
     c = panel.controls
@@ -339,7 +327,7 @@ def test_capture_panel_records_appends_and_stops_its_board(tmp_path, capture_too
         os.kill(pid, 0)
 
 
-def test_capture_panel_validates_its_options_and_reports_errors_in_words(tmp_path, capture_tools):
+def test_capture_panel_validates_its_options_and_reports_errors_in_words(tmp_path, virtual_uno_tools):
     with pytest.raises(ValueError, match="letters, digits"):
         tl.widgets.capture_panel(tmp_path / "x.csv", labels=("punch", "two words"))
     with pytest.raises(ValueError, match="different names"):

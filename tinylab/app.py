@@ -36,6 +36,47 @@ FILE_ALLOWLIST = [r"[^/\\]+\.(png|jpe?g|gif|svg)"]
 FILE_DENYLIST = [r"(.*[/\\])?\..*", r".*\.(ipynb|py|pyc|json|csv|txt|md|keras|tflite|h5)"]
 
 
+#: For browser tests and ``bench/apps.py`` (Playwright's ``page.evaluate(js, selector)``): a
+#: signature of what an element shows (image sources, canvas pixels, SVG, text), so that a
+#: test can wait until a figure is redrawn whatever widget draws it.
+SHOWN_SIGNATURE_JS = """(selector) => {
+  const root = document.querySelector(selector);
+  if (!root) return null;
+  const parts = [];
+  for (const node of [root, ...root.querySelectorAll('img, canvas, svg')]) {
+    if (node.tagName === 'IMG') parts.push(node.src);
+    else if (node.tagName === 'CANVAS') { try { parts.push(node.toDataURL()); } catch (e) {} }
+    else if (node.tagName && node.tagName.toLowerCase() === 'svg') parts.push(node.outerHTML);
+  }
+  parts.push(root.innerText);
+  return parts.join('|');
+}"""
+
+
+#: The draw-a-digit app's canvas (ipycanvas puts the class on the canvas or around it).
+CANVAS_SELECTOR = "canvas.tl-canvas, .tl-canvas canvas"
+
+
+def draw_stroke(page, selector: str = CANVAS_SELECTOR, *, pause_ms: int = 0) -> None:
+    """For browser tests and benchmarks: a '1'-like vertical stroke with Playwright's mouse,
+    down the middle of the visible part of the canvas ``selector`` (only that part gets mouse
+    events), in 20 moves, ``pause_ms`` apart."""
+    canvas = page.locator(selector).first
+    canvas.scroll_into_view_if_needed()
+    box, viewport = canvas.bounding_box(), page.viewport_size
+    if not box or box["width"] <= 20 or box["height"] <= 20:
+        raise RuntimeError(f"the canvas {selector!r} is not drawn at a usable size: {box}")
+    top, bottom = max(box["y"], 0), min(box["y"] + box["height"], viewport["height"])
+    x = box["x"] + 0.5 * min(box["width"], viewport["width"] - box["x"])
+    page.mouse.move(x, top + 0.15 * (bottom - top))
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(x, top + (0.15 + 0.7 * step / 20) * (bottom - top))
+        if pause_ms:
+            page.wait_for_timeout(pause_ms)
+    page.mouse.up()
+
+
 def apps_dir(root: Path | None = None) -> Path:
     """The folder of app notebooks: ``notebooks/apps`` in the checkout ``root``.
 

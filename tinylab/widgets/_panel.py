@@ -9,6 +9,29 @@ import ipywidgets as widgets
 from IPython.display import display
 
 
+#: The port value of the virtual Uno in a panel's board dropdown.
+VIRTUAL = "virtual"
+
+
+def port_options(virtual_name: str) -> list:
+    """(shown name, port) pairs for a board dropdown: the virtual Uno first, then the serial
+    ports :func:`tinylab.flash.list_ports` sees. Only these can be chosen: a visitor of an app
+    never types a device path."""
+    from .. import flash
+
+    options = [(virtual_name, VIRTUAL)]
+    try:
+        ports = flash.list_ports()
+    except Exception:  # no pyserial backend, no arduino-cli: the virtual board still works
+        ports = []
+    for port in ports:
+        about = port.get("board") or port.get("description") or ""
+        locked = "" if port.get("accessible", True) else " (no permission)"
+        shown = f"{port['device']}{f' - {about}' if about and about != 'n/a' else ''}{locked}"
+        options.append((shown, port["device"]))
+    return options
+
+
 def show(output: widgets.Output, *items) -> None:
     """Replace what ``output`` shows with ``items`` (figures, HTML, text)."""
     output.clear_output(wait=True)

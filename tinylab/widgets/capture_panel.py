@@ -13,10 +13,9 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from .. import boards, build, capture, flash, virtual
-from ._panel import reporting_errors, show
+from .. import boards, build, capture, virtual
+from ._panel import VIRTUAL, port_options, reporting_errors, show
 
-VIRTUAL = "virtual"
 _VIRTUAL_NAME = "virtual Uno (simulated IMU)"
 _CAPTURE_SIM = boards.BOARDS_DIR / "sketches" / "capture_sim"
 # Gestures the simulated IMU knows (docs/capture-protocol.md, command G).
@@ -29,21 +28,6 @@ _PLOT_ROWS = 250
 _REDRAW_EVERY_ROWS = 10
 _REDRAW_EVERY_S = 0.5
 _LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-
-def _port_options() -> list:
-    """(shown name, port) pairs: the virtual Uno first, then the serial ports there are."""
-    options = [(_VIRTUAL_NAME, VIRTUAL)]
-    try:
-        ports = flash.list_ports()
-    except Exception:  # no pyserial backend, no arduino-cli: the virtual board still works
-        ports = []
-    for port in ports:
-        about = port.get("board") or port.get("description") or ""
-        locked = "" if port.get("accessible", True) else " (no permission)"
-        shown = f"{port['device']}{f' - {about}' if about and about != 'n/a' else ''}{locked}"
-        options.append((shown, port["device"]))
-    return options
 
 
 def count_labels(path) -> dict:
@@ -146,7 +130,7 @@ def capture_panel(out_csv, *, labels=("idle", "punch", "flex", "wave"),
         raise ValueError(f"seconds must be a number between 0 and 60, got {seconds!r}")
     out_csv = Path(out_csv)
 
-    port = widgets.Dropdown(options=_port_options(), value=VIRTUAL, description="port")
+    port = widgets.Dropdown(options=port_options(_VIRTUAL_NAME), value=VIRTUAL, description="port")
     length = widgets.BoundedFloatText(value=float(seconds), min=0.2, max=60, step=0.5,
                                       description="seconds")
     buttons = {label: widgets.Button(description=label, icon="circle",

@@ -9,31 +9,13 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import build, deep_compressed, deploy, device, engine, flash, train, virtual
+from ._panel import VIRTUAL, port_options
 from .drawing_pad import drawing_pad
 
-VIRTUAL = "virtual"
 _VIRTUAL_NAME = "virtual Uno"
 _BOARD = "uno"
 _ERROR_STYLE = "color:#cf222e"
 _WAITING = "Draw a digit on the pad: the board answers when you lift the pen."
-
-
-def _port_options() -> list:
-    """(shown name, port) pairs: the virtual Uno first, then the serial ports tinylab.flash sees.
-
-    Only these can be chosen: a visitor of the app never types a device path.
-    """
-    options = [(_VIRTUAL_NAME, VIRTUAL)]
-    try:
-        ports = flash.list_ports()
-    except Exception:  # no pyserial backend, no arduino-cli: the virtual board still works
-        ports = []
-    for port in ports:
-        about = port.get("board") or port.get("description") or ""
-        locked = "" if port.get("accessible", True) else " (no permission)"
-        shown = f"{port['device']}{f' - {about}' if about and about != 'n/a' else ''}{locked}"
-        options.append((shown, port["device"]))
-    return options
 
 
 def _in_words(error: Exception) -> str:
@@ -146,7 +128,7 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
     panel.timings = {}
     pad = drawing_pad(on_digit=lambda counts: predict_counts(counts))
     canvas, clear, preview = (pad.controls[key] for key in ("canvas", "clear", "preview"))
-    port = widgets.Dropdown(options=_port_options(), value=VIRTUAL, description="board",
+    port = widgets.Dropdown(options=port_options(_VIRTUAL_NAME), value=VIRTUAL, description="board",
                             layout=widgets.Layout(width="320px"))
     predict = widgets.Button(description="Predict", icon="microchip", button_style="primary",
                              tooltip="send the drawing to the board")
