@@ -143,6 +143,18 @@ def test_capture_from_the_virtual_uno_writes_labelled_rows(tmp_path, capsys):
     assert summary["rows_kept"] == 30 and summary["exit_status"] == 0
 
 
+def test_capture_of_1000_rows_from_the_virtual_uno(tmp_path, capsys):
+    # issue 6's yardstick: 1,000 rows (20 s at 50 rows/s, in real time), every one kept, in order
+    out = tmp_path / "idle.csv"
+    code = cli.main(["capture", "--port", "virtual", "--out", str(out), "--rows", "1000",
+                     "--label", "idle", "--command", "G idle", "--json"])
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["rows_kept"] == 1000 and not any(summary["rejected"].values())
+    lines = out.read_text().splitlines()
+    assert len(lines) == 1001 and all(line.count(",") == 6 for line in lines[1:])
+
+
 def test_capture_windows_from_the_virtual_uno_keeps_whole_numbered_windows(tmp_path, capsys):
     out = tmp_path / "wave.csv"
     code = cli.main(["capture", "--port", "virtual", "--out", str(out), "--windows", "2",
