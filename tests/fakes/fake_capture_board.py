@@ -3,7 +3,8 @@
 The test opens ``FakeCaptureBoard.port`` (the pty's slave side) with ``tinylab.capture.record``
 like ``/dev/ttyACM0``. Like an Uno it starts when the port is opened (pyserial sets the line's
 speed, which the thread sees with ``tcgetattr``), then plays ``script``: bytes to write, a
-float to sleep, ``"close"`` to close the pty (the board is unplugged). Lines the host sends
+float to sleep, ``"close"`` to close the pty (the board is unplugged), a callable to call then
+(e.g. to send the host a Ctrl-C at a known point). Lines the host sends
 are kept in ``lines``; ``?`` is answered with the banner.
 """
 
@@ -105,7 +106,9 @@ class FakeCaptureBoard:
             if action == "close":
                 self._close()
                 return
-            if isinstance(action, float):
+            if callable(action):  # e.g. a Ctrl-C sent to the host at this point of the script
+                action()
+            elif isinstance(action, float):
                 self._listen(action)
             else:
                 os.write(self.master, action)
