@@ -131,37 +131,31 @@ def test_pipeline_sparsity_option_takes_one_fraction_or_one_per_layer():
         cli._sparsity("dense_1:0.9")
 
 
+def _capture_virtual(tmp_path, capsys, gesture, *options):
+    """``tinylab capture --port virtual`` of one gesture: its JSON summary and the CSV's lines."""
+    out = tmp_path / f"{gesture}.csv"
+    code = cli.main(["capture", "--port", "virtual", "--out", str(out), *options,
+                     "--label", gesture, "--command", f"G {gesture}", "--json"])
+    assert code == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out), out.read_text().splitlines()
+
+
 def test_capture_from_the_virtual_uno_writes_labelled_rows(tmp_path, capsys):
-    out = tmp_path / "punch.csv"
-    code = cli.main(["capture", "--port", "virtual", "--out", str(out), "--rows", "30",
-                     "--label", "punch", "--command", "G punch", "--json"])
-    assert code == 0
-    summary = json.loads(capsys.readouterr().out)
-    lines = out.read_text().splitlines()
+    summary, lines = _capture_virtual(tmp_path, capsys, "punch", "--rows", "30")
     assert lines[0] == "ax,ay,az,gx,gy,gz,label" and len(lines) == 31
     assert all(line.endswith(",punch") for line in lines[1:])
     assert summary["rows_kept"] == 30 and summary["exit_status"] == 0
 
 
 def test_capture_of_1000_rows_from_the_virtual_uno(tmp_path, capsys):
-    # issue 6's yardstick: 1,000 rows (20 s at 50 rows/s, in real time), every one kept, in order
-    out = tmp_path / "idle.csv"
-    code = cli.main(["capture", "--port", "virtual", "--out", str(out), "--rows", "1000",
-                     "--label", "idle", "--command", "G idle", "--json"])
-    assert code == 0, capsys.readouterr().err
-    summary = json.loads(capsys.readouterr().out)
+    # issue 6's yardstick: 1,000 rows (20 s at 50 rows/s, in real time), every one kept
+    summary, lines = _capture_virtual(tmp_path, capsys, "idle", "--rows", "1000")
     assert summary["rows_kept"] == 1000 and not any(summary["rejected"].values())
-    lines = out.read_text().splitlines()
     assert len(lines) == 1001 and all(line.count(",") == 6 for line in lines[1:])
 
 
 def test_capture_windows_from_the_virtual_uno_keeps_whole_numbered_windows(tmp_path, capsys):
-    out = tmp_path / "wave.csv"
-    code = cli.main(["capture", "--port", "virtual", "--out", str(out), "--windows", "2",
-                     "--label", "wave", "--command", "G wave", "--json"])
-    assert code == 0, capsys.readouterr().err
-    summary = json.loads(capsys.readouterr().out)
-    lines = out.read_text().splitlines()
+    summary, lines = _capture_virtual(tmp_path, capsys, "wave", "--windows", "2")
     assert lines[0] == "ax,ay,az,gx,gy,gz,window,label"
     windows = [line.split(",")[-2] for line in lines[1:]]
     assert len(set(windows)) == 2 and len(windows) % 2 == 0  # two windows of equal length

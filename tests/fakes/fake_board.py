@@ -13,11 +13,10 @@ real board would look at the wrong baud rate.
 import os
 import select
 import termios
-import threading
 import time
-import tty
 
 import numpy as np
+from pty_board import PtyBoard
 
 BANNER = ("#TINYLAB proto=1 sketch=inference board=uno format=int8 model=f00dcafe "
           "inputs=64 outputs=10")
@@ -42,7 +41,7 @@ def answer_line(x, latency_us=1836, cycles=29370) -> bytes:
     return (" ".join(fields) + "\r\n").encode()
 
 
-class FakeBoard:
+class FakeBoard(PtyBoard):
     """Plays the board on the master side of a fresh pty; ``port`` is the side to open.
 
     Parameters
@@ -66,51 +65,15 @@ class FakeBoard:
                  send_acks=True):
         self.banner, self.greet_on_open, self.on_line = banner, greet_on_open, on_line
         self.cycles, self.send_acks = cycles, send_acks
-        self.master, self._slave = os.openpty()
-        tty.setraw(self._slave)  # no echo: the board's output must not come back as input
-        self.port = os.ttyname(self._slave)
-        self._initial_speed = termios.tcgetattr(self._slave)[4]
-        self.lines = []              # every complete line the host sent (str)
+        super().__init__()
         self.input_lines = 0
         self.max_unacked_bytes = 0   # most bytes received past an ack not yet sent
         self.chunks = 0              # reads that carried line data
-        self._stop = threading.Event()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._close()
-        try:
-            os.close(self._slave)
-        except OSError:
-            pass
-
-    def _close(self):
-        if not self._closed:
-            self._closed = True
-            try:
-                os.close(self.master)
-            except OSError:
-                pass
 
     def write(self, data: bytes):
         if self.opened_speed not in (None, termios.B115200):
             data = bytes((b * 7 + 0x80) & 0xFF for b in data.replace(b"\n", b"")) + b"\n"
         os.write(self.master, data)
-
-    @property
-    def opened_speed(self):
-        speed = termios.tcgetattr(self._slave)[4]
-        return None if speed == self._initial_speed else speed
 
     def _greet(self):
         if self.banner is not None:

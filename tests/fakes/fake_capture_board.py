@@ -10,10 +10,9 @@ are kept in ``lines``; ``?`` is answered with the banner.
 
 import os
 import select
-import termios
-import threading
 import time
-import tty
+
+from pty_board import PtyBoard
 
 COLUMNS = ("ax", "ay", "az")
 BANNER = ("#TINYLAB proto=1 sketch=capture board=uno sensor=simimu rate_hz=50 "
@@ -29,7 +28,7 @@ def rows(start: int, stop: int) -> bytes:
     return b"".join(row(i) for i in range(start, stop))
 
 
-class FakeCaptureBoard:
+class FakeCaptureBoard(PtyBoard):
     """Plays ``script`` on the master side of a fresh pty once the host opens ``port``.
 
     ``greet`` (default True) writes the banner first, then pauses 0.3 s (the host clears its
@@ -39,38 +38,7 @@ class FakeCaptureBoard:
 
     def __init__(self, script=(), banner=BANNER, greet=True, then="hold"):
         self.script, self.banner, self.greet, self.then = list(script), banner, greet, then
-        self.master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        self.port = os.ttyname(self._slave)
-        self._initial_speed = termios.tcgetattr(self._slave)[4]
-        self.lines = []
-        self._stop = threading.Event()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._close()
-        try:
-            os.close(self._slave)
-        except OSError:
-            pass
-
-    def _close(self):
-        if not self._closed:
-            self._closed = True
-            try:
-                os.close(self.master)
-            except OSError:
-                pass
-
-    def _opened(self):
-        return termios.tcgetattr(self._slave)[4] != self._initial_speed
+        super().__init__()
 
     def _listen(self, seconds):
         """Read what the host sends for ``seconds``; answer "?" with the banner."""
@@ -93,7 +61,7 @@ class FakeCaptureBoard:
                     os.write(self.master, (self.banner + "\r\n").encode())
 
     def _run(self):
-        while not self._opened():
+        while self.opened_speed is None:
             if self._stop.wait(0.01):
                 return
         self._listen(0.1)  # the reset and the bootloader
