@@ -199,6 +199,62 @@ def test_a_board_that_greets_only_when_asked_is_recorded(tmp_path):
     assert _rows_on_disk(out) == _expected(range(5)) and summary.rejected["board_reset"] == 0
 
 
+def test_rows_in_the_same_write_as_the_banner_are_kept_and_stale_bytes_before_it_dropped(
+        tmp_path):
+    # Before the banner: a row and half a row left from before the reset, and noise. Then
+    # the banner and the first rows in one write (one USB packet), as a fast board sends them.
+    out = tmp_path / "x.csv"
+    stale = b"99,99.5,-99\r\n\x00\xff noise\r\n98,98."
+    greeting = (BANNER + "\r\n").encode() + rows(0, 4)
+    with FakeCaptureBoard([greeting, rows(4, 8)], greet=False, stale=stale,
+                          answer=b"") as board:
+        summary = _record(board, out, rows=8)
+    assert _rows_on_disk(out) == _expected(range(8))
+    assert sum(summary.rejected.values()) == 0
+
+
+def test_a_board_that_answers_the_probe_with_rows_at_once_loses_none(tmp_path):
+    # A board that does not reset on open (a Nano 33 BLE) answers "?" and streams on at once;
+    # asked twice, it greets twice: the second banner is not a reset and the rows are kept.
+    out = tmp_path / "x.csv"
+    answer = (BANNER + "\r\n").encode() * 2 + rows(0, 3)
+    with FakeCaptureBoard([], greet=False, answer=answer) as board:
+        summary = _record(board, out, rows=3)
+    assert _rows_on_disk(out) == _expected(range(3))
+    assert summary.rejected["board_reset"] == 0
+
+
+def _hostile_stream(n_rows, seed):
+    """``n_rows`` good rows (0, 1, ...) among every kind of bad line, cut into random writes."""
+    rng = np.random.default_rng(seed)
+    bad = [b"\x00\xff\xfe\x81binary\r\n", b"1,2\r\n", b"1,2,3,4\r\n", b"1,two,3\r\n",
+           b"nan,1,2\r\n", b"1,-inf,2\r\n", b"9" * 700 + b",1,2\r\n", b"# comment\r\n",
+           b"! sensor hiccup\r\n", b"\r\n", b"5,5." + (BANNER + "\r\n").encode()]
+    stream = bytearray((BANNER + "\r\n").encode())  # the first rows follow it at once
+    for i in range(n_rows):
+        stream += row(i)
+        if rng.random() < 0.05:
+            stream += bad[rng.integers(len(bad))]
+    stream += b"1,2."  # half a row at the close
+    cuts = np.cumsum(rng.integers(1, 200, size=len(stream)))
+    cuts = [0] + [int(c) for c in cuts[cuts < len(stream)]] + [len(stream)]
+    return [bytes(stream[a:b]) for a, b in zip(cuts, cuts[1:])]
+
+
+def test_a_hostile_board_loses_no_valid_row_after_the_banner(tmp_path):
+    # The issue's yardstick: 2,000 good rows among garbage, over-long and binary lines,
+    # NaN/Inf, split writes, resets mid-stream and half a row at the close; the first rows
+    # in the same write as the banner, stale bytes before it. Every good row is kept.
+    out = tmp_path / "x.csv"
+    script = _hostile_stream(2000, seed=12)
+    with FakeCaptureBoard(script, greet=False, stale=b"7,7.5,-7\r\n\x81\x82 12,1",
+                          answer=b"", then="close") as board:
+        summary = _record(board, out, label="h", timeout=5.0)
+    assert summary.ended == "lost_connection"
+    assert _rows_on_disk(out) == _expected(range(2000), "h")
+    assert summary.rejected["partial_at_close"] == 1 and summary.rejected["board_reset"] > 0
+
+
 def test_the_inference_sketch_is_named(tmp_path):
     inference = ("#TINYLAB proto=1 sketch=inference board=uno format=int8 model=f00dcafe "
                  "inputs=64 outputs=10")

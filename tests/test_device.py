@@ -105,6 +105,20 @@ def test_asks_a_board_that_does_not_reset_on_open():
         assert time.monotonic() - started < 3
 
 
+def test_what_shares_a_write_with_the_banner_does_not_disturb_the_first_answer():
+    # The capture flaw of issue 12 (rows in the banner's write lost) cannot hit inference: the
+    # sketch sends nothing unasked after its banner. What may follow it at once (the banner
+    # again, answering a "?", and a comment) is read through, not taken for a reset.
+    class EagerBoard(FakeBoard):
+        def _greet(self):
+            self.write(((BANNER + "\r\n") * 2 + "# ready\r\n").encode())
+
+    with EagerBoard(greet_on_open=False) as board, Device(board.port, timeout=2) as dev:
+        x = np.arange(-32, 32, dtype=np.int8)
+        label, scores, _ = dev.infer(x)
+        assert scores.tolist() == reference_scores(x).tolist()
+
+
 def test_infer_returns_the_models_answer_and_paces_its_writes():
     with FakeBoard() as board, Device(board.port, timeout=2) as dev:
         for seed in range(5):

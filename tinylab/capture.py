@@ -81,8 +81,8 @@ BANNER_KEYS = ("proto", "sketch", "board", "sensor", "rate_hz", "columns")
 # (same as tinylab.device: an Uno greets ~1 s after the port opens, a Nano 33 BLE must be asked).
 _FIRST_PROBE_S = 0.5
 _PROBE_EVERY_S = 1.0
-# After asking with "?", drop what arrives this long after the banner: a second banner
-# answering a second "?" must not look like a reset.
+# After asking with "?", a banner equal to the first that arrives within this long after it
+# answers a second "?": it is passed over, not taken for a reset. Rows in that time are kept.
 _SETTLE_AFTER_PROBE_S = 0.3
 # A data row of a dozen floats is ~120 bytes; a line longer than this is noise.
 _MAX_LINE_BYTES = 512
@@ -278,7 +278,13 @@ class _Link(LineReader):
         super().__init__(open_port(port, baudrate, write_timeout=2.0, error=CaptureError), port)
 
 
-def _await_banner(link: _Link, banner_timeout: float, baudrate: int) -> dict:
+def _await_banner(link: _Link, banner_timeout: float, baudrate: int) -> tuple[dict, float]:
+    """Wait for the capture banner; return it and until when an equal one is a probe's echo.
+
+    Lines before the banner are stale (sent before the port opened, or by another sketch) and
+    dropped. Everything after it stays in ``link``'s buffer: a board may send its first rows
+    in the same write as its banner, and those are rows like any other.
+    """
     started = time.monotonic()
     deadline, next_probe = started + banner_timeout, started + _FIRST_PROBE_S
     probed, heard = False, []
@@ -306,12 +312,7 @@ def _await_banner(link: _Link, banner_timeout: float, baudrate: int) -> dict:
                 heard.append(text)
             continue
         _check_banner(banner, link.port)
-        if probed:  # a second banner may answer a second "?": let it pass
-            quiet_until = time.monotonic() + _SETTLE_AFTER_PROBE_S
-            while time.monotonic() < quiet_until:
-                link.next_line(quiet_until)
-        link.clear()
-        return banner
+        return banner, (time.monotonic() + _SETTLE_AFTER_PROBE_S if probed else 0.0)
 
 
 def _check_banner(banner: dict, port: str) -> None:
@@ -441,7 +442,7 @@ def record(port: str, out, rows: int | None = None, seconds: float | None = None
     link = _Link(port, int(baudrate))
     handle = summary = None
     try:
-        banner = _await_banner(link, float(banner_timeout), int(baudrate))
+        banner, echoes_until = _await_banner(link, float(banner_timeout), int(baudrate))
         if columns is not None and list(columns) != banner["columns"]:
             raise CaptureError(f"the board on {port} sends columns {banner['columns']}, not the "
                                f"{list(columns)} asked for: is it the right board and sketch?")
@@ -458,7 +459,8 @@ def record(port: str, out, rows: int | None = None, seconds: float | None = None
         # Trigger mode: "S" first disarms a board left armed (a Nano does not reset on open).
         _send_commands(link, (["S"] + commands + ["T"]) if trigger else commands)
         _stream(link, handle, summary, rows, seconds, float(timeout), progress, on_row,
-                windows=windows, commands=commands, next_window=next_window)
+                windows=windows, commands=commands, next_window=next_window,
+                echoes_until=echoes_until)
         return summary
     finally:
         if summary is not None and trigger and link.serial is not None:
@@ -508,8 +510,11 @@ def _classify(line, summary):
 
 
 def _stream(link, handle, summary, rows, seconds, timeout, progress, on_row, *, windows=None,
-            commands=(), next_window=0) -> None:
+            commands=(), next_window=0, echoes_until=0.0) -> None:
     """Read lines until a target, Ctrl-C or a failure; append the kept rows to ``handle``.
+
+    A banner equal to the first one before ``echoes_until`` (a ``time.monotonic()`` value)
+    answers a second ``?`` sent while waiting for the first: it is passed over.
 
     Stream mode keeps every good row as it comes. Trigger mode (``summary.trigger``) keeps the
     rows of each whole framed window when its end arrives, re-arms with ``T``, and drops a
@@ -580,6 +585,9 @@ def _stream(link, handle, summary, rows, seconds, timeout, progress, on_row, *, 
                     break
                 continue
             last_heard = time.monotonic()
+            if (last_heard < echoes_until and isinstance(line, bytes)
+                    and parse_capture_banner(line.decode("ascii", "replace")) == summary.banner):
+                continue
             kind, value = _classify(line, summary)
             if kind == "banner":
                 if value is not None and value.get("columns") != summary.columns:

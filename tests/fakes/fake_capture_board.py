@@ -31,13 +31,19 @@ def rows(start: int, stop: int) -> bytes:
 class FakeCaptureBoard(PtyBoard):
     """Plays ``script`` on the master side of a fresh pty once the host opens ``port``.
 
-    ``greet`` (default True) writes the banner first, then pauses 0.3 s (the host clears its
-    input buffer after the banner). ``then`` is what happens after the script: ``"hold"`` (stay
-    open, silent) or ``"close"``.
+    ``stale`` is written first, before the banner (bytes left from before the reset: the host
+    drops them). ``greet`` (default True) then writes the banner and goes on with the script at
+    once, as a real board does: its first rows may share a write (a USB packet) with the
+    banner, and the host must keep them. ``answer`` is what a ``?`` gets (default: the banner
+    line). ``then`` is what happens after the script: ``"hold"`` (stay open, silent) or
+    ``"close"``.
     """
 
-    def __init__(self, script=(), banner=BANNER, greet=True, then="hold"):
+    def __init__(self, script=(), banner=BANNER, greet=True, then="hold", stale=b"",
+                 answer=None):
         self.script, self.banner, self.greet, self.then = list(script), banner, greet, then
+        self.stale = stale
+        self.answer = (banner + "\r\n").encode() if answer is None and banner else answer
         super().__init__()
 
     def _listen(self, seconds):
@@ -57,17 +63,18 @@ class FakeCaptureBoard(PtyBoard):
                 text = line.decode(errors="replace").strip()
                 if text:
                     self.lines.append(text)
-                if text == "?" and self.banner:
-                    os.write(self.master, (self.banner + "\r\n").encode())
+                if text == "?" and self.answer:
+                    os.write(self.master, self.answer)
 
     def _run(self):
         while self.opened_speed is None:
             if self._stop.wait(0.01):
                 return
+        if self.stale:
+            os.write(self.master, self.stale)
         self._listen(0.1)  # the reset and the bootloader
         if self.greet and self.banner:
             os.write(self.master, (self.banner + "\r\n").encode())
-            self._listen(0.3)
         for action in self.script:
             if self._stop.is_set() or self._closed:
                 return
