@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import time
 from pathlib import Path
@@ -20,8 +18,53 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 
 
 def machine() -> dict:
-    return {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
-            "python": platform.python_version(), "platform": platform.platform()}
+    """Today's date and :func:`tinylab.machine.describe`: CPU model, ISA flags, versions."""
+    from tinylab import machine as described
+
+    return {"date": time.strftime("%Y-%m-%d"), **described.describe()}
+
+
+def measured_on(machine: dict) -> str:
+    """The sentence that opens every section: when, on which CPU, with which versions.
+
+    Float results (training, accuracy) differ in their last bits between CPUs with other
+    instruction sets (docs/reproducibility.md), so the CPU is named, not only counted.
+    """
+    from tinylab.machine import summary
+
+    versions = machine.get("versions") or {}
+    tensorflow = f", TensorFlow {versions['tensorflow']}" if versions.get("tensorflow") else ""
+    return (f"Measured {machine['date']} on {summary(machine)}, Python "
+            f"{machine['python']}{tensorflow}")
+
+
+#: The benchmark-only packages (pyproject's ``bench`` extra), by import name.
+BENCH_EXTRA = {"tensorflow_model_optimization": "tensorflow-model-optimization",
+               "tf_keras": "tf_keras", "emlearn": "emlearn"}
+
+
+def require(benchmark: str, *modules: str) -> None:
+    """Exit with the install line, before any work, when a module ``benchmark`` needs is absent.
+
+    The benchmark-only packages are not installed by ``make test`` or ``make lab``; ``make
+    bench`` installs them.
+    """
+    import importlib
+    import sys
+
+    missing = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        names = " ".join(BENCH_EXTRA.get(m, m) for m in missing)
+        print(f"tinylab bench {benchmark}: needs {names}, the benchmark-only packages, which are "
+              f"not installed. Run `make bench` (installs them, then runs every benchmark), or "
+              f"install them into this environment with: {sys.executable} -m pip install -e "
+              f"'{ROOT}[bench]'", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def markdown_table(header: list, rows: list) -> str:

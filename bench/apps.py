@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import ROOT, arguments, markdown_table, report, write_section  # noqa: E402
-from _report import machine as current_machine  # noqa: E402
+from _report import machine as current_machine, measured_on  # noqa: E402
 
 from tinylab import app  # noqa: E402
 
@@ -196,7 +196,7 @@ def write_docs(result: dict, target: Path) -> None:
                      f"{cold['render_s']:.1f} / {warm['render_s']:.1f}", ready, predict, slider,
                      f"{r['kernel_peak_mb']:.0f}"])
     body = (
-        f"Measured {machine['date']} on {machine['cpus']} CPUs, Python {machine['python']}: "
+        f"{measured_on(machine)}: "
         f"Voila as `tinylab app` starts it, Debian's Chromium headless (Playwright); cold = "
         f"first visit with an empty workspace, warm = second visit (a fresh kernel, the "
         f"workspace filled). Goals: a slider move redrawn in under {GOAL_LATENCY_MS} ms, an app "

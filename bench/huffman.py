@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import arguments, markdown_table, report, write_section  # noqa: E402
-from _report import machine as current_machine  # noqa: E402
+from _report import machine as current_machine, measured_on  # noqa: E402
 
 N_SYMBOLS = 1_000_000
 REPEATS = 3  # best of 3 for the timings
@@ -94,7 +94,7 @@ def write_docs(result: dict, target: Path) -> None:
                    f"{r['fixed_bytes']:,}", f"{r['huffman_bytes']:,}"]
                   for r in result["model_streams"]]
     body = (
-        f"Measured {machine['date']} on {machine['cpus']} CPUs, Python {machine['python']}.\n\n"
+        f"{measured_on(machine)}.\n\n"
         f"**The codec** on {N_SYMBOLS:,} symbols per stream (best of {REPEATS}; every stream "
         f"decoded back and compared):\n\n"
         + markdown_table(["stream", "entropy (bits/symbol)", "Huffman (bits/symbol)",

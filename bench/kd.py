@@ -44,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import markdown_table, write_section  # noqa: E402
-from _report import machine as current_machine  # noqa: E402
+from _report import machine as current_machine, measured_on  # noqa: E402
 
 # Chosen on the validation split (see --select and the docstring); the test split plays no part.
 STUDENT = "small16"       # 64-16-10; see tinylab.models.ARCHITECTURES for why
@@ -147,7 +147,7 @@ def write_docs(summary: dict, runs: list, machine: dict, target: Path, seconds: 
     closed_text = "n/a (no gap)" if closed is None else f"{closed:.0%}"
     verdict = "reached" if closed is not None and closed >= GOAL_GAP_CLOSED else "not reached"
     body = (
-        f"Measured {machine['date']} on {machine['cpus']} CPUs, Python {machine['python']}, "
+        f"{measured_on(machine)}, "
         f"{len(runs)} seeds ({', '.join(str(r['seed']) for r in runs)}), {seconds:.0f} s in all.\n"
         f"Student `{STUDENT}` ({runs[0]['student_params']:,} parameters vs the teacher's "
         f"{runs[0]['teacher_params']:,}); T = {TEMPERATURE:g}, alpha = {ALPHA:g} (weight of the "

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import ROOT, markdown_table, write_section  # noqa: E402
-from _report import machine as current_machine  # noqa: E402
+from _report import machine as current_machine, measured_on  # noqa: E402
 
 
 def run_one(notebook: Path) -> dict:
@@ -56,8 +56,7 @@ def measure(notebook: Path) -> dict:
 
 def write_table(results: list, machine: dict, target: Path) -> None:
     rows = [[r["notebook"], f"{r['seconds']:.1f}", f"{r['kernel_peak_mib']:.0f}"] for r in results]
-    write_section("lessons", f"Measured {machine['date']} on {machine['cpus']} CPUs, Python "
-                  f"{machine['python']}, with an empty workspace and build cache (each lesson "
+    write_section("lessons", f"{measured_on(machine)}, with an empty workspace and build cache (each lesson "
                   f"rebuilds what it needs).\n\n" + markdown_table(
                       ["lesson", "wall time (s)", "kernel peak RSS (MiB)"], rows),
                   target, title="Lessons")

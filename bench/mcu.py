@@ -43,7 +43,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import arguments, markdown_table, report, write_section  # noqa: E402
-from _report import machine as current_machine  # noqa: E402
+from _report import machine as current_machine, measured_on  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -704,7 +704,7 @@ def write_docs(result: dict, target: Path) -> None:
             f"{probe['cycles_saved_per_relu_skip']:,.0f}, and {probe['cycles_per_call']:,.0f} "
             f"per layer call.")
     body = (
-        f"Measured {machine['date']} on {machine['cpus']} CPUs, Python {machine['python']}; "
+        f"{measured_on(machine)}; "
         f"{tools['avr_gcc']}, Debian arduino-core-avr {tools['arduino_core_avr']}, simavr "
         f"{tools['simavr']}. The virtual Uno (ATmega328P, 16 MHz, 32,256 bytes of usable flash, "
         f"2,048 of RAM) runs the inference sketch; each of the {result['examples']} digits test "

@@ -26,8 +26,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import arguments, markdown_table, report, write_section  # noqa: E402
-from _report import machine as current_machine  # noqa: E402
+from _report import arguments, markdown_table, report, require, write_section  # noqa: E402
+from _report import machine as current_machine, measured_on  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -156,7 +156,7 @@ def write(result: dict, target: Path) -> None:
     machine = result["machine"]
     seeds = [r["seed"] for r in result["runs"]]
     body = (
-        f"Measured {machine['date']} on {machine['cpus']} CPUs, Python {machine['python']}; "
+        f"{measured_on(machine)}; "
         f"seeds {seeds} (teacher init and shuffles), digits split seed 0. Teacher test accuracy "
         f"{100 * s['teacher']['test']['mean']:.2f} ± {100 * s['teacher']['test']['std']:.2f}%. "
         f"Both prune every layer to {FINAL_SPARSITY:.0%} in 20 epochs of retraining from the "
@@ -174,6 +174,7 @@ def main(argv=None) -> int:
     parser = arguments(__doc__, "pruning")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args(argv)
+    require("prune", "tensorflow_model_optimization", "tf_keras")
     result = {"benchmark": "prune", "machine": current_machine(),
               "settings": {"final_sparsity": FINAL_SPARSITY, "steps": STEPS,
                            "epochs_per_step": EPOCHS_PER_STEP, "total_epochs": TOTAL_EPOCHS,

@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import arguments, markdown_table, report, write_section  # noqa: E402
-from _report import machine as current_machine  # noqa: E402
+from _report import machine as current_machine, measured_on  # noqa: E402
 
 SEEDS = (0, 1, 2)
 ROUTES = {
@@ -172,7 +172,7 @@ def write_docs(result: dict, target: Path) -> None:
             candidates.append([name, _settings_text(c["settings"]), f"{c['ratio']:.1f}x",
                                f"{c['val_loss_pp']:+.2f}"])
     body = (
-        f"Measured {machine['date']} on {machine['cpus']} CPUs, Python {machine['python']}; "
+        f"{measured_on(machine)}; "
         f"digits split seed 0, seeds {list(SEEDS)}. Bytes count everything a decoder needs: "
         f"Huffman-coded codebook indices and index gaps with their code tables, the float32 "
         f"codebooks and the float32 biases. Ratios are against the float32 teacher "

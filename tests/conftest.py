@@ -18,6 +18,10 @@ def pytest_configure(config):
         "markers",
         "binder: renders Binder's Dockerfile with repo2docker (no Docker engine needed; "
         "deselect with -m 'not binder')")
+    config.addinivalue_line(
+        "markers",
+        "cross_cpu: float training compared with a recorded number, or with itself; `make "
+        "test-isa` re-runs these under other oneDNN instruction sets (docs/reproducibility.md)")
 
 
 @pytest.fixture(autouse=True)

@@ -103,6 +103,23 @@ def test_bench_runs_the_script_with_its_flags(monkeypatch, tmp_path):
                            "--seeds", "2"]
 
 
+def test_bench_without_the_bench_extras_says_what_to_install(tmp_path):
+    # The real command on the real bench/prune.py, in a Python where tfmot cannot be imported
+    # (as after `make test`, which does not install the bench extras; blocked here explicitly
+    # so that the test holds where `make bench` has installed them).
+    blocked = tmp_path / "tensorflow_model_optimization"
+    blocked.mkdir()
+    (blocked / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'tensorflow_model_optimization'\")\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "tinylab.cli", "bench", "prune"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "tensorflow-model-optimization" in done.stderr and "make bench" in done.stderr
+    assert "[bench]" in done.stderr  # the pip line
+
+
 def test_pipeline_json_has_every_stage(capsys):
     code = cli.main(["pipeline", "--model", "tiny", "--sparsity", "0.5", "--bits", "3",
                      "--fine-tune-epochs", "0", "--json"])

@@ -6,13 +6,18 @@ import pytest
 
 from tinylab import compression_grid as cg
 
-#: A recomputed point must match the committed one within these: the test accuracy within 2
-#: of the 270 test digits (TensorFlow's CPU kernels may sum in another order on another
-#: machine, and a flipped weight near a pruning threshold moves a digit or two), the bytes
-#: within 2%. A change to the route's settings, the byte counting or a grid recorded with
-#: other code moves far more than that.
-ACCURACY_TOLERANCE = 2 / 270
-BYTES_TOLERANCE = 0.02
+#: A recomputed point must match the committed one within these, derived from measured
+#: cross-CPU spreads (docs/reproducibility.md, "The compression grid"). The same code and
+#: package versions on two x86-64 machines (the grid's first recording, and an AMD EPYC with
+#: AVX2 and no AVX-512) gave the same accuracy at every stage but P+Q, 2 of the 270 test
+#: digits apart, and P+Q+H bytes 1.7% apart (526 vs 535); oneDNN capped at AVX or SSE4.1 on
+#: the EPYC moved neither. The tolerances are twice those: 4 digits and 4%. A route change
+#: moves far more: another seed moved P+Q by up to 20 digits and the bytes by up to 9%, and
+#: the bytes of the stages that depend only on the architecture are compared exactly.
+ACCURACY_TOLERANCE = 4 / 270
+BYTES_TOLERANCE = 0.04
+#: Stages whose bytes depend on the architecture only (not on trained weights): exact.
+EXACT_BYTES = ("float32", "distilled")
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +35,10 @@ def test_committed_grid_covers_its_axes(grid):
     assert len(grid["points"]) == (len(axes["temperature"]) * len(axes["sparsity"])
                                    * len(axes["bits"]))
     assert grid["provenance"]["command"].startswith("python -m tinylab.compression_grid")
+    # the CPU it was recorded on, not only its architecture: float results depend on it
+    machine = grid["provenance"]["machine"]
+    assert machine["cpu_model"] and machine["isa"] and machine["cpus"] >= 1
+    assert machine["cpu_model"] in grid["provenance"]["machine_summary"]
 
 
 def test_float32_bytes_by_hand(grid):
@@ -74,15 +83,22 @@ def test_board_fit_by_hand():
     assert nano["fits"] and nano["fixed_bytes"] is None and nano["flash_left_bytes"] == 983_040
 
 
+@pytest.mark.cross_cpu
 def test_recomputed_point_matches_the_committed_one(grid):
-    """The lesson route's point (distilled at T=4, 70% pruned, 4 bits), from scratch."""
+    """The lesson route's point (distilled at T=4, 70% pruned, 4 bits), from scratch.
+
+    Also run by ``make test-isa`` with other float kernels: see ACCURACY_TOLERANCE."""
     recorded = cg.point(grid, 4.0, 0.7, 4)
     fresh = cg.compute_point(4.0, 0.7, 4, settings=grid["settings"])
     assert [s["stage"] for s in fresh["stages"]] == [s["stage"] for s in recorded["stages"]]
     for mine, theirs in zip(fresh["stages"], recorded["stages"]):
         assert mine["test_accuracy"] == pytest.approx(theirs["test_accuracy"],
                                                       abs=ACCURACY_TOLERANCE), mine["stage"]
-        assert mine["bytes"] == pytest.approx(theirs["bytes"], rel=BYTES_TOLERANCE), mine["stage"]
+        if mine["stage"] in EXACT_BYTES:
+            assert mine["bytes"] == theirs["bytes"], mine["stage"]
+        else:
+            assert mine["bytes"] == pytest.approx(theirs["bytes"], rel=BYTES_TOLERANCE), \
+                mine["stage"]
 
 
 def test_bad_axes_are_refused_before_any_training():

@@ -120,6 +120,7 @@ def test_micro_and_litert_float_outputs_are_bit_identical(flatbuffers, digits):
     np.testing.assert_array_equal(micro, convert.predict(flatbuffers["float"], digits.X_test, "litert"))
 
 
+@pytest.mark.cross_cpu
 def test_micro_and_litert_agree_on_int8(int8_outputs, flatbuffers):
     # Not bit-identical: a few outputs differ by one quantization step (rounding in the
     # requantization), never the predicted class on these digits.
@@ -131,6 +132,7 @@ def test_micro_and_litert_agree_on_int8(int8_outputs, flatbuffers):
     assert classes_agree >= 0.99
 
 
+@pytest.mark.cross_cpu
 def test_int8_accuracy_within_2_points_of_keras(int8_outputs, student, digits):
     keras_accuracy = train.accuracy(student, digits.X_test, digits.y_test)
     assert keras_accuracy > 0.85

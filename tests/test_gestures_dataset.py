@@ -66,6 +66,7 @@ def test_gestures_meta_says_simulated_and_how_to_record_again(gestures):
     assert "imulated" in readme and provenance["command"] in readme
 
 
+@pytest.mark.cross_cpu
 def test_a_tiny_mlp_tells_the_gestures_apart(gestures):
     pytest.importorskip("tensorflow")
     from tinylab import models, train
@@ -137,6 +138,7 @@ def _int8_levels(model, dataset):
     return {name: len(np.unique(x_int8[:, :, c])) for c, name in enumerate(CHANNELS)}, mlp
 
 
+@pytest.mark.cross_cpu
 def test_the_accelerometer_gets_many_int8_levels(gestures, lesson_08_model):
     levels, _ = _int8_levels(lesson_08_model, gestures)
     raw_levels, _ = _int8_levels(lesson_08_model, data.load_recorded(FOLDER, seed=0))
@@ -148,6 +150,7 @@ def test_the_accelerometer_gets_many_int8_levels(gestures, lesson_08_model):
     assert min(levels[name] for name in ("gy", "gz")) >= 64
 
 
+@pytest.mark.cross_cpu
 def test_lesson_08_accuracy_does_not_drop(gestures, lesson_08_model):
     from tinylab import deploy, engine, train
 

@@ -163,6 +163,7 @@ def test_schedule_ends_at_the_target():
         prune.schedule(0.9, 0)
 
 
+@pytest.mark.cross_cpu
 def test_iterative_prune_ends_at_the_target_and_keeps_accuracy(digits):
     model = small_mlp(hidden=(32, 16))
     tl.train.fit(model, digits, epochs=8, learning_rate=3e-3, progress=False)

@@ -471,20 +471,18 @@ def main(argv=None) -> int:
     axes = ((None, 4.0), (0.0, 0.9), (3, 5)) if args.quick else (TEMPERATURES, SPARSITIES, BITS)
     grid = compute_grid(*axes, progress=True)
 
-    import numpy
-    import sklearn
-
-    from ._tensorflow import keras, tf
+    from . import machine
 
     command = "python -m tinylab.compression_grid" + (" " + " ".join(argv if argv is not None
                                                                     else sys.argv[1:])).rstrip()
     grid["provenance"] = {
         "recorded": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command.strip(), "seconds": grid.pop("seconds"),
-        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs (shared)",
-        "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
-                     "keras": keras.__version__, "numpy": numpy.__version__,
-                     "scikit-learn": sklearn.__version__}}
+        # The CPU and its instruction sets: float training differs in its last bits between
+        # CPUs, and a recomputed point is compared with this one (docs/reproducibility.md).
+        "machine": machine.describe(), "machine_summary": machine.summary(),
+        "versions": {"python": platform.python_version(),
+                     **machine.describe()["versions"]}}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(_json_ready(grid), indent=1) + "\n")
