@@ -22,6 +22,10 @@ def test_report_is_json_serializable_and_complete():
     assert set(rep) >= {"tinylab", "platform", "ok", "checks", "serial_ports",
                         "install_missing_toolchain"}
     assert rep["ok"] == all(c["ok"] for c in rep["checks"] if c["required"])
+    # the CPU, for comparing float results with someone else's (docs/reproducibility.md)
+    from tinylab import machine
+    assert rep["cpu"] == machine.summary() and machine.cpu_model() in rep["cpu"]
+    assert f"CPU: {rep['cpu']}" in doctor.to_text(rep)
 
 
 def test_every_package_appears_as_a_check():

@@ -75,7 +75,9 @@ def test_a_tiny_mlp_tells_the_gestures_apart(gestures):
     train.fit(model, gestures, epochs=10, seed=0, progress=False)
     accuracy = train.accuracy(model, gestures.X_test, gestures.y_test)
     print(f"gestures: tiny MLP test accuracy {accuracy:.3f} (chance 0.25)")
-    assert accuracy > 0.8  # observed 1.000 (seed 0); the classes are made to be told apart
+    # observed 1.000 (seed 0) with every float kernel tried (make test-isa); the classes are
+    # made to be told apart, so the floor is far below any cross-CPU spread
+    assert accuracy > 0.8
 
 
 # ----------------------------------------------------------------------------- normalization
@@ -159,4 +161,9 @@ def test_lesson_08_accuracy_does_not_drop(gestures, lesson_08_model):
     scores = engine.run_int8(mlp, engine.quantize_inputs(mlp, gestures.X_test))
     int8_accuracy = float((scores.argmax(axis=1) == gestures.y_test).mean())
     print(f"lesson 08 MLP: test accuracy {accuracy:.3f} float, {int8_accuracy:.3f} int8")
-    assert accuracy == 1.0 and int8_accuracy == 1.0   # as before standardization (raw: 1.0, 1.0)
+    # Measured 36 of 36 test windows, float and int8, where this test was written and on an
+    # AMD EPYC with the default, SSE4.1-capped and oneDNN-ops float kernels (make test-isa;
+    # docs/reproducibility.md): a spread of 0. One window (2.8 pp) of margin for another CPU;
+    # the int8 model may not lose more than one window to quantization either.
+    one = 1 / len(gestures.y_test)
+    assert accuracy >= 1 - one and int8_accuracy >= accuracy - one

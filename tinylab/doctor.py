@@ -191,7 +191,7 @@ def _board_check(ports) -> Check:
 
 def report() -> dict:
     """The whole report as plain data (what ``tinylab doctor --json`` prints)."""
-    from . import __version__
+    from . import __version__, machine
 
     ports = serial_ports()
     toolchain = check_toolchain()
@@ -200,6 +200,8 @@ def report() -> dict:
     return {
         "tinylab": __version__,
         "platform": platform.platform(),
+        # float training differs in its last bits between CPUs (docs/reproducibility.md)
+        "cpu": machine.summary(),
         "ok": all(c.ok for c in checks if c.required),
         "checks": [asdict(c) for c in checks],
         "serial_ports": ports,
@@ -209,7 +211,11 @@ def report() -> dict:
 
 def to_text(rep: dict) -> str:
     """The report as a plain-text table for a terminal."""
-    lines = [f"TinyLab {rep['tinylab']} on {rep['platform']}", ""]
+    lines = [f"TinyLab {rep['tinylab']} on {rep['platform']}"]
+    if rep.get("cpu"):
+        lines.append(f"CPU: {rep['cpu']} (float results differ in their last bits between "
+                     f"CPUs: docs/reproducibility.md)")
+    lines.append("")
     for c in rep["checks"]:
         mark = "ok " if c["ok"] else ("-- " if not c["required"] else "NO ")
         lines.append(f"  {mark} {c['name']:<18} {c['version'] or '':<12} {c['detail']}")
