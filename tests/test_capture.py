@@ -264,9 +264,9 @@ def test_the_inference_sketch_is_named(tmp_path):
 
 
 def test_missing_port_lists_the_ports(tmp_path, monkeypatch):
-    from tinylab import flash
+    from tinylab.serial import ports
 
-    monkeypatch.setattr(flash, "list_ports", lambda: [{"device": "/dev/ttyACM7", "board": "Uno"}])
+    monkeypatch.setattr(ports, "serial_ports", lambda: [{"device": "/dev/ttyACM7", "board": "Uno"}])
     with pytest.raises(CaptureError, match=r"no serial port /dev/nope.*/dev/ttyACM7"):
         capture.record("/dev/nope", tmp_path / "x.csv", progress=False)
 

@@ -284,11 +284,11 @@ def test_a_port_held_by_another_device_is_busy():
 
 
 def test_a_missing_port_lists_the_ports_there_are(monkeypatch):
-    from tinylab import flash
+    from tinylab.serial import ports
 
-    monkeypatch.setattr(flash, "list_ports", lambda: [
-        {"device": "/dev/ttyS0", "description": "ttyS0", "board": None, "board_id": None}])
-    with pytest.raises(DeviceError, match=r"no serial port /dev/ttyTINYLAB9.*/dev/ttyS0"):
+    monkeypatch.setattr(ports, "serial_ports", lambda: [
+        {"device": "/dev/ttyTLS7", "description": "ttyTLS7", "board_id": None, "usb_name": None}])
+    with pytest.raises(DeviceError, match=r"no serial port /dev/ttyTINYLAB9.*/dev/ttyTLS7"):
         Device("/dev/ttyTINYLAB9")
 
 

@@ -191,33 +191,13 @@ def fake_ports(monkeypatch):
     return ports
 
 
-def test_serial_ports_lists_dicts_with_the_promised_keys():
-    ports = doctor.serial_ports()
-    assert isinstance(ports, list)
-    for port in ports:
-        assert set(port) == {"device", "description", "vid", "pid", "board"}
-
-
-def test_known_boards_are_recognized(fake_ports):
-    fake_ports += [_port("/dev/ttyUSB0", 0x1A86, 0x7523), _port("/dev/ttyACM0", 0x2341, 0x0043),
-                   _port("/dev/ttyS0", None, None, "n/a"), _port("/dev/ttyACM1", 0x1234, 0x5678)]
-    ports = doctor.serial_ports()
-    assert [p["device"] for p in ports] == ["/dev/ttyACM0", "/dev/ttyACM1", "/dev/ttyS0",
-                                            "/dev/ttyUSB0"]
-    boards = {p["device"]: p["board"] for p in ports}
-    assert boards == {"/dev/ttyACM0": "Arduino Uno R3", "/dev/ttyACM1": None, "/dev/ttyS0": None,
-                      "/dev/ttyUSB0": "CH340 USB serial (Uno/Nano clone)"}
-    assert ports[0]["vid"] == 0x2341 and ports[0]["pid"] == 0x0043
-    for port in ports:
-        assert set(port) == {"device", "description", "vid", "pid", "board"}
-
-
 def test_report_names_a_plugged_in_board(fake_ports):
     fake_ports.append(_port("/dev/ttyACM0", 0x2341, 0x805A))
     rep = doctor.report()
     board = [c for c in rep["checks"] if c["category"] == "board"][0]
     assert board["ok"] and "Arduino Nano 33 BLE (Sense) on /dev/ttyACM0" in board["detail"]
-    assert rep["serial_ports"][0]["board"] == "Arduino Nano 33 BLE (Sense)"
+    assert rep["serial_ports"][0]["usb_name"] == "Arduino Nano 33 BLE (Sense)"
+    assert rep["serial_ports"][0]["board_id"] == "nano33ble"
 
 
 def test_no_board_is_optional_and_lists_other_ports(fake_ports):

@@ -194,14 +194,6 @@ def test_find_port_says_what_there_is_when_no_board_is_plugged_in(tools, no_pyse
         flash.find_port("uno")
 
 
-def test_port_error_messages_say_what_to_do(no_pyserial_ports):
-    assert "sudo usermod -aG dialout $USER" in flash.port_error_message("/dev/ttyACM0", 13)
-    assert "log out" in flash.port_error_message("/dev/ttyACM0", 13)
-    assert "Serial Monitor" in flash.port_error_message("/dev/ttyACM0", 16)
-    assert "ModemManager" in flash.port_error_message("/dev/ttyACM0", 11)
-    assert "no serial ports at all" in flash.port_error_message("/dev/ttyACM0", 2)
-
-
 # ----------------------------------------------------------------------------- choosing a tool
 
 def test_uploader_prefers_arduino_cli_then_avrdude(tools):

@@ -1,4 +1,4 @@
-"""Tests for tinylab._serial_lines: the line reader tinylab.device and tinylab.capture share.
+"""Tests for tinylab.serial.lines: the line reader tinylab.device and tinylab.capture share.
 
 No hardware: the "board" is the master side of a pty, written to by the test itself; the
 reader opens the slave side with pyserial, as it opens /dev/ttyACM0.
@@ -10,9 +10,10 @@ import tty
 
 import pytest
 
-from tinylab import _serial_lines
-from tinylab._serial_lines import ACK, TOO_LONG, LineReader, open_port
-from tinylab.device import ConnectionLostError
+from tinylab.serial import ports
+from tinylab.serial.errors import ConnectionLostError
+from tinylab.serial.lines import ACK, TOO_LONG, LineReader
+from tinylab.serial.ports import open_port
 
 
 class Pty:
@@ -79,7 +80,7 @@ def test_a_line_split_over_many_writes_comes_out_whole(pty):
 def test_a_timeout_returns_none_on_time(pty):
     started = time.monotonic()
     assert pty.reader.next_line(started + 0.3) is None
-    assert 0.29 <= time.monotonic() - started < 0.3 + 2 * _serial_lines.POLL_S + 0.1
+    assert 0.29 <= time.monotonic() - started < 0.3 + 2 * ports.POLL_S + 0.1
 
 
 def test_an_over_long_line_is_reported_once_and_the_next_line_is_whole(short_lines):
@@ -161,12 +162,10 @@ def test_writes_reach_the_board(pty):
 
 
 def test_open_port_says_what_is_wrong_in_the_callers_error(monkeypatch):
-    from tinylab import flash
-
     class MyError(Exception):
         pass
 
-    monkeypatch.setattr(flash, "list_ports", lambda: [{"device": "/dev/ttyACM7", "board": "Uno"}])
+    monkeypatch.setattr(ports, "serial_ports", lambda: [{"device": "/dev/ttyACM7", "board": "Uno"}])
     with pytest.raises(MyError, match=r"no serial port /dev/nope.*/dev/ttyACM7"):
         open_port("/dev/nope", 115200, write_timeout=1.0, error=MyError)
 

@@ -18,8 +18,10 @@ export      .tflite -> C array header, and back (07)
 engine      the int8 MLP in integers: TFLM-exact numpy reference, generated C in 3 formats (07)
 build       compile a sketch for a board (arduino-cli or arduino-builder), flash/RAM, fits? (07)
 virtual     the virtual Uno: the compiled firmware in simavr, its UART on a pty (07)
-device      the serial line protocol: banner, paced input lines, answers with latency (07)
-flash       serial ports, arduino-cli board list, upload with arduino-cli or avrdude (07)
+serial      the serial layer: ports (and their boards), lines, the banner handshake (01, 07)
+device      the inference sketch's client: paced input lines, answers with latency (07)
+capture     the capture sketch's client: record rows into a CSV, cut windows (01)
+flash       arduino-cli board list, upload with arduino-cli or avrdude (07)
 deploy      model -> int8 -> C -> sketch -> board (real or virtual) -> test set over serial (07)
 workspace   the folder where lessons hand models to each other
 plot        the lessons' figures
@@ -42,7 +44,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("data", "models", "train", "distill", "prune", "quantize", "convert", "huffman", "deploy",
                "pipeline", "export", "engine", "build", "virtual",
-               "device", "flash", "capture", "deep_compressed", "workspace", "boards", "plot", "doctor",
+               "serial", "device", "flash", "capture", "deep_compressed", "workspace", "boards", "plot", "doctor",
                "exercises", "widgets", "cli")
 __all__ = ["__version__", *_SUBMODULES]
 

@@ -53,10 +53,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ._serial_lines import POLL_S as _POLL_S
-from ._serial_lines import TOO_LONG, LineReader, open_port
-from .device import (BANNER_MARK, BAUDRATE, PROTOCOL_VERSION, ConnectionLostError, DeviceError,
-                     NoBannerError, banner_fields)
+from .serial import protocol
+from .serial.errors import ConnectionLostError, NoBannerError, SerialError
+from .serial.lines import TOO_LONG, LineReader
+from .serial.ports import POLL_S as _POLL_S
+from .serial.ports import open_port
+from .serial.protocol import BANNER_MARK, BAUDRATE, banner_fields
 
 __all__ = ["CaptureError", "NoBannerError", "ConnectionLostError", "CaptureSummary",
            "REJECT_REASONS", "WINDOW_DROP_REASONS", "WINDOW_COLUMN", "parse_capture_banner",
@@ -75,12 +77,10 @@ LABEL_COLUMN = "label"
 WINDOW_COLUMN = "window"
 _WINDOW_START = re.compile(r"^#\s*window start(?:\s+rows=(\d+))?\s*$")
 _WINDOW_END = re.compile(r"^#\s*window end\s*$")
-BANNER_KEYS = ("proto", "sketch", "board", "sensor", "rate_hz", "columns")
+#: Keys the capture sketch's banner carries: every sketch's (``protocol.REQUIRED_KEYS``) and its
+#: own.
+BANNER_KEYS = protocol.REQUIRED_KEYS + ("sensor", "rate_hz", "columns")
 
-# Listen this long for the boot banner before asking with "?", then ask again this often
-# (same as tinylab.device: an Uno greets ~1 s after the port opens, a Nano 33 BLE must be asked).
-_FIRST_PROBE_S = 0.5
-_PROBE_EVERY_S = 1.0
 # After asking with "?", a banner equal to the first that arrives within this long after it
 # answers a second "?": it is passed over, not taken for a reset. Rows in that time are kept.
 _SETTLE_AFTER_PROBE_S = 0.3
@@ -97,8 +97,12 @@ _LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
 _PRINTABLE = frozenset(range(32, 127)) | {9}
 
 
-class CaptureError(DeviceError):
-    """The recording could not start or go on; the message says why and what to do."""
+class CaptureError(SerialError):
+    """The recording could not start or go on; the message says why and what to do.
+
+    Not a kind of :class:`tinylab.device.DeviceError` (the inference sketch's): both are
+    :class:`tinylab.serial.SerialError`.
+    """
 
 
 def parse_capture_banner(line: str) -> dict | None:
@@ -285,44 +289,22 @@ def _await_banner(link: _Link, banner_timeout: float, baudrate: int) -> tuple[di
     dropped. Everything after it stays in ``link``'s buffer: a board may send its first rows
     in the same write as its banner, and those are rows like any other.
     """
-    started = time.monotonic()
-    deadline, next_probe = started + banner_timeout, started + _FIRST_PROBE_S
-    probed, heard = False, []
-    while True:
-        now = time.monotonic()
-        if now >= deadline:
-            heard_text = (f" Heard instead: {heard[-1][:80]!r}." if heard else
-                          f" Heard bytes but no line: {bytes(link.buffer[:40])!r}." if link.buffer
-                          else " Heard nothing.")
-            speed = "" if baudrate == BAUDRATE else f" (this port was opened at {baudrate} baud)"
-            raise NoBannerError(
-                f"no TinyLab capture banner on {link.port} within {banner_timeout:g} s: wrong "
-                f"baud or wrong sketch? The capture sketch talks at {BAUDRATE} baud{speed}.{heard_text}"
-                f" Flash the capture sketch, or press the board's reset button and try again.")
-        if now >= next_probe:
-            link.write(b"\n?\n")  # "\n" ends a partial line the board holds; "?" asks
-            probed, next_probe = True, now + _PROBE_EVERY_S
-        line = link.next_line(min(deadline, next_probe))
-        if not isinstance(line, bytes):
-            continue
-        text = line.decode("ascii", errors="replace")
-        banner = parse_capture_banner(text)
-        if banner is None:
-            if text.strip():
-                heard.append(text)
-            continue
-        _check_banner(banner, link.port)
-        return banner, (time.monotonic() + _SETTLE_AFTER_PROBE_S if probed else 0.0)
+    def no_banner(heard):
+        speed = "" if baudrate == BAUDRATE else f" (this port was opened at {baudrate} baud)"
+        return (f"no TinyLab capture banner on {link.port} within {banner_timeout:g} s: wrong "
+                f"baud or wrong sketch? The capture sketch talks at {BAUDRATE} baud{speed}."
+                f"{protocol.heard_text(heard, link.buffer)} Flash the capture sketch, or press "
+                f"the board's reset button and try again.")
+
+    banner, probed = protocol.await_banner(link, banner_timeout, parse_capture_banner,
+                                           no_banner=no_banner)
+    _check_banner(banner, link.port)
+    return banner, (time.monotonic() + _SETTLE_AFTER_PROBE_S if probed else 0.0)
 
 
 def _check_banner(banner: dict, port: str) -> None:
-    if banner["proto"] != PROTOCOL_VERSION:
-        raise CaptureError(f"the board on {port} speaks TinyLab serial protocol {banner['proto']}, "
-                           f"this TinyLab speaks {PROTOCOL_VERSION}: flash this version's capture "
-                           f"sketch.")
-    if banner["sketch"] != "capture":
-        raise CaptureError(f"the board on {port} runs TinyLab's {banner['sketch']!r} sketch, not "
-                           f"'capture': flash the capture sketch first.")
+    protocol.check_banner(banner, port, "capture", error=CaptureError,
+                          flash="this version's capture sketch")
     missing = [key for key in BANNER_KEYS if key not in banner]
     if missing or not all(banner["columns"]):
         raise CaptureError(f"the capture banner from {port} lacks {missing or 'column names'}: "

@@ -140,7 +140,8 @@ def _load_deploy_model(spec: str, data):
 
 
 def _cmd_deploy(args) -> int:
-    from . import build, data, deploy, device, flash, virtual
+    from . import build, data, deploy, flash, virtual
+    from .serial.errors import SerialError
 
     if args.virtual == bool(args.port):
         print("tinylab deploy: give --virtual (the simulated Uno) or --port PORT (a real board; "
@@ -152,7 +153,7 @@ def _cmd_deploy(args) -> int:
         report = deploy.deploy(model, dataset, format=args.format, board=args.board,
                                port=args.port, limit=args.limit, progress=not args.json)
     except (ValueError, FileNotFoundError, data.DatasetUnavailableError, build.BuildError,
-            virtual.VirtualBoardError, virtual.HarnessBuildError, device.DeviceError,
+            virtual.VirtualBoardError, virtual.HarnessBuildError, SerialError,
             flash.FlashError) as error:
         print(f"tinylab deploy: {error}", file=sys.stderr)
         return 1
@@ -164,7 +165,8 @@ CAPTURE_SIM = Path(__file__).resolve().parents[1] / "boards" / "sketches" / "cap
 
 
 def _cmd_capture(args) -> int:
-    from . import build, capture, device, virtual
+    from . import build, capture, virtual
+    from .serial.errors import SerialError
 
     commands = list(args.command or [])
     try:
@@ -182,7 +184,7 @@ def _cmd_capture(args) -> int:
                                          seconds=args.seconds, label=args.label,
                                          windows=args.windows, commands=commands,
                                          progress=not args.json)
-    except (ValueError, device.DeviceError, build.BuildError, virtual.VirtualBoardError,
+    except (ValueError, SerialError, build.BuildError, virtual.VirtualBoardError,
             virtual.HarnessBuildError) as error:
         print(f"tinylab capture: {error}", file=sys.stderr)
         return 1

@@ -26,30 +26,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._serial_lines import ACK as _ACK
-from ._serial_lines import POLL_S as _POLL_S
-from ._serial_lines import TOO_LONG, LineReader, open_port
+from .serial import protocol
+from .serial.errors import ConnectionLostError, NoBannerError, SerialError
+from .serial.lines import ACK as _ACK
+from .serial.lines import TOO_LONG, LineReader
+from .serial.ports import POLL_S as _POLL_S
+from .serial.ports import open_port
+from .serial.protocol import BANNER_MARK, BAUDRATE, PROTOCOL_VERSION, banner_fields
 
 __all__ = ["PROTOCOL_VERSION", "BAUDRATE", "ACK_EVERY_BYTES", "Device", "InferenceRun",
            "DeviceError", "NoBannerError", "BoardResetError", "BoardRejectedError",
            "ConnectionLostError", "parse_banner", "parse_answer", "format_input"]
 
-#: The protocol this module speaks (the banner's ``proto=``).
-PROTOCOL_VERSION = 1
-#: Serial speed of every TinyLab sketch.
-BAUDRATE = 115200
 #: The board acknowledges every 32nd byte of a line with "." (the sketch's TL_ACK_EVERY): the
 #: host never has more than 32 bytes in flight, half of the AVR's 64-byte receive buffer.
 ACK_EVERY_BYTES = 32
-BANNER_MARK = "#TINYLAB "
-#: Keys every banner carries (more keys are allowed and kept, as strings).
-BANNER_KEYS = ("proto", "sketch", "board", "format", "model", "inputs", "outputs")
+#: Keys the inference sketch's banner carries: every sketch's (``protocol.REQUIRED_KEYS``) and
+#: its own (more keys are allowed and kept, as strings).
+BANNER_KEYS = protocol.REQUIRED_KEYS + ("format", "model", "inputs", "outputs")
 
-# Open: listen this long for the boot banner before asking with "?", then ask again this often.
-# An Uno resets when the port opens and greets after its bootloader's ~1 s; a Nano 33 BLE and a
-# board left running do not reset, so they are asked.
-_FIRST_PROBE_S = 0.5
-_PROBE_EVERY_S = 1.0
 # After the banner: read until the line is quiet this long (an answer to a second "?" may follow).
 _SETTLE_QUIET_S = 0.15
 _SETTLE_MAX_S = 1.0
@@ -57,12 +52,12 @@ _SETTLE_MAX_S = 1.0
 _MAX_LINE_BYTES = 4096
 
 
-class DeviceError(RuntimeError):
-    """The board did not answer as the protocol says; the message says why and what to do."""
+class DeviceError(SerialError):
+    """The board did not answer as the protocol says; the message says why and what to do.
 
-
-class NoBannerError(DeviceError):
-    """No TinyLab banner arrived after opening the port."""
+    Errors of the link itself (:class:`NoBannerError`, :class:`ConnectionLostError`) are
+    :class:`tinylab.serial.SerialError` too, but not kinds of this one.
+    """
 
 
 class BoardResetError(DeviceError):
@@ -75,28 +70,6 @@ class BoardRejectedError(DeviceError):
     def __init__(self, message: str, board_message: str = ""):
         super().__init__(message)
         self.board_message = board_message
-
-
-class ConnectionLostError(DeviceError):
-    """The serial port went away (board unplugged, virtual board stopped)."""
-
-
-def banner_fields(line: str) -> dict | None:
-    """The ``key=value`` words after the last ``#TINYLAB`` in ``line``, all as strings.
-
-    None when there is no banner mark or a word is not ``key=value``. The inference sketch's
-    banner (:func:`parse_banner`) and the capture sketches' (``tinylab.capture``) build on it.
-    """
-    start = line.rfind(BANNER_MARK)
-    if start < 0:
-        return None
-    fields = {}
-    for word in line[start + len(BANNER_MARK):].split():
-        key, equals, value = word.partition("=")
-        if not equals:
-            return None
-        fields[key] = value
-    return fields
 
 
 def parse_banner(line: str) -> dict | None:
@@ -276,27 +249,8 @@ class Device:
         return self.banner["outputs"]
 
     def _await_banner(self) -> dict:
-        started = time.monotonic()
-        deadline = started + self.banner_timeout
-        next_probe = started + _FIRST_PROBE_S
-        banner = None
-        while banner is None:
-            now = time.monotonic()
-            if now >= deadline:
-                raise NoBannerError(self._no_banner_message())
-            if now >= next_probe:
-                # "\n" first ends whatever partial line the board holds; "?" asks for the banner.
-                self._write(b"\n?\n")
-                next_probe = now + _PROBE_EVERY_S
-            token = self._next_token(min(deadline, next_probe), waiting_for=None)
-            if token is None or token is _ACK:
-                continue
-            fields = parse_banner(token)
-            if fields is None:
-                if token.strip():
-                    self._heard.append(token)
-                continue
-            banner = fields
+        banner, _ = protocol.await_banner(self._lines, self.banner_timeout, parse_banner,
+                                          ack=b".", no_banner=self._no_banner_message)
         self._check_banner(banner)
         self._settle()
         return banner
@@ -310,11 +264,8 @@ class Device:
                 quiet_since = time.monotonic()
         self._lines.clear(drop_cut_line=False)
 
-    def _no_banner_message(self) -> str:
-        heard = (f" Heard instead: {self._heard[-1][:80]!r}." if self._heard
-                 else f" Heard bytes but no line: {bytes(self._lines.buffer[:40])!r}."
-                 if self._lines.buffer
-                 else " Heard nothing.")
+    def _no_banner_message(self, heard_lines: list) -> str:
+        heard = protocol.heard_text(list(self._heard) + heard_lines, self._lines.buffer)
         speed = ("" if self.baudrate == BAUDRATE else
                  f" This Device was opened at {self.baudrate} baud, the sketch talks at {BAUDRATE}.")
         return (f"no TinyLab banner on {self.port} within {self.banner_timeout:g} s: is the inference "
@@ -322,15 +273,9 @@ class Device:
                 f"tinylab.flash.upload(...), or press the board's reset button and try again.")
 
     def _check_banner(self, banner: dict) -> None:
-        if banner["proto"] != PROTOCOL_VERSION:
-            raise DeviceError(
-                f"the board on {self.port} speaks TinyLab serial protocol {banner['proto']}, this "
-                f"TinyLab speaks {PROTOCOL_VERSION}: flash the inference sketch of this TinyLab "
-                f"version (tinylab deploy does it).")
-        if banner["sketch"] != "inference":
-            raise DeviceError(
-                f"the board on {self.port} runs TinyLab's {banner['sketch']!r} sketch, not "
-                f"'inference': flash the inference sketch first.")
+        protocol.check_banner(banner, self.port, "inference", error=DeviceError,
+                              flash="this TinyLab version's inference sketch (tinylab deploy "
+                                    "does it)")
         if banner["inputs"] < 1 or banner["outputs"] < 1:
             raise DeviceError(f"the board's banner announces {banner['inputs']} inputs and "
                               f"{banner['outputs']} outputs: its model file is broken.")
@@ -394,8 +339,8 @@ class Device:
         late answer to an earlier line arrives before that banner and cannot be taken for the
         next answer. :meth:`infer` calls it by itself after an error.
         """
-        self._write(b"\n?\n")
-        deadline = time.monotonic() + self.timeout + _PROBE_EVERY_S
+        self._write(protocol.PROBE)
+        deadline = time.monotonic() + self.timeout + protocol.PROBE_EVERY_S
         while True:
             token = self._next_token(deadline, waiting_for="its banner (asked with '?' to get "
                                                            "back in step after an error)")
@@ -496,7 +441,7 @@ class Device:
                 token = self._next_token(deadline, waiting_for="its answer")
                 if isinstance(token, str) and (token[:1] in ("R", "!") or BANNER_MARK in token):
                     return token
-        except DeviceError:
+        except SerialError:  # DeviceError, or the link lost
             self._needs_resync = True
             raise
 
@@ -529,7 +474,7 @@ class Device:
             label, scores, latency_us, cycles = self._await_answer()
         except BoardRejectedError:
             raise
-        except DeviceError:
+        except SerialError:  # DeviceError, or the link lost
             self._needs_resync = True
             raise
         self.last_cycles = cycles
@@ -559,7 +504,7 @@ class Device:
                     labels[i], scores[i], latency_us[i] = self.infer(X[i])
                 except BoardRejectedError as exc:
                     raise BoardRejectedError(f"sample {i} of {n}: {exc}", exc.board_message) from None
-                except DeviceError as exc:
+                except SerialError as exc:  # DeviceError, or the link lost
                     raise type(exc)(f"sample {i} of {n}: {exc}") from None
                 if self.last_cycles is None:
                     counted = False

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 __all__ = ["Check", "PACKAGES", "TOOLCHAIN", "APT_PACKAGES", "check_packages", "check_toolchain",
-           "serial_ports", "report", "to_text", "to_html", "apt_install_line"]
+           "report", "to_text", "to_html", "apt_install_line"]
 
 
 @dataclass
@@ -78,17 +78,6 @@ APT_PACKAGES = [package for _, package, _, _, _ in TOOLCHAIN]
 
 ARDUINO_CLI_FIX = ("install arduino-cli (https://arduino.github.io/arduino-cli/latest/installation/), "
                    "then: arduino-cli core install arduino:mbed_nano")
-
-#: USB vendor/product ids of boards TinyLab knows (pyserial reports them).
-KNOWN_BOARDS = {
-    (0x2341, 0x0043): "Arduino Uno R3",
-    (0x2341, 0x0001): "Arduino Uno",
-    (0x2A03, 0x0043): "Arduino Uno R3 (arduino.org)",
-    (0x2341, 0x805A): "Arduino Nano 33 BLE (Sense)",
-    (0x2341, 0x005A): "Arduino Nano 33 BLE (Sense), bootloader",
-    (0x1A86, 0x7523): "CH340 USB serial (Uno/Nano clone)",
-}
-
 
 def apt_install_line(packages=APT_PACKAGES) -> str:
     return "sudo apt-get install -y " + " ".join(packages)
@@ -162,24 +151,10 @@ def check_toolchain() -> list:
     return checks
 
 
-def serial_ports() -> list:
-    """Serial ports pyserial sees: ``[{"device", "description", "vid", "pid", "board"}]``."""
-    try:
-        from serial.tools import list_ports
-    except ImportError:
-        return []
-    ports = []
-    for port in sorted(list_ports.comports(), key=lambda p: p.device):
-        board = KNOWN_BOARDS.get((port.vid, port.pid)) if port.vid is not None else None
-        ports.append({"device": port.device, "description": port.description,
-                      "vid": port.vid, "pid": port.pid, "board": board})
-    return ports
-
-
 def _board_check(ports) -> Check:
-    boards = [p for p in ports if p["board"]]
+    boards = [p for p in ports if p["usb_name"]]
     if boards:
-        listed = ", ".join(f"{p['board']} on {p['device']}" for p in boards)
+        listed = ", ".join(f"{p['usb_name']} on {p['device']}" for p in boards)
         return Check("boards", "board", True, None, listed, required=False)
     detail = ("no Arduino plugged in; the lessons use the virtual Uno (simavr) instead"
               + (f"; other serial ports: {', '.join(p['device'] for p in ports)}" if ports else ""))
@@ -192,6 +167,7 @@ def _board_check(ports) -> Check:
 def report() -> dict:
     """The whole report as plain data (what ``tinylab doctor --json`` prints)."""
     from . import __version__, machine
+    from .serial.ports import serial_ports
 
     ports = serial_ports()
     toolchain = check_toolchain()

@@ -28,27 +28,16 @@ import time
 from pathlib import Path
 
 from . import boards
+from .serial.ports import DIALOUT_FIX, describe_ports, port_error_message, serial_ports, usb_ids
 
-__all__ = ["FlashError", "DIALOUT_FIX", "USB_IDS", "serial_ports", "arduino_cli_ports",
-           "parse_board_list", "list_ports", "find_port", "port_error_message", "uploader",
+__all__ = ["FlashError", "arduino_cli_ports",
+           "parse_board_list", "list_ports", "find_port", "uploader",
            "upload_command", "upload", "explain_failure"]
 
-#: The Linux fix for "permission denied" on a serial port.
-DIALOUT_FIX = ("add yourself to the dialout group: sudo usermod -aG dialout $USER, then log out "
-               "and back in (or reboot)")
 AVRDUDE_INSTALL = "sudo apt-get install -y avrdude"
 ARDUINO_CLI_INSTALL = ("install arduino-cli "
                        "(https://arduino.github.io/arduino-cli/latest/installation/), "
                        "then: arduino-cli core install {core}")
-
-#: USB vendor/product ids -> TinyLab board id. Sources: ArduinoCore-avr boards.txt (uno.vid.N /
-#: uno.pid.N), ArduinoCore-mbed boards.txt (nano33ble.vid.N / pid.N).
-USB_IDS = {
-    (0x2341, 0x0043): "uno", (0x2341, 0x0001): "uno", (0x2A03, 0x0043): "uno",
-    (0x2341, 0x0243): "uno",
-    (0x2341, 0x805A): "nano33ble", (0x2341, 0x005A): "nano33ble", (0x2341, 0x015A): "nano33ble",
-    (0x2341, 0x025A): "nano33ble",
-}
 
 # avrdude's STK500 programmer for the Uno's optiboot bootloader, and its speed (boards.txt:
 # uno.upload.protocol=arduino, uno.upload.speed=115200).
@@ -73,23 +62,6 @@ class FlashError(RuntimeError):
 
 def _board_ids_by_fqbn() -> dict:
     return {boards.load(board_id)["fqbn"]: board_id for board_id in boards.available()}
-
-
-def serial_ports() -> list:
-    """The serial ports pyserial sees, as dicts (see :func:`list_ports` for the keys)."""
-    try:
-        from serial.tools import list_ports as pyserial_ports
-    except ImportError:
-        return []
-    found = []
-    for port in sorted(pyserial_ports.comports(), key=lambda p: p.device):
-        vid, pid = getattr(port, "vid", None), getattr(port, "pid", None)
-        found.append({"device": port.device, "description": getattr(port, "description", "") or "",
-                      "vid": vid, "pid": pid,
-                      "serial_number": getattr(port, "serial_number", None),
-                      "board": None, "fqbn": None,
-                      "board_id": USB_IDS.get((vid, pid)) if vid is not None else None})
-    return found
 
 
 def _hex_id(value) -> int | None:
@@ -168,12 +140,14 @@ def arduino_cli_ports() -> list:
 def list_ports() -> list:
     """Every serial port, with the board on it when known.
 
-    Returns dicts with keys ``device, description, vid, pid, serial_number`` (from pyserial),
-    ``board`` (a name, from arduino-cli), ``fqbn``, ``board_id`` (``"uno"``, ``"nano33ble"``
-    or None: from the FQBN or the USB ids) and ``accessible`` (this user may open it).
+    Returns dicts with the keys of :func:`tinylab.serial.ports.serial_ports` (``device,
+    description, vid, pid, serial_number, board_id, usb_name``), ``board`` (a name, from
+    arduino-cli), ``fqbn`` and ``accessible`` (this user may open it); ``board_id``
+    (``"uno"``, ``"nano33ble"`` or None) comes from the FQBN when arduino-cli knows it, else
+    from the USB ids.
     arduino-cli's view is merged in when it is installed; if it fails, pyserial's stands alone.
     """
-    by_device = {port["device"]: port for port in serial_ports()}
+    by_device = {port["device"]: dict(port, board=None, fqbn=None) for port in serial_ports()}
     try:
         detected = arduino_cli_ports()
     except FlashError:
@@ -183,7 +157,8 @@ def list_ports() -> list:
         port = by_device.setdefault(item["device"], {
             "device": item["device"], "description": item["description"], "vid": item["vid"],
             "pid": item["pid"], "serial_number": item["serial_number"], "board": None,
-            "fqbn": None, "board_id": USB_IDS.get((item["vid"], item["pid"]))})
+            "fqbn": None, "board_id": usb_ids().get((item["vid"], item["pid"]), {}).get("board_id"),
+            "usb_name": usb_ids().get((item["vid"], item["pid"]), {}).get("name")})
         if item["boards"]:
             port["board"], port["fqbn"] = item["boards"][0]["name"], item["boards"][0]["fqbn"]
             port["board_id"] = ids_by_fqbn.get(port["fqbn"], port["board_id"])
@@ -193,15 +168,9 @@ def list_ports() -> list:
     return sorted(by_device.values(), key=lambda p: p["device"])
 
 
-def _describe_ports(ports: list) -> str:
-    if not ports:
-        return "no serial ports at all"
-    shown = []
-    for p in ports:
-        what = p.get("board") or (boards.load(p["board_id"])["name"] if p.get("board_id") else None) \
-            or p.get("description") or "unknown"
-        shown.append(f"{p['device']} ({what})")
-    return "serial ports here: " + ", ".join(shown)
+def _port_error(port: str, code: int) -> str:
+    """Why ``port`` cannot be used, listing the ports with arduino-cli's board names."""
+    return port_error_message(port, code, list_ports() if code == errno.ENOENT else [])
 
 
 def find_port(board: str | None = None) -> str:
@@ -219,31 +188,13 @@ def find_port(board: str | None = None) -> str:
         return matching[0]["device"]
     if not matching:
         raise FlashError(
-            f"no {wanted} found ({_describe_ports(ports)}). Plug it in with a USB data cable "
+            f"no {wanted} found ({describe_ports(ports)}). Plug it in with a USB data cable "
             f"(some cables only charge), or pass the port yourself (port='/dev/ttyACM0'); "
             f"`tinylab doctor` lists what it sees. No board at all? Use the virtual Uno.",
             "no-port")
     listed = ", ".join(p["device"] for p in matching)
     raise FlashError(f"several boards found ({listed}): pass the one to use, "
                      f"e.g. port={matching[0]['device']!r}", "no-port")
-
-
-def port_error_message(port: str, problem) -> str:
-    """A plain-words explanation of why ``port`` could not be opened.
-
-    ``problem`` is the exception pyserial raised (its ``errno`` is used) or an errno number.
-    """
-    code = problem if isinstance(problem, int) else getattr(problem, "errno", None)
-    if code == errno.ENOENT:
-        return (f"no serial port {port}: {_describe_ports(list_ports())}. Is the board plugged "
-                f"in? Its port can change name after a replug or an upload.")
-    if code in (errno.EACCES, errno.EPERM):
-        return f"permission denied on {port}: {DIALOUT_FIX}."
-    if code in (errno.EBUSY, errno.EAGAIN):
-        return (f"{port} is busy: another program holds it (the Arduino IDE's Serial Monitor, "
-                f"screen, another notebook with an open tinylab Device: close it). Just plugged "
-                f"in? On Linux, ModemManager probes new ports for ~10 s: wait and retry.")
-    return f"could not open {port}: {problem}"
 
 
 # ------------------------------------------------------------------------------------ upload
@@ -333,9 +284,9 @@ def explain_failure(output: str, port: str, board: str, returncode: int | None =
     if reason == "permission":
         message = f"permission denied on {port}: {DIALOUT_FIX}."
     elif reason == "busy":
-        message = port_error_message(port, errno.EBUSY)
+        message = _port_error(port, errno.EBUSY)
     elif reason == "no-port":
-        message = port_error_message(port, errno.ENOENT)
+        message = _port_error(port, errno.ENOENT)
     elif reason == "no-core":
         platform = re.search(r"platform '?([\w-]+:[\w-]+)", output, re.I)
         core = platform.group(1) if platform else ":".join(profile["fqbn"].split(":")[:2])
@@ -406,9 +357,9 @@ def upload(build, port: str | None = None, board: str | None = None, *, tool: st
     if port is None:
         port = find_port(board)
     if port.startswith("/dev/") and not os.path.exists(port):
-        raise FlashError(port_error_message(port, errno.ENOENT), "no-port")
+        raise FlashError(_port_error(port, errno.ENOENT), "no-port")
     if port.startswith("/dev/") and not os.access(port, os.R_OK | os.W_OK):
-        raise FlashError(port_error_message(port, errno.EACCES), "permission")
+        raise FlashError(_port_error(port, errno.EACCES), "permission")
     command = upload_command(tool_name, executable, port, board, firmware, build_dir)
     started = time.monotonic()
     try:

@@ -1,14 +1,15 @@
-"""Lines from a serial port, for ``tinylab.device`` (lesson 07) and ``tinylab.capture`` (01).
+"""The bytes of an open serial port, cut into lines with deadlines (:class:`LineReader`).
 
-Both speak TinyLab's line protocol (docs/serial-protocol.md, docs/capture-protocol.md): ASCII
-lines ending in ``\\n`` (a ``\\r`` before it is dropped). What they share lives here: opening a
-port with plain-words errors, and :class:`LineReader`, which cuts the bytes that arrive into
+Every TinyLab sketch speaks ASCII lines ending in ``\\n`` (a ``\\r`` before it is dropped):
+docs/serial-protocol.md, docs/capture-protocol.md. :class:`LineReader` cuts what arrives into
 lines with a deadline, holds a partial line until its end comes, reports an over-long line
-(noise: a wrong baud rate, another sketch) once and drops it, and turns a port that vanished into
-:class:`tinylab.device.ConnectionLostError`. What a line *means* stays with the caller.
+(noise: a wrong baud rate, another sketch) once and drops it, and turns a port that vanished
+into :class:`~tinylab.serial.errors.ConnectionLostError`. What a line *means* is not its
+business: :mod:`tinylab.serial.protocol` and the clients above it read them.
 
->>> reader = LineReader(open_port("/dev/ttyACM0", 115200, write_timeout=2.0,
-...                               error=RuntimeError), "/dev/ttyACM0")   # doctest: +SKIP
+>>> from tinylab.serial.ports import open_port
+>>> reader = LineReader(open_port("/dev/ttyACM0", 115200, write_timeout=2.0),
+...                     "/dev/ttyACM0")                                        # doctest: +SKIP
 >>> reader.next_line(time.monotonic() + 1.0)   # bytes, None or TOO_LONG   # doctest: +SKIP
 """
 
@@ -16,35 +17,15 @@ from __future__ import annotations
 
 import time
 
-#: How long one read of the port waits before a caller's loop looks at its deadlines (s).
-POLL_S = 0.05
+from .errors import ConnectionLostError
+
+__all__ = ["TOO_LONG", "ACK", "LineReader"]
+
 #: What :meth:`LineReader.next_line` returns, once, for a line longer than ``max_line_bytes``.
 #: A str so that a caller may also compare it with ``"too_long"``.
 TOO_LONG = "too_long"
 #: What :meth:`LineReader.next_line` returns for an acknowledgement byte (see its ``ack``).
 ACK = object()
-
-
-def open_port(port: str, baudrate: int, *, write_timeout: float, error=RuntimeError):
-    """Open ``port`` with pyserial for exclusive use; reads wait at most :data:`POLL_S`.
-
-    A port that does not open (absent, busy, permission denied) raises ``error`` with the
-    message of :func:`tinylab.flash.port_error_message` (the ports there are, the dialout fix).
-    Exclusive: a second reader would get half the lines, so it gets "busy" instead.
-    """
-    import serial
-
-    link = serial.Serial()
-    link.port, link.baudrate = port, baudrate
-    link.timeout, link.write_timeout = POLL_S, write_timeout
-    link.exclusive = True
-    try:
-        link.open()
-    except (serial.SerialException, OSError) as exc:
-        from . import flash
-
-        raise error(flash.port_error_message(port, exc)) from None
-    return link
 
 
 class LineReader:
@@ -53,15 +34,15 @@ class LineReader:
     Parameters
     ----------
     serial : serial.Serial
-        An open port (:func:`open_port`), or anything with ``read``, ``in_waiting``,
-        ``reset_input_buffer``, ``write`` and ``close``.
+        An open port (:func:`tinylab.serial.ports.open_port`), or anything with ``read``,
+        ``in_waiting``, ``reset_input_buffer``, ``write`` and ``close``.
     port : str
         Its name, for messages.
     max_line_bytes : int, optional
         A line longer than this is noise (default: the class attribute, 4096).
     on_lost : callable, optional
         ``on_lost(exc)`` when the port fails; it should raise. Default: close and raise
-        :class:`tinylab.device.ConnectionLostError`.
+        :class:`~tinylab.serial.errors.ConnectionLostError`.
 
     Attributes
     ----------
@@ -98,8 +79,6 @@ class LineReader:
         self.close()
         if self.on_lost is not None:
             self.on_lost(exc)
-        from .device import ConnectionLostError
-
         raise ConnectionLostError(f"lost the connection to {self.port} ({exc}): was the board "
                                   f"unplugged, or the virtual board stopped?") from None
 

@@ -25,7 +25,7 @@ def port_options(virtual_name: str) -> list:
     except Exception:  # no pyserial backend, no arduino-cli: the virtual board still works
         ports = []
     for port in ports:
-        about = port.get("board") or port.get("description") or ""
+        about = port.get("board") or port.get("usb_name") or port.get("description") or ""
         locked = "" if port.get("accessible", True) else " (no permission)"
         shown = f"{port['device']}{f' - {about}' if about and about != 'n/a' else ''}{locked}"
         options.append((shown, port["device"]))

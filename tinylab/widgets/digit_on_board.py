@@ -9,6 +9,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import build, deep_compressed, deploy, device, engine, flash, train, virtual
+from ..serial.errors import SerialError
 from ._panel import VIRTUAL, port_options
 from .drawing_pad import drawing_pad
 
@@ -26,7 +27,7 @@ def _in_words(error: Exception) -> str:
         what = "the board stopped answering (its connection is gone)"
     elif isinstance(error, device.NoBannerError):
         what = "the board did not greet"
-    elif isinstance(error, device.DeviceError):
+    elif isinstance(error, SerialError):
         what = "the board did not answer as expected"
     elif isinstance(error, flash.FlashError):
         what = "uploading the firmware failed"
@@ -163,7 +164,7 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
             try:     # a board that carries this model already needs no upload
                 panel.device = device.Device(name, timeout=timeout_s, banner_timeout=3.0,
                                              expect_model=mlp.model_hash)
-            except device.DeviceError:
+            except SerialError:  # another model, another sketch, or no sketch at all
                 status.value = f"Uploading the firmware to {where()} ..."
                 name = flash.upload(panel.firmware, name, _BOARD)["port"]
         if panel.device is None:
@@ -252,7 +253,7 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
             started = time.perf_counter()
             try:
                 board_class, board_scores, latency_us = panel.device.infer(x_int8[0])
-            except (device.DeviceError, virtual.VirtualBoardError) as error:
+            except (SerialError, virtual.VirtualBoardError) as error:
                 raise board_failed(error) from None
             round_trip_s = time.perf_counter() - started
         except Exception as error:  # a visitor sees words, never a traceback
