@@ -14,6 +14,7 @@ quantize    affine quantization, k-means weight sharing and its fine-tuning (les
 convert     Keras -> .tflite (float, dynamic, int8), run in tflite-micro and LiteRT (lesson 05)
 huffman     canonical Huffman codes: encode, decode, code tables, entropy (lesson 06)
 pipeline    train -> distill -> prune -> share -> Huffman in one call, Deep Compression's table (06)
+compression_grid  the compression explorer app's recorded grid of the lesson 03-06 route
 export      .tflite -> C array header, and back (07)
 engine      the int8 MLP in integers: TFLM-exact numpy reference, generated C in 3 formats (07)
 build       compile a sketch for a board (arduino-cli or arduino-builder), flash/RAM, fits? (07)
@@ -23,12 +24,17 @@ device      the inference sketch's client: paced input lines, answers with laten
 capture     the capture sketch's client: record rows into a CSV, cut windows (01)
 flash       arduino-cli board list, upload with arduino-cli or avrdude (07)
 deploy      model -> int8 -> C -> sketch -> board (real or virtual) -> test set over serial (07)
+deep_compressed  lesson 07's deep-compressed digit model, made once for the draw-a-digit app
 workspace   the folder where lessons hand models to each other
+errors      TinyLabError, the root of every error TinyLab raises, and the command's exit codes
+machine     the CPU and instruction sets a recorded number was measured on
 plot        the lessons' figures
 boards      board profiles (flash, RAM, clock) and "does it fit?"
 doctor      what this machine has: versions, board toolchains, serial ports (lesson 00)
 exercises   checkers for the lessons' exercises
 widgets     one panel builder per lesson (the only place that imports ipywidgets)
+app         `tinylab app`: the Voila command serving the apps
+cli         the `tinylab` command
 """
 
 from __future__ import annotations
@@ -42,10 +48,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "models", "train", "distill", "prune", "quantize", "convert", "huffman", "deploy",
-               "pipeline", "export", "engine", "build", "virtual",
-               "serial", "device", "flash", "capture", "deep_compressed", "workspace", "boards", "plot", "doctor",
-               "exercises", "widgets", "cli")
+_SUBMODULES = ("data", "models", "train", "distill", "prune", "quantize", "convert", "huffman",
+               "pipeline", "compression_grid", "export", "engine", "build", "virtual", "serial",
+               "device", "capture", "flash", "deploy", "deep_compressed", "workspace", "errors",
+               "machine", "boards", "plot", "doctor", "exercises", "widgets", "app", "cli")
 __all__ = ["__version__", *_SUBMODULES]
 
 

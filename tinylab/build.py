@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from . import boards
+from .errors import TinyLabError
 
 __all__ = ["BuildResult", "BuildError", "ToolchainMissing", "CompileError", "DoesNotFit",
            "compile_sketch", "check_fits", "missing_tools", "cache_dir", "AVR_APT_LINE"]
@@ -65,7 +66,7 @@ _RECIPE_VERSION = "1"
 _BUILD_TIMEOUT_S = 900
 
 
-class BuildError(RuntimeError):
+class BuildError(TinyLabError):
     """A sketch could not be built (base class of the errors below)."""
 
 

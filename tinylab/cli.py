@@ -5,6 +5,11 @@ machine has), ``pipeline`` (the whole compression pipeline and its table), ``dep
 model onto a real or virtual Arduino, the test set over serial), ``capture`` (sensor rows from
 a board into a CSV file), ``app`` (serve the Voila apps) and ``bench`` (run ``bench/NAME.py``):
 each is one function ``_cmd_<name>(args)`` plus its parser in ``_parser()``.
+
+Errors are handled in one place, :func:`main`: a :class:`tinylab.errors.TinyLabError` prints
+``tinylab COMMAND: message`` and exits with its ``exit_code`` (1), a refused argument
+(``ValueError``) exits 2 like argparse's own usage errors, Ctrl-C exits 130.
+The exit codes are listed in :mod:`tinylab.errors`.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, TinyLabError
 
 
 def _checkout() -> Path | None:
@@ -100,16 +106,12 @@ def _sparsity(text: str):
 def _cmd_pipeline(args) -> int:
     from . import data, pipeline
 
-    try:
-        dataset = data.load(args.dataset, seed=args.seed)
-        result = pipeline.run(dataset, model=args.model, student=args.student,
-                              temperature=args.temperature, alpha=args.alpha,
-                              sparsity=args.sparsity, bits=args.bits,
-                              fine_tune_epochs=args.fine_tune_epochs, seed=args.seed,
-                              progress=not args.json)
-    except (ValueError, data.DatasetUnavailableError) as error:
-        print(f"tinylab pipeline: {error}", file=sys.stderr)
-        return 2
+    dataset = data.load(args.dataset, seed=args.seed)
+    result = pipeline.run(dataset, model=args.model, student=args.student,
+                          temperature=args.temperature, alpha=args.alpha,
+                          sparsity=args.sparsity, bits=args.bits,
+                          fine_tune_epochs=args.fine_tune_epochs, seed=args.seed,
+                          progress=not args.json)
     print(result.to_json() if args.json else result.to_text())
     return 0
 
@@ -140,23 +142,15 @@ def _load_deploy_model(spec: str, data):
 
 
 def _cmd_deploy(args) -> int:
-    from . import build, data, deploy, flash, virtual
-    from .serial.errors import SerialError
+    from . import data, deploy
 
     if args.virtual == bool(args.port):
-        print("tinylab deploy: give --virtual (the simulated Uno) or --port PORT (a real board; "
-              "`tinylab doctor` lists the ports)", file=sys.stderr)
-        return 2
-    try:
-        dataset = data.load(args.dataset)
-        model = _load_deploy_model(args.model, dataset)
-        report = deploy.deploy(model, dataset, format=args.format, board=args.board,
-                               port=args.port, limit=args.limit, progress=not args.json)
-    except (ValueError, FileNotFoundError, data.DatasetUnavailableError, build.BuildError,
-            virtual.VirtualBoardError, virtual.HarnessBuildError, SerialError,
-            flash.FlashError) as error:
-        print(f"tinylab deploy: {error}", file=sys.stderr)
-        return 1
+        raise ValueError("give --virtual (the simulated Uno) or --port PORT (a real board; "
+                         "`tinylab doctor` lists the ports)")
+    dataset = data.load(args.dataset)
+    model = _load_deploy_model(args.model, dataset)
+    report = deploy.deploy(model, dataset, format=args.format, board=args.board,
+                           port=args.port, limit=args.limit, progress=not args.json)
     print(report.to_json() if args.json else report.to_text())
     return 0
 
@@ -166,28 +160,22 @@ CAPTURE_SIM = Path(__file__).resolve().parents[1] / "boards" / "sketches" / "cap
 
 def _cmd_capture(args) -> int:
     from . import build, capture, virtual
-    from .serial.errors import SerialError
 
     commands = list(args.command or [])
-    try:
-        if args.port != "virtual":
-            summary = capture.record(args.port, args.out, rows=args.rows, seconds=args.seconds,
-                                     label=args.label, windows=args.windows, commands=commands,
+    if args.port != "virtual":
+        summary = capture.record(args.port, args.out, rows=args.rows, seconds=args.seconds,
+                                 label=args.label, windows=args.windows, commands=commands,
+                                 progress=not args.json)
+    else:
+        if not CAPTURE_SIM.is_dir():
+            raise ValueError("the simulated capture sketch is missing: --port virtual needs "
+                             "a TinyLab checkout (boards/sketches/capture_sim)")
+        firmware = build.check_fits(build.compile_sketch(CAPTURE_SIM, board="uno"))
+        with virtual.VirtualUno(firmware) as board:
+            summary = capture.record(board.port, args.out, rows=args.rows,
+                                     seconds=args.seconds, label=args.label,
+                                     windows=args.windows, commands=commands,
                                      progress=not args.json)
-        else:
-            if not CAPTURE_SIM.is_dir():
-                raise ValueError("the simulated capture sketch is missing: --port virtual needs "
-                                 "a TinyLab checkout (boards/sketches/capture_sim)")
-            firmware = build.check_fits(build.compile_sketch(CAPTURE_SIM, board="uno"))
-            with virtual.VirtualUno(firmware) as board:
-                summary = capture.record(board.port, args.out, rows=args.rows,
-                                         seconds=args.seconds, label=args.label,
-                                         windows=args.windows, commands=commands,
-                                         progress=not args.json)
-    except (ValueError, SerialError, build.BuildError, virtual.VirtualBoardError,
-            virtual.HarnessBuildError) as error:
-        print(f"tinylab capture: {error}", file=sys.stderr)
-        return 1
     print(summary.to_json() if args.json else summary.to_text())
     return summary.exit_status
 
@@ -302,8 +290,23 @@ def main(argv=None) -> int:
     args.rest = rest
     if not getattr(args, "run", None):
         parser.print_help()
-        return 2
-    return args.run(args)
+        return EXIT_USAGE
+    # the sub-command's name from its function (``capture`` has a --command option of its own)
+    prog = f"tinylab {args.run.__name__.removeprefix('_cmd_')}"
+    try:
+        return args.run(args)
+    except TinyLabError as error:          # a board, a tool, a file, a download
+        error.show(prog)
+        return error.exit_code
+    except ValueError as error:            # an argument TinyLab refuses, said in words
+        print(f"{prog}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except FileNotFoundError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"{prog}: stopped with Ctrl-C", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

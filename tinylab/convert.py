@@ -43,6 +43,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .errors import TinyLabError
+
 __all__ = ["MODES", "RUNTIMES", "REPRESENTATIVE_EXAMPLES", "ARENA_GRANULARITY_BYTES",
            "HOST_ARENA_BYTES", "ARENA_LIMIT_BYTES",
            "MissingRuntimeError", "UnsupportedModelError", "to_tflite", "tensor_details",
@@ -79,11 +81,11 @@ CONVERTER_NOISE = (r"Ignored output_format|Ignored drop_control_dependency|Readi
                    r"Skipping runtime version metadata")
 
 
-class MissingRuntimeError(ImportError):
+class MissingRuntimeError(TinyLabError, ImportError):
     """An interpreter package (tflite-micro or ai-edge-litert) is not installed."""
 
 
-class UnsupportedModelError(RuntimeError):
+class UnsupportedModelError(TinyLabError):
     """A runtime cannot run this model (e.g. tflite-micro and a ``"dynamic"`` model)."""
 
 

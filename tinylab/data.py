@@ -26,6 +26,8 @@ from typing import Callable
 
 import numpy as np
 
+from .errors import TinyLabError
+
 __all__ = [
     "Dataset",
     "DatasetUnavailableError",
@@ -49,7 +51,7 @@ DEFAULT_SPLIT = (0.7, 0.15, 0.15)
 DATASETS_DIR = Path(__file__).resolve().parents[1] / "datasets"
 
 
-class DatasetUnavailableError(RuntimeError):
+class DatasetUnavailableError(TinyLabError):
     """A dataset cannot be loaded on this machine (for instance it needs a download)."""
 
 

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from . import boards
+from .errors import TinyLabError
 from .serial.ports import DIALOUT_FIX, describe_ports, port_error_message, serial_ports, usb_ids
 
 __all__ = ["FlashError", "arduino_cli_ports",
@@ -49,7 +50,7 @@ _BOARD_LIST_TIMEOUT_S = 20
 _UPLOAD_TIMEOUT_S = 180
 
 
-class FlashError(RuntimeError):
+class FlashError(TinyLabError):
     """An upload or a port search failed; ``reason`` says which way, ``output`` what the tool said."""
 
     def __init__(self, message: str, reason: str = "failed", output: str = ""):

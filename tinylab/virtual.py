@@ -55,6 +55,7 @@ from pathlib import Path
 
 from . import boards
 from .build import cache_dir
+from .errors import TinyLabError
 
 __all__ = ["VirtualUno", "VirtualBoardError", "VirtualBoardCrashed", "HarnessBuildError",
            "harness_path", "missing_tools", "HARNESS_SOURCE", "SIMAVR_APT_LINE"]
@@ -76,7 +77,7 @@ _EXIT_MEANINGS = {
 }
 
 
-class VirtualBoardError(RuntimeError):
+class VirtualBoardError(TinyLabError):
     """The virtual board could not start, or stopped unexpectedly."""
 
     def __init__(self, message: str, returncode: int | None = None, stderr: str = ""):
@@ -89,7 +90,7 @@ class VirtualBoardCrashed(VirtualBoardError):
     """The firmware crashed or halted the simulated MCU (simavr cpu_Crashed / cpu_Done)."""
 
 
-class HarnessBuildError(RuntimeError):
+class HarnessBuildError(TinyLabError):
     """The simavr harness could not be compiled; the message says what to install."""
 
 

@@ -8,10 +8,12 @@ other.
 
 from __future__ import annotations
 
+from ..errors import TinyLabError
+
 __all__ = ["SerialError", "ConnectionLostError", "NoBannerError"]
 
 
-class SerialError(RuntimeError):
+class SerialError(TinyLabError):
     """A serial link failed; the message says why and what to do."""
 
 
