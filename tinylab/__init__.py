@@ -23,6 +23,7 @@ serial      the serial layer: ports (and their boards), lines, the banner handsh
 device      the inference sketch's client: paced input lines, answers with latency (07)
 capture     the capture sketch's client: record rows into a CSV, cut windows (01)
 flash       arduino-cli board list, upload with arduino-cli or avrdude (07)
+session     a firmware on a board (real or virtual, uploaded only when needed) and its link
 deploy      model -> int8 -> C -> sketch -> board (real or virtual) -> test set over serial (07)
 deep_compressed  lesson 07's deep-compressed digit model, made once for the draw-a-digit app
 workspace   the folder where lessons hand models to each other
@@ -50,7 +51,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("data", "models", "train", "distill", "prune", "quantize", "convert", "huffman",
                "pipeline", "compression_grid", "export", "engine", "build", "virtual", "serial",
-               "device", "capture", "flash", "deploy", "deep_compressed", "workspace", "errors",
+               "device", "capture", "flash", "session", "deploy", "deep_compressed", "workspace", "errors",
                "machine", "boards", "plot", "doctor", "exercises", "widgets", "app", "cli")
 __all__ = ["__version__", *_SUBMODULES]
 

@@ -159,23 +159,19 @@ CAPTURE_SIM = Path(__file__).resolve().parents[1] / "boards" / "sketches" / "cap
 
 
 def _cmd_capture(args) -> int:
-    from . import build, capture, virtual
+    from . import build, capture
+    from .session import BoardSession
 
-    commands = list(args.command or [])
-    if args.port != "virtual":
-        summary = capture.record(args.port, args.out, rows=args.rows, seconds=args.seconds,
-                                 label=args.label, windows=args.windows, commands=commands,
-                                 progress=not args.json)
-    else:
-        if not CAPTURE_SIM.is_dir():
-            raise ValueError("the simulated capture sketch is missing: --port virtual needs "
-                             "a TinyLab checkout (boards/sketches/capture_sim)")
-        firmware = build.check_fits(build.compile_sketch(CAPTURE_SIM, board="uno"))
-        with virtual.VirtualUno(firmware) as board:
-            summary = capture.record(board.port, args.out, rows=args.rows,
-                                     seconds=args.seconds, label=args.label,
-                                     windows=args.windows, commands=commands,
-                                     progress=not args.json)
+    simulated = args.port == "virtual"
+    if simulated and not CAPTURE_SIM.is_dir():
+        raise ValueError("the simulated capture sketch is missing: --port virtual needs "
+                         "a TinyLab checkout (boards/sketches/capture_sim)")
+    # the virtual Uno runs the simulated capture sketch; a real board runs its own, as flashed
+    firmware = build.compile_sketch(CAPTURE_SIM, board="uno") if simulated else None
+    with BoardSession(firmware, None if simulated else args.port, upload="never") as session:
+        summary = capture.record(session.port, args.out, rows=args.rows, seconds=args.seconds,
+                                 label=args.label, windows=args.windows,
+                                 commands=list(args.command or []), progress=not args.json)
     print(summary.to_json() if args.json else summary.to_text())
     return summary.exit_status
 

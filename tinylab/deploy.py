@@ -6,7 +6,8 @@ data path, each step a module of its own:
     Keras model -> int8 .tflite (:mod:`tinylab.convert`) -> IntegerMLP (:mod:`tinylab.engine`)
       -> C in one weight format, int8 / sparse / huffman (:func:`tinylab.engine.generate_c`)
       -> the inference sketch around it, compiled (:mod:`tinylab.build`), refused if too big
-      -> run on the virtual Uno (:mod:`tinylab.virtual`) or uploaded (:mod:`tinylab.flash`)
+      -> run on the virtual Uno (:mod:`tinylab.virtual`) or uploaded (:mod:`tinylab.flash`),
+         through one board session (:class:`tinylab.session.BoardSession`)
       -> every test example over serial (:mod:`tinylab.device`), compared with the host's
          integer reference (:func:`tinylab.engine.run_int8`) byte for byte.
 
@@ -146,7 +147,7 @@ class DeployReport:
 
 
 def run_on_board(mlp, firmware, X, y, *, port: str | None = None, progress: bool = True,
-                 format: str = "int8") -> DeployReport:
+                 format: str = "int8", upload: str = "never") -> DeployReport:
     """Run ``X`` on the board through the serial protocol and compare with the host.
 
     Parameters
@@ -158,25 +159,18 @@ def run_on_board(mlp, firmware, X, y, *, port: str | None = None, progress: bool
     X : array_like of float, shape (n, *input_shape)
     y : array_like of int, shape (n,)
     port : str, optional
-        A real board's serial port, already flashed with ``firmware``
-        (:func:`tinylab.flash.upload`). None runs ``firmware`` on a :class:`VirtualUno`.
+        A real board's serial port. None runs ``firmware`` on a virtual Uno.
+    upload : {"never", "if-needed", "always"}
+        With a port: whether to upload ``firmware`` there first (default: it is flashed
+        already); see :class:`tinylab.session.BoardSession`.
     """
-    from . import device, virtual
+    from .session import BoardSession
 
-    build.check_fits(firmware)
     y = np.asarray(y)
     x_int8 = engine.quantize_inputs(mlp, X)
     host_scores = engine.run_int8(mlp, x_int8)
-
-    def measure(port_name):
-        with device.Device(port_name, expect_model=mlp.model_hash) as board:
-            return board.infer_many(x_int8, progress=progress)
-
-    if port is None:
-        with virtual.VirtualUno(firmware) as board:
-            run, port_name = measure(board.port), board.port
-    else:
-        run, port_name = measure(port), port
+    with BoardSession(firmware, port, model_hash=mlp.model_hash, upload=upload) as session:
+        run, port_name = session.device().infer_many(x_int8, progress=progress), session.port
     host_classes = np.argmax(host_scores, axis=1)
     return DeployReport(
         board=firmware.board, format=format, port=port_name, virtual=port is None,
@@ -205,13 +199,11 @@ def deploy(model, data, *, format: str = "int8", board: str = "uno", port: str |
     board : str
         A board profile (``"uno"``; the virtual board is an Uno).
     port : str, optional
-        A real board's port: the firmware is uploaded there (:func:`tinylab.flash.upload`).
-        None runs the virtual Uno.
+        A real board's port: the firmware is uploaded there (:func:`tinylab.flash.upload`),
+        whatever the board runs now. None runs the virtual Uno.
     limit : int, optional
         Send only the first ``limit`` test examples.
     """
-    from . import flash
-
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; choose one of {list(FORMATS)}")
     if port is None and board != "uno":
@@ -220,9 +212,7 @@ def deploy(model, data, *, format: str = "int8", board: str = "uno", port: str |
     if limit is not None and (int(limit) != limit or limit < 1):
         raise ValueError(f"limit must be a whole number >= 1, got {limit!r}")
     mlp = model if isinstance(model, engine.IntegerMLP) else integer_model(model, data)[0]
-    firmware = build.check_fits(build_firmware(mlp, format, board))
-    if port is not None:
-        flash.upload(firmware, port, board)
+    firmware = build_firmware(mlp, format, board)  # checked once, by the board session
     n = len(data.y_test) if limit is None else min(int(limit), len(data.y_test))
     return run_on_board(mlp, firmware, data.X_test[:n], data.y_test[:n], port=port,
-                        progress=progress, format=format)
+                        progress=progress, format=format, upload="always")

@@ -3,7 +3,7 @@
     .venv/bin/python datasets/gestures/record.py            # ~20 s at --speed 0 (flat out)
     .venv/bin/python datasets/gestures/record.py --speed 1  # real time: ~4 x 61 s
 
-What it does, with TinyLab's own capture (tinylab.capture) and virtual board (tinylab.virtual):
+What it does, with TinyLab's own capture (tinylab.capture) and board session (tinylab.session):
 
 1. compiles boards/sketches/capture_sim for the Uno and checks it fits;
 2. starts one virtual Uno and, for each gesture, records a stream of rows with
@@ -42,7 +42,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from tinylab import build, capture, virtual  # noqa: E402
+from tinylab import build, capture  # noqa: E402
+from tinylab.session import BoardSession  # noqa: E402
 
 NAME = "gestures"
 GESTURES = ("idle", "punch", "flex", "wave")
@@ -78,16 +79,16 @@ def _read_rows(path):
 
 
 def record_all(speed: float, windows_per_class: int, raw_dir: Path):
-    firmware = build.check_fits(build.compile_sketch(SKETCH, board="uno"))
+    firmware = build.compile_sketch(SKETCH, board="uno")
     rows = SKIP_ROWS + windows_per_class * WINDOW_ROWS
     Xs, ys, summaries = [], [], []
     started = time.monotonic()
-    with virtual.VirtualUno(firmware, speed=speed) as board:
+    with BoardSession(firmware, speed=speed) as session:
         for gesture in GESTURES:
             out = raw_dir / f"{gesture}.csv"
             for attempt in range(1, ATTEMPTS + 1):
                 out.unlink(missing_ok=True)
-                summary = capture.record(board.port, out, rows=rows, label=gesture,
+                summary = capture.record(session.port, out, rows=rows, label=gesture,
                                          commands=[f"G {gesture}"], progress=False)
                 print(summary.to_text(), file=sys.stderr)
                 if summary.exit_status != 0 or summary.rows_kept != rows:

@@ -13,7 +13,8 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from .. import boards, build, capture, virtual
+from .. import boards, build, capture
+from ..session import BoardSession
 from ._panel import VIRTUAL, port_options, reporting_errors, show
 
 _VIRTUAL_NAME = "virtual Uno (simulated IMU)"
@@ -76,13 +77,18 @@ def _rows_figure(rows, columns, title: str) -> Figure:
 class CapturePanel(widgets.VBox):
     """The panel :func:`capture_panel` returns; closing it stops its virtual Uno."""
 
-    board = None  # the VirtualUno, once a recording has started it
+    session = None  # the virtual Uno's tinylab.session.BoardSession, once a recording started it
+
+    @property
+    def board(self):
+        """The virtual Uno, while it runs (else None)."""
+        return self.session.board if self.session is not None else None
 
     def stop_board(self) -> None:
         """Stop the virtual Uno if it runs (it starts again at the next virtual recording)."""
-        board, self.board = self.board, None
-        if board is not None:
-            board.stop()
+        session, self.session = self.session, None
+        if session is not None:
+            session.close()
 
     def close(self) -> None:
         self.stop_board()
@@ -147,15 +153,13 @@ def capture_panel(out_csv, *, labels=("idle", "punch", "flex", "wave"),
         counts_view.value = _counts_html(labels, panel.counts)
 
     def virtual_port() -> str:
-        if panel.board is not None and not panel.board.running:
-            panel.stop_board()  # it crashed or was stopped: start a fresh one
-        if panel.board is None:
+        if panel.session is None:
             if not _CAPTURE_SIM.is_dir():
                 raise ValueError("the simulated capture sketch is missing: the virtual board "
                                  "needs a TinyLab checkout (boards/sketches/capture_sim)")
-            firmware = build.check_fits(build.compile_sketch(_CAPTURE_SIM, board="uno"))
-            panel.board = virtual.VirtualUno(firmware).start()
-        return panel.board.port
+            panel.session = BoardSession(build.compile_sketch(_CAPTURE_SIM, board="uno"))
+        # started at the first recording; started afresh if it crashed or was stopped since
+        return panel.session.ensure_running().port
 
     def record(label):
         for button in buttons.values():

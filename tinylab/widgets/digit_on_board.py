@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import build, deep_compressed, deploy, device, engine, flash, train, virtual
 from ..serial.errors import SerialError
+from ..session import BoardSession
 from ._panel import VIRTUAL, port_options
 from .drawing_pad import drawing_pad
 
@@ -46,17 +47,23 @@ def _in_words(error: Exception) -> str:
 class DigitOnBoardPanel(widgets.VBox):
     """The panel :func:`digit_on_board` returns; closing it stops the board it started."""
 
-    board = None    # the VirtualUno this panel started, while it runs
-    device = None   # the open tinylab.device.Device (virtual or real board)
+    session = None  # the tinylab.session.BoardSession of the chosen board
+
+    @property
+    def board(self):
+        """The virtual Uno this panel started, while it runs (else None)."""
+        return self.session.board if self.session is not None else None
+
+    @property
+    def device(self):
+        """The open :class:`tinylab.device.Device` (virtual or real board), or None."""
+        return self.session.link if self.session is not None else None
 
     def stop_board(self) -> None:
         """Close the serial connection and stop the virtual Uno, if the panel started one."""
-        connection, self.device = self.device, None
-        board, self.board = self.board, None
-        if connection is not None:
-            connection.close()
-        if board is not None:
-            board.stop()
+        session, self.session = self.session, None
+        if session is not None:
+            session.close()
 
     def close(self) -> None:
         self.stop_board()
@@ -150,25 +157,19 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
                         f"{html.escape(_in_words(error))}. {what}</span>")
 
     def connect() -> None:
-        """Open the chosen board (start or upload first) and wait for its banner."""
+        """Open the chosen board (start it, or upload unless it carries the model) and wait
+        for its banner."""
         panel.ready = False
-        mlp = panel.compressed.mlp
         started = time.perf_counter()
-        if port.value == VIRTUAL:
-            if panel.board is None or not panel.board.running:
-                panel.stop_board()
-                panel.board = virtual.VirtualUno(panel.firmware).start()
-            name = panel.board.port
-        else:
-            name = port.value
-            try:     # a board that carries this model already needs no upload
-                panel.device = device.Device(name, timeout=timeout_s, banner_timeout=3.0,
-                                             expect_model=mlp.model_hash)
-            except SerialError:  # another model, another sketch, or no sketch at all
-                status.value = f"Uploading the firmware to {where()} ..."
-                name = flash.upload(panel.firmware, name, _BOARD)["port"]
-        if panel.device is None:
-            panel.device = device.Device(name, timeout=timeout_s, expect_model=mlp.model_hash)
+        chosen = None if port.value == VIRTUAL else port.value
+        if panel.session is None or panel.session.requested_port != chosen:
+            panel.stop_board()
+            panel.session = BoardSession(
+                panel.firmware, chosen, model_hash=panel.compressed.mlp.model_hash,
+                timeout=timeout_s,
+                on_upload=lambda _: setattr(status, "value",
+                                            f"Uploading the firmware to {where()} ..."))
+        panel.session.open().device()
         panel.timings["board"] = time.perf_counter() - started
         show_ready()
 
