@@ -30,6 +30,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import _paths
+
 DEFAULT_PORT = 8866  # Voila's own default; the next free port is taken when it is busy
 # Regular expressions on the path below the apps folder (Voila matches the whole path).
 FILE_ALLOWLIST = [r"[^/\\]+\.(png|jpe?g|gif|svg)"]
@@ -90,7 +92,7 @@ def apps_dir(root: Path | None = None) -> Path:
     FileNotFoundError
         When there is no such folder (an installation without a checkout).
     """
-    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
+    root = Path(root) if root is not None else _paths.ROOT
     directory = root / "notebooks" / "apps"
     if not directory.is_dir():
         raise FileNotFoundError(

@@ -7,11 +7,12 @@ answers "does it fit?". Introduced in lesson ``00_welcome``.
 from __future__ import annotations
 
 import json
-from pathlib import Path
+
+from . import _paths
 
 __all__ = ["BOARDS_DIR", "available", "load", "fits"]
 
-BOARDS_DIR = Path(__file__).resolve().parents[1] / "boards"
+BOARDS_DIR = _paths.BOARDS_DIR
 _REQUIRED = ("id", "name", "fqbn", "mcu", "clock_hz", "flash_usable_bytes", "ram_bytes", "sources")
 
 

@@ -20,14 +20,13 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, _paths
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, TinyLabError
 
 
 def _checkout() -> Path | None:
     """The TinyLab checkout this package runs from (editable install), if any."""
-    root = Path(__file__).resolve().parents[1]
-    return root if (root / "notebooks" / "00_welcome.ipynb").is_file() else None
+    return _paths.checkout()
 
 
 def _cmd_doctor(args) -> int:
@@ -155,7 +154,7 @@ def _cmd_deploy(args) -> int:
     return 0
 
 
-CAPTURE_SIM = Path(__file__).resolve().parents[1] / "boards" / "sketches" / "capture_sim"
+CAPTURE_SIM = _paths.SKETCHES_DIR / "capture_sim"
 
 
 def _cmd_capture(args) -> int:

@@ -26,6 +26,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import _paths
 from .errors import TinyLabError
 
 __all__ = [
@@ -48,7 +49,7 @@ __all__ = [
 DEFAULT_SPLIT = (0.7, 0.15, 0.15)
 
 #: Where TinyLab's own recorded datasets live (CSV + meta.json + README.md per folder).
-DATASETS_DIR = Path(__file__).resolve().parents[1] / "datasets"
+DATASETS_DIR = _paths.DATASETS_DIR
 
 
 class DatasetUnavailableError(TinyLabError):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import build, engine
+from . import _paths, build, engine
 
 __all__ = ["FORMATS", "SKETCH", "integer_model", "write_sketch", "build_firmware",
            "DeployReport", "run_on_board", "deploy"]
@@ -32,7 +32,7 @@ __all__ = ["FORMATS", "SKETCH", "integer_model", "write_sketch", "build_firmware
 FORMATS = engine.FORMATS
 
 #: The inference sketch (setup/loop and the line protocol of docs/serial-protocol.md).
-SKETCH = Path(__file__).resolve().parents[1] / "boards" / "sketches" / "inference" / "inference.ino"
+SKETCH = _paths.SKETCHES_DIR / "inference" / "inference.ino"
 
 
 def integer_model(model, data, *, max_examples: int = 200, seed: int = 0,

@@ -14,6 +14,8 @@ import json
 import os
 from pathlib import Path
 
+from . import _paths
+
 __all__ = ["path", "model_path", "save_model", "load_model", "load_card", "has_model", "list_models",
            "save_arrays", "load_arrays", "has_arrays"]
 
@@ -25,8 +27,8 @@ def path() -> Path:
     if os.environ.get(ENV_VAR):
         folder = Path(os.environ[ENV_VAR]).expanduser()
     else:
-        checkout = Path(__file__).resolve().parents[1]
-        if (checkout / "pyproject.toml").is_file() and (checkout / "notebooks").is_dir():
+        checkout = _paths.checkout()
+        if checkout is not None:
             folder = checkout / "workspace"
         else:
             folder = Path.home() / "tinylab-workspace"
