@@ -1,0 +1,98 @@
+"""The reference solutions of the lessons' exercises, tested like the rest of the package.
+
+``tl.exercises.show_solution(name)`` prints one, for after the student has tried; the
+checkers compare a student's answer with these.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["uno_weights", "normalize", "dense_params", "soft_loss", "prune_mask", "quantize",
+           "huffman_lengths", "int8_flash_bytes"]
+
+
+def uno_weights() -> int:
+    """How many float32 weights fit in the Uno's usable flash (ignoring the program itself)."""
+    from .. import boards
+    return boards.load("uno")["flash_usable_bytes"] // 4
+
+
+def normalize(raw_pixels):
+    """Digits pixels 0..16 -> floats in [0, 1]."""
+    return np.asarray(raw_pixels, dtype=np.float32) / 16.0
+
+
+def dense_params(n_inputs: int, n_units: int) -> int:
+    """Parameters of a Dense layer: one weight per input per unit, plus one bias per unit."""
+    return n_inputs * n_units + n_units
+
+
+def soft_loss(teacher_logits, student_logits, temperature):
+    """Lesson 03, eq. (3) times T**2: the teacher's soft targets p against the student's q.
+
+    p = softmax(teacher_logits / T) and q = softmax(student_logits / T), row by row;
+    the loss is T**2 * mean over the examples of -sum_i p_i ln q_i.
+    """
+    def log_softmax(logits):
+        z = np.asarray(logits, dtype=np.float64) / temperature
+        z = z - z.max(axis=-1, keepdims=True)  # stable: exp() never overflows
+        return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+    p = np.exp(log_softmax(teacher_logits))
+    log_q = log_softmax(student_logits)
+    return temperature ** 2 * np.mean(-np.sum(p * log_q, axis=-1))
+
+
+def prune_mask(weights, quality):
+    """Lesson 04: Han et al.'s keep-mask, True where |w| > quality * std(weights)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    threshold = quality * weights.std()
+    return np.abs(weights) > threshold
+
+
+def quantize(x, scale, zero_point, bits):
+    """Lesson 05: floats to signed ``bits``-bit integers, x_q = clip(round(x / scale) + zero_point).
+
+    The integers run from -2**(bits - 1) to 2**(bits - 1) - 1 (int8: -128..127); a value
+    outside the range saturates at its end. Ties (x / scale = k + 0.5) round away from zero,
+    as TFLite's kernels do, and the zero point is added after rounding.
+    """
+    scaled = np.asarray(x, dtype=np.float64) / scale
+    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)  # half away from zero
+    lowest, highest = -2 ** (bits - 1), 2 ** (bits - 1) - 1
+    return np.clip(rounded + zero_point, lowest, highest).astype(np.int32)
+
+
+def huffman_lengths(counts):
+    """Lesson 06: the Huffman code length (bits) of each symbol; ``counts[i]`` > 0 counts symbol i.
+
+    Every symbol starts in a group of its own, weighted by its count; the two lightest groups
+    merge until one is left. A merge puts one more bit in front of the code word of every
+    symbol in both groups, so a symbol's length is the number of merges it takes part in.
+    """
+    import heapq
+
+    if len(counts) == 1:
+        return [1]  # a lone symbol still needs one bit per occurrence
+    lengths = [0] * len(counts)
+    groups = [(count, symbol, [symbol]) for symbol, count in enumerate(counts)]
+    heapq.heapify(groups)  # the lightest group first; ties go to the smaller symbol
+    while len(groups) > 1:
+        weight_a, first, symbols_a = heapq.heappop(groups)
+        weight_b, _, symbols_b = heapq.heappop(groups)
+        for symbol in symbols_a + symbols_b:
+            lengths[symbol] += 1
+        heapq.heappush(groups, (weight_a + weight_b, first, symbols_a + symbols_b))
+    return lengths
+
+
+def int8_flash_bytes(widths) -> int:
+    """Lesson 07: bytes of an int8 MLP's numbers in flash, ``widths = [inputs, hidden..., outputs]``.
+
+    Each Dense layer from ``n_in`` to ``n_out`` units stores ``n_in * n_out`` int8 weights, one
+    byte each, and ``n_out`` int32 biases, four bytes each (TFLite's int8 scheme keeps biases in
+    32 bits, the width of the accumulator they are added to).
+    """
+    widths = [int(w) for w in widths]
+    return sum(n_in * n_out + 4 * n_out for n_in, n_out in zip(widths[:-1], widths[1:]))
