@@ -13,9 +13,11 @@ Models (settings fixed before the run, nothing tuned here; seed 0, digits split 
 
 - the lesson student (``tl.train.load_or_train("student")``, 64-32-10 dense);
 - the distilled route of ``bench/quantize.py``: mlp300 distilled into the student, pruned to
-  70% and shared with 4-bit codebooks (``tl.pipeline.run``);
+  70% and shared with 4-bit codebooks (``tl.pipeline.run`` with
+  ``tl.pipeline.ROUTES["distilled"]``, lesson 07's model);
 - the first route of ``bench/quantize.py``: mlp300 pruned to 90% and shared with 4-bit
-  codebooks. Its dense int8 form does not fit the Uno: reported with the bytes it needs.
+  codebooks (``tl.pipeline.ROUTES["compressed_teacher"]``). Its dense int8 form does not fit
+  the Uno: reported with the bytes it needs.
 
 Baselines: the same inference sketch with an empty model (``tl_model_run`` writes zeros), so
 that "model flash" = firmware flash - that sketch's flash; and a float32 C MLP of the same shape.
@@ -46,15 +48,23 @@ from _report import arguments, markdown_table, report, write_section  # noqa: E4
 from _report import machine as current_machine, measured_on  # noqa: E402
 
 import numpy as np  # noqa: E402
+from tinylab.pipeline import ROUTES  # noqa: E402
 
 SEED = 0
 FORMATS = ("int8", "sparse", "huffman")
+
+
+def _route_label(route: dict) -> str:
+    """A route in words, e.g. "mlp300 distilled into the student, pruned 70%, 4-bit shared"."""
+    model = route["model"] + (f" distilled into the {route['student']},"
+                              if route.get("student") else "")
+    return f"{model} pruned {route['sparsity']:.0%}, {route['bits']}-bit shared"
+
+
 MODELS = {  # key: (label, tl.pipeline.run settings or None for the plain lesson student)
     "student": ("lesson student 64-32-10 (dense)", None),
-    "distilled": ("mlp300 distilled into the student, pruned 70%, 4-bit shared",
-                  {"model": "mlp300", "student": "student", "sparsity": 0.7, "bits": 4}),
-    "mlp300_p90": ("mlp300 pruned 90%, 4-bit shared",
-                   {"model": "mlp300", "sparsity": 0.9, "bits": 4}),
+    "distilled": (_route_label(ROUTES["distilled"]), ROUTES["distilled"]),
+    "mlp300_p90": (_route_label(ROUTES["compressed_teacher"]), ROUTES["compressed_teacher"]),
 }
 
 # The MAC lower bound on the ATmega328P (AVR instruction set manual, cycle counts): the work no

@@ -1,5 +1,7 @@
 """The compression explorer app's panel, driven without a browser: set .value, read back."""
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -19,6 +21,17 @@ def grid():
 @pytest.fixture
 def panel(grid):
     return compression_explorer(grid)
+
+
+def test_building_the_panel_imports_no_tensorflow():
+    """A Voila visitor's fresh kernel renders the panel without loading TensorFlow."""
+    code = ("import sys\n"
+            "from tinylab.widgets import compression_explorer\n"
+            "compression_explorer(prefetch=False)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_css_classes_the_browser_tests_use(panel):

@@ -47,9 +47,9 @@ def test_input_quantization_by_hand():
     X = np.array([0.0, 0.25, -0.25, 1.0, 100.0, -100.0], dtype=np.float32)
     # 0.25 / 0.5 = 0.5 rounds away from zero to 1 (numpy's round-half-to-even would give 0),
     # -0.5 to -1; 100 and -100 fall outside [-128, 127] after the zero point and clip.
-    np.testing.assert_array_equal(convert._quantize(X, details), [-3, -2, -4, -1, 127, -128])
+    np.testing.assert_array_equal(convert.quantize_tensor(X, details), [-3, -2, -4, -1, 127, -128])
     q = np.array([-3, -1, 127], dtype=np.int8)
-    np.testing.assert_array_equal(convert._dequantize(q, details), [0.0, 1.0, 65.0])
+    np.testing.assert_array_equal(convert.dequantize_tensor(q, details), [0.0, 1.0, 65.0])
 
 
 # --------------------------------------------------------------------------- conversion

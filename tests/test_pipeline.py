@@ -26,6 +26,49 @@ def test_layer_streams_golden_with_a_filler():
     assert gaps.tolist() == [1, 3, 3]
 
 
+def test_stage_table_keys_names_and_labels():
+    assert list(pipeline.STAGES) == ["float32", "distilled", "pruned", "shared", "huffman"]
+    # the names rows carry: lessons, the app and the recorded grid read them
+    assert [entry["stage"] for entry in pipeline.STAGES.values()] == [
+        "float32", "distilled", "pruned (P)", "pruned + shared (P+Q)", "P+Q + Huffman (P+Q+H)"]
+    assert [pipeline.stage_label(entry["stage"]) for entry in pipeline.STAGES.values()] == [
+        "float32", "distilled", "P", "P+Q", "P+Q+H"]
+    assert pipeline.stage_label("something else") == "something else"
+
+
+def test_stage_record_and_its_row():
+    stage = pipeline.Stage("pruned", "tiny_alive", 0.9, 0.8, 1_000, 4_000)
+    assert (stage.stage, stage.label, stage.ratio) == ("pruned (P)", "P", 4.0)
+    assert stage.row() == {"stage": "pruned (P)", "model": "tiny_alive", "val_accuracy": 0.9,
+                           "test_accuracy": 0.8, "bytes": 1_000, "ratio": 4.0}
+    with pytest.raises(ValueError, match="unknown stage 'P'"):
+        pipeline.Stage("P", "tiny", 0.9, 0.8, 1_000, 4_000)
+
+
+def test_routes_are_the_lessons_settings():
+    """Workspace cards of the deep-compressed model record the route: a change rebuilds it."""
+    from tinylab import deep_compressed
+
+    assert pipeline.ROUTES["distilled"] == {"model": "mlp300", "student": "student",
+                                            "sparsity": 0.7, "bits": 4}
+    assert pipeline.ROUTES["compressed_teacher"] == {"model": "mlp300", "sparsity": 0.9,
+                                                     "bits": 4}
+    assert deep_compressed.DISTILLED_ROUTE is pipeline.ROUTES["distilled"]
+
+
+def test_prune_stage_without_a_sparsity_keeps_every_weight_and_its_input(digits):
+    from tinylab import models
+
+    model = models.build("tiny", digits.input_shape, digits.n_classes, seed=0)
+    before = [w.copy() for w in model.get_weights()]
+    pruned, masks = pipeline.prune_stage(model, digits, None)
+    assert all(mask.all() for mask in masks.values()) and set(masks) == {"dense_1", "logits"}
+    for mine, theirs in zip(pruned.get_weights(), before):
+        np.testing.assert_array_equal(mine, theirs)
+    for mine, theirs in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(mine, theirs)
+
+
 @pytest.fixture(scope="module")
 def result(digits):
     return pipeline.run(digits, model="tiny", sparsity=0.6, steps=1, epochs_per_step=1,
@@ -72,6 +115,13 @@ def test_huffman_bytes_are_enough_to_rebuild_every_kernel(result):
     total = result.layers[-1]
     assert total["bits_pqh"] == sum(row["bits_pqh"] for row in layers)
     assert result.stages[-1]["bytes"] == -(-total["bits_pqh"] // 8)
+
+
+def test_pruned_bytes_from_the_masks_are_the_tables_p_column(result):
+    """The P stage is counted before sharing, from the masks; the table counts it again."""
+    p_bytes = pipeline.pruned_bytes(result.model, result.sharing.masks_)
+    assert p_bytes == result.stages[1]["bytes"] == pipeline.stage_bytes(result.layers, "pruned")
+    assert pipeline.stage_bytes(result.layers, "huffman") == result.stages[-1]["bytes"]
 
 
 def test_fixed_width_bytes_count_entries_codebooks_and_biases(result):

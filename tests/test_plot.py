@@ -175,6 +175,11 @@ def test_compression_stages_labels_every_bar_with_bytes_and_ratio():
     texts = [t.get_text() for t in sizes.texts]
     assert "5,000 B\n40.0x" in texts and any("flash" in t for t in texts)
     np.testing.assert_allclose(accuracy.lines[0].get_ydata(), [98.0, 97.5, 97.0])
+    # the accuracy axis names each stage by its short label (tl.pipeline.STAGES)
+    assert [t.get_text() for t in accuracy.get_xticklabels()] == ["float32", "P", "P+Q+H"]
+    waterfall = tl.plot.compression_waterfall(stages)
+    assert [t.get_text() for t in waterfall.axes[1].get_xticklabels()] == \
+        ["float32", "P", "P+Q+H"]
 
 
 def test_board_usage_draws_each_build_against_the_limits():

@@ -139,5 +139,5 @@ def test_the_serial_layer_imports_downward_only():
         for level, module in imported:
             if level == 1:  # a sibling in tinylab/serial
                 assert module in layers[:position], f"serial/{name}.py imports .{module}"
-            else:  # tinylab itself: only board profiles (the USB ids) are allowed
-                assert module == "boards", f"serial/{name}.py imports tinylab.{module}"
+            else:  # tinylab itself: only the error root and the board profiles (USB ids)
+                assert module in ("errors", "boards"), f"serial/{name}.py imports tinylab.{module}"

@@ -16,9 +16,11 @@ One grid point is the route of :func:`tinylab.pipeline.run`:
 
 with "no distillation" (``temperature=None``) compressing the teacher itself. Bytes are
 counted as :mod:`tinylab.pipeline` counts them (every byte a decoder needs, float32 biases
-and codebooks included). :func:`compute_grid` reuses work across the grid: the teacher is
-trained once, each temperature distills once, each (temperature, sparsity) prunes once,
-and only sharing + fine-tuning + Huffman runs per bit width.
+and codebooks included). :func:`compute_grid` composes the same stage functions as
+:func:`tinylab.pipeline.run` (``distill_stage``, ``prune_stage``, ``share_stage``,
+``encode_stage``) and reuses work across the grid: the teacher is trained once, each
+temperature distills once, each (temperature, sparsity) prunes once, and only sharing +
+fine-tuning + Huffman runs per bit width.
 
 Run it from the repository root (``datasets/compression_grid/README.md`` has the command
 the committed grid was recorded with):
@@ -30,14 +32,17 @@ Introduced by the app of issue 7; the stages are lessons 03-06.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
 from pathlib import Path
 
+from . import pipeline
+
 __all__ = ["DEFAULT_PATH", "TEMPERATURES", "SPARSITIES", "BITS", "SETTINGS", "STAGES",
-           "FIXED_FIRMWARE", "compute_point", "compute_grid", "load", "point", "stages_for",
-           "board_fit", "main"]
+           "FIXED_FIRMWARE", "compute_point", "compute_grid", "validate", "load", "point",
+           "stages_for", "board_fit", "main"]
 
 #: Where the recorded grid is committed.
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "datasets" / "compression_grid" / "grid.json"
@@ -58,9 +63,8 @@ SETTINGS = {"dataset": "digits", "data_seed": 0, "model": "mlp300", "student": "
             "prune_learning_rate": 1e-3, "fine_tune_epochs": 3, "fine_tune_learning_rate": 1e-3,
             "seed": 0}
 
-#: The stage names, in order, as :mod:`tinylab.pipeline` names them.
-STAGES = ("float32", "distilled", "pruned (P)", "pruned + shared (P+Q)",
-          "P+Q + Huffman (P+Q+H)")
+#: The stage names, in order: the ``stage`` of each of :data:`tinylab.pipeline.STAGES`.
+STAGES = tuple(entry["stage"] for entry in pipeline.STAGES.values())
 
 #: The flash an inference firmware takes before any model: TinyLab's inference sketch built
 #: around an empty model (``tl_model_run`` writes zeros): the Arduino core, Serial, the line
@@ -88,9 +92,9 @@ _STAGE_KEYS = ("stage", "model", "val_accuracy", "test_accuracy", "bytes", "rati
 def _check_axes(temperatures, sparsities, bits_list):
     from . import distill, prune, quantize
 
-    temperatures = [None if t is None else distill._check_temperature(t) for t in temperatures]
-    sparsities = [prune._check_fraction(s) for s in sparsities]
-    bits_list = [quantize._check_bits(b, 2, 16) for b in bits_list]
+    temperatures = [None if t is None else distill.check_temperature(t) for t in temperatures]
+    sparsities = [prune.check_fraction(s) for s in sparsities]
+    bits_list = [quantize.check_bits(b, 2, 16) for b in bits_list]
     for name, values in (("temperatures", temperatures), ("sparsities", sparsities),
                          ("bits", bits_list)):
         if not values:
@@ -98,122 +102,6 @@ def _check_axes(temperatures, sparsities, bits_list):
         if len(set(values)) != len(values):
             raise ValueError(f"{name} has repeated values: {values}")
     return temperatures, sparsities, bits_list
-
-
-def _copy(model):
-    from ._tensorflow import keras
-
-    twin = keras.models.clone_model(model)
-    twin.set_weights(model.get_weights())
-    return twin
-
-
-def _float_bytes(model) -> int:
-    from . import models
-
-    return 4 * models.count_params(model)
-
-
-class _Stages:
-    """Measures a model on the validation and test splits, as ``pipeline.run`` does."""
-
-    def __init__(self, data, reference_bytes: int):
-        self.data, self.reference_bytes = data, int(reference_bytes)
-
-    def __call__(self, stage, network, n_bytes) -> dict:
-        from . import train
-
-        data = self.data
-        return {"stage": stage, "model": network.name,
-                "val_accuracy": train.accuracy(network, data.X_val, data.y_val),
-                "test_accuracy": train.accuracy(network, data.X_test, data.y_test),
-                "bytes": int(n_bytes), "ratio": self.reference_bytes / max(int(n_bytes), 1)}
-
-
-def _teacher(data, settings, progress):
-    from . import train
-
-    return train.load_or_train(settings["model"], data, seed=settings["seed"], progress=progress)
-
-
-def _distilled(teacher, data, temperature, settings, progress):
-    """The model to compress at ``temperature``: a fresh copy of the teacher when ``None``."""
-    from . import distill, models
-
-    if temperature is None:
-        return _copy(teacher)
-    name = settings["student"]
-    student = models.build(name, data.input_shape, data.n_classes, seed=settings["seed"])
-    distill.distill(student, teacher, data, temperature=temperature, alpha=settings["alpha"],
-                    epochs=int(models.ARCHITECTURES[name]["epochs"]),
-                    learning_rate=settings["distill_learning_rate"], seed=settings["seed"],
-                    progress=progress)
-    return student
-
-
-def _pruned(model, data, sparsity, settings, progress):
-    """A pruned, retrained copy of ``model`` without dead units, its masks, and the kernel
-    sizes before pruning. Sparsity 0 prunes nothing and does not retrain."""
-    import numpy as np
-
-    from . import prune
-
-    original_weights = {name: int(np.size(model.get_layer(name).kernel))
-                        for name in prune.prunable_layers(model)}
-    current = _copy(model)
-    if sparsity > 0:
-        masks, _ = prune.iterative_prune(current, data, final_sparsity=sparsity,
-                                         steps=settings["steps"],
-                                         epochs_per_step=settings["epochs_per_step"],
-                                         learning_rate=settings["prune_learning_rate"],
-                                         seed=settings["seed"], progress=progress)
-    else:
-        masks = {name: np.ones(np.shape(current.get_layer(name).kernel), dtype=bool)
-                 for name in original_weights}
-    current, masks = prune.remove_dead_neurons(current, masks)
-    return current, masks, original_weights
-
-
-def _shared(pruned, masks, original_weights, data, bits, settings):
-    """P, P+Q and P+Q+H rows of Deep Compression's table for ``bits``, and the shared model."""
-    from . import pipeline, quantize
-
-    model = _copy(pruned)
-    sharing = quantize.WeightSharing(bits, seed=settings["seed"], reserve_filler=True)
-    sharing.fit(model, masks)
-    sharing.apply(model)
-    if settings["fine_tune_epochs"]:
-        sharing.fine_tune(model, data, epochs=int(settings["fine_tune_epochs"]),
-                          learning_rate=settings["fine_tune_learning_rate"],
-                          seed=settings["seed"])
-    rows = pipeline._layer_rows(model, sharing, original_weights)
-    return model, rows[-1]
-
-
-def _pruned_bytes(pruned, masks) -> int:
-    """Bytes of the P stage: each kept weight as float32 with its relative index, the filler
-    entries, and float32 biases, as ``pipeline._layer_rows``'s ``bits_p`` (which needs no
-    codebook: it depends only on where the kept weights are)."""
-    import numpy as np
-
-    from . import pipeline, prune
-
-    bits = 0
-    for name, mask in masks.items():
-        index_bits = prune.INDEX_BITS[prune._layer_kind(np.asarray(mask))]
-        values, _, _ = prune.relative_indices(np.asarray(mask, dtype=np.float32), index_bits)
-        bits += len(values) * (32 + index_bits) + pipeline._bias_bits(pruned, name)
-    return -(-bits // 8)
-
-
-def _point_record(temperature, sparsity, bits, head, shared_model, total, measure) -> dict:
-    stages = list(head)
-    stages.append(measure("pruned + shared (P+Q)", shared_model, -(-total["bits_pq"] // 8)))
-    stages.append(dict(stages[-1], stage="P+Q + Huffman (P+Q+H)",
-                       bytes=int(-(-total["bits_pqh"] // 8)),
-                       ratio=measure.reference_bytes / max(int(-(-total["bits_pqh"] // 8)), 1)))
-    return {"temperature": temperature, "sparsity": sparsity, "bits": bits,
-            "kept_percent": total["kept_percent"], "stages": stages}
 
 
 def compute_point(temperature, sparsity, bits, data=None, *, settings=None,
@@ -278,6 +166,7 @@ def compute_grid(temperatures=TEMPERATURES, sparsities=SPARSITIES, bits=BITS, da
     from tqdm.auto import tqdm
 
     from . import data as datasets
+    from . import train
 
     temperatures, sparsities, bits_list = _check_axes(temperatures, sparsities, bits)
     settings = dict(SETTINGS, **(settings or {}))
@@ -288,29 +177,45 @@ def compute_grid(temperatures=TEMPERATURES, sparsities=SPARSITIES, bits=BITS, da
         data = datasets.load(settings["dataset"], seed=settings["data_seed"])
     settings.update(dataset=data.name, data_seed=data.seed)
     start = time.perf_counter()
-    teacher = _teacher(data, settings, training_progress)
-    measure = _Stages(data, _float_bytes(teacher))
-    teacher_row = measure("float32", teacher, measure.reference_bytes)
+    teacher = train.load_or_train(settings["model"], data, seed=settings["seed"],
+                                  progress=training_progress)
+    reference_bytes = pipeline.float_bytes(teacher)
+    score = functools.partial(pipeline.measure, data=data, reference_bytes=reference_bytes)
+    teacher_row = score("float32", teacher, reference_bytes).row()
+    seed = settings["seed"]
     points = []
     total = len(temperatures) * len(sparsities) * len(bits_list)
     with tqdm(total=total, desc="compression grid", unit="point", disable=not progress) as bar:
         for temperature in temperatures:
             bar.set_postfix_str(f"T={temperature} distilling")
-            base = _distilled(teacher, data, temperature, settings, training_progress)
-            head = [teacher_row]
+            base, head = teacher, [teacher_row]
             if temperature is not None:
-                head.append(measure("distilled", base, _float_bytes(base)))
+                base = pipeline.distill_stage(
+                    teacher, data, settings["student"], temperature=temperature,
+                    alpha=settings["alpha"], learning_rate=settings["distill_learning_rate"],
+                    seed=seed, progress=training_progress)
+                head.append(score("distilled", base, pipeline.float_bytes(base)).row())
+            original_weights = pipeline.kernel_sizes(base)
             for sparsity in sparsities:
                 bar.set_postfix_str(f"T={temperature} s={sparsity} pruning")
-                pruned, masks, original_weights = _pruned(base, data, sparsity, settings,
-                                                          training_progress)
-                pruned_row = measure("pruned (P)", pruned, _pruned_bytes(pruned, masks))
+                # sparsity 0 (None to prune_stage) prunes nothing and does not retrain
+                pruned, masks = pipeline.prune_stage(
+                    base, data, sparsity or None, steps=settings["steps"],
+                    epochs_per_step=settings["epochs_per_step"],
+                    learning_rate=settings["prune_learning_rate"], seed=seed,
+                    progress=training_progress)
+                pruned_row = score("pruned", pruned, pipeline.pruned_bytes(pruned, masks)).row()
                 for width in bits_list:
                     bar.set_postfix_str(f"T={temperature} s={sparsity} b={width}")
-                    shared, total = _shared(pruned, masks, original_weights, data, width,
-                                            settings)
-                    points.append(_point_record(temperature, sparsity, width,
-                                                [*head, pruned_row], shared, total, measure))
+                    shared, sharing = pipeline.share_stage(
+                        pruned, masks, data, width, fine_tune_epochs=settings["fine_tune_epochs"],
+                        learning_rate=settings["fine_tune_learning_rate"], seed=seed)
+                    table = pipeline.layer_table(shared, sharing, original_weights)
+                    shared_stage = score("shared", shared, pipeline.stage_bytes(table, "shared"))
+                    points.append({"temperature": temperature, "sparsity": sparsity,
+                                   "bits": width, "kept_percent": table[-1]["kept_percent"],
+                                   "stages": [*head, pruned_row, shared_stage.row(),
+                                              pipeline.encode_stage(shared_stage, table).row()]})
                     bar.update(1)
     return {"schema": _SCHEMA, "settings": settings,
             "axes": {"temperature": temperatures, "sparsity": sparsities, "bits": bits_list},
@@ -338,7 +243,26 @@ def _check_number(value, path, where, low=-math.inf, high=math.inf):
         raise _bad(path, f"{where} must be a number in [{low}, {high}], got {value!r}")
 
 
-def _validate(grid, path) -> dict:
+def validate(grid, path) -> dict:
+    """Check a grid read from JSON and add its ``_index`` (what :func:`load` does after reading).
+
+    Parameters
+    ----------
+    grid : dict
+        The JSON's content.
+    path : str or Path
+        Where it came from, named in the error message.
+
+    Returns
+    -------
+    dict
+        ``grid`` itself, with ``_index``.
+
+    Raises
+    ------
+    ValueError
+        If it does not hold a complete grid.
+    """
     if not isinstance(grid, dict):
         raise _bad(path, f"the top level must be an object, got {type(grid).__name__}")
     if grid.get("schema") != _SCHEMA:
@@ -409,7 +333,7 @@ def load(path=None) -> dict:
         grid = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise _bad(path, f"not JSON ({error})") from None
-    return _validate(grid, path)
+    return validate(grid, path)
 
 
 def point(grid: dict, temperature, sparsity, bits) -> dict:

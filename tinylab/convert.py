@@ -49,7 +49,8 @@ __all__ = ["MODES", "RUNTIMES", "REPRESENTATIVE_EXAMPLES", "ARENA_GRANULARITY_BY
            "HOST_ARENA_BYTES", "ARENA_LIMIT_BYTES",
            "MissingRuntimeError", "UnsupportedModelError", "to_tflite", "tensor_details",
            "predict", "predict_classes", "accuracy", "arena_bytes", "runs_in_arena",
-           "micro_allocations", "report", "to_text"]
+           "micro_allocations", "report", "to_text", "check_tflite", "quantize_tensor",
+           "dequantize_tensor"]
 
 MODES = ("float", "dynamic", "int8")
 #: TFLiteConverter's (private, tested) switch for one weight scale per fully connected layer.
@@ -97,7 +98,25 @@ def _check_choice(value, name: str, choices) -> str:
     return value
 
 
-def _check_tflite(tflite_bytes) -> bytes:
+def check_tflite(tflite_bytes) -> bytes:
+    """The bytes of a ``.tflite`` model, checked: bytes with ``TFL3`` at byte 4 (lesson 05).
+
+    Parameters
+    ----------
+    tflite_bytes : bytes or bytearray
+        What :func:`to_tflite` returns, or ``open(path, "rb").read()``.
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    TypeError
+        If ``tflite_bytes`` is not bytes.
+    ValueError
+        If they are not a TFLite flatbuffer.
+    """
     if not isinstance(tflite_bytes, (bytes, bytearray)):
         raise TypeError(f"expected the bytes of a .tflite model, got {type(tflite_bytes).__name__}; "
                         f"convert a Keras model first: tl.convert.to_tflite(model, mode='int8', "
@@ -361,12 +380,26 @@ def tensor_details(tflite_bytes) -> dict:
         (tuple, batch first) and, for an integer tensor, its ``scale`` and ``zero_point``
         (``real = scale * (q - zero_point)``); ``None`` for a float tensor.
     """
-    loaded = _open(_check_tflite(tflite_bytes), "litert")
+    loaded = _open(check_tflite(tflite_bytes), "litert")
     return {"input": loaded.inputs, "output": loaded.outputs}
 
 
-def _quantize(X, details) -> np.ndarray:
-    """Floats to the input tensor's integers, as TFLite's reference kernels round: half away from 0."""
+def quantize_tensor(X, details) -> np.ndarray:
+    """Floats to the input tensor's integers, as TFLite's reference kernels round: half away from 0.
+
+    Parameters
+    ----------
+    X : ndarray of float32
+        Any shape.
+    details : dict
+        A tensor's ``dtype``, ``scale`` and ``zero_point``, as :func:`tensor_details` gives
+        them (``scale`` None: a float tensor, ``X`` is only cast).
+
+    Returns
+    -------
+    ndarray of ``details["dtype"]``, the shape of ``X``
+        ``round(X / scale) + zero_point``, clipped to the dtype's range.
+    """
     if details["scale"] is None:
         return X.astype(details["dtype"])
     scaled = X / np.float32(details["scale"])
@@ -375,7 +408,19 @@ def _quantize(X, details) -> np.ndarray:
     return np.clip(q, limits.min, limits.max).astype(details["dtype"])
 
 
-def _dequantize(q, details) -> np.ndarray:
+def dequantize_tensor(q, details) -> np.ndarray:
+    """A tensor's integers back to floats: ``scale * (q - zero_point)`` (lesson 05).
+
+    Parameters
+    ----------
+    q : ndarray of int
+    details : dict
+        As for :func:`quantize_tensor`.
+
+    Returns
+    -------
+    ndarray of float32, the shape of ``q``
+    """
     if details["scale"] is None:
         return q.astype(np.float32)
     return ((q.astype(np.float32) - details["zero_point"]) * np.float32(details["scale"]))
@@ -410,12 +455,12 @@ def predict(tflite_bytes, X, runtime: str = "micro") -> np.ndarray:
     MissingRuntimeError
         If the runtime's package is not installed (the message names it).
     """
-    tflite_bytes = _check_tflite(tflite_bytes)
+    tflite_bytes = check_tflite(tflite_bytes)
     _check_choice(runtime, "runtime", RUNTIMES)
     loaded = _open(tflite_bytes, runtime)
     X = _check_examples(X, loaded.inputs["shape"][1:], "X")
-    results = [loaded.run(_quantize(x[np.newaxis], loaded.inputs)) for x in X]
-    return _dequantize(np.concatenate(results), loaded.outputs).reshape(len(X), -1)
+    results = [loaded.run(quantize_tensor(x[np.newaxis], loaded.inputs)) for x in X]
+    return dequantize_tensor(np.concatenate(results), loaded.outputs).reshape(len(X), -1)
 
 
 def predict_classes(tflite_bytes, X, runtime: str = "micro") -> np.ndarray:
@@ -502,7 +547,7 @@ def runs_in_arena(tflite_bytes, arena_size: int) -> bool:
 
     Runs in a child process, so an arena small enough to crash TFLM only returns ``False``.
     """
-    tflite_bytes = _check_tflite(tflite_bytes)
+    tflite_bytes = check_tflite(tflite_bytes)
     if isinstance(arena_size, bool) or int(arena_size) != arena_size or arena_size < 0:
         raise ValueError(f"arena_size must be a whole number of bytes >= 0, got {arena_size!r}")
     answer, _ = _arena_probe(tflite_bytes, "probe", int(arena_size))
@@ -532,7 +577,7 @@ def arena_bytes(tflite_bytes, *, granularity: int = ARENA_GRANULARITY_BYTES) -> 
         If no arena up to 64 MiB works (e.g. a ``"dynamic"`` model); the message holds what
         TFLM printed.
     """
-    tflite_bytes = _check_tflite(tflite_bytes)
+    tflite_bytes = check_tflite(tflite_bytes)
     if isinstance(granularity, bool) or int(granularity) != granularity or granularity < 1:
         raise ValueError(f"granularity must be a whole number of bytes >= 1, e.g. "
                          f"{ARENA_GRANULARITY_BYTES}; got {granularity!r}")
@@ -565,7 +610,7 @@ def micro_allocations(tflite_bytes) -> dict:
         tensor structs, quantization parameters, kernel data), and ``parts``, a dict from
         each kind of persistent allocation to its bytes.
     """
-    tflite_bytes = _check_tflite(tflite_bytes)
+    tflite_bytes = check_tflite(tflite_bytes)
     loaded = _open(tflite_bytes, "micro")
     loaded.run(np.zeros(loaded.inputs["shape"], loaded.inputs["dtype"]))
     with _native_output_captured() as printed:

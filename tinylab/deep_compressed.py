@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import pipeline
+
 __all__ = ["DISTILLED_ROUTE", "NAME", "DeepCompressed", "load_or_compress"]
 
-#: The distilled route of ``bench/mcu.py`` and lesson 07 (``tl.pipeline.run`` settings).
-DISTILLED_ROUTE = {"model": "mlp300", "student": "student", "sparsity": 0.7, "bits": 4}
+#: The distilled route of ``bench/mcu.py`` and lesson 07 (``tl.pipeline.run`` settings):
+#: :data:`tinylab.pipeline.ROUTES` ``["distilled"]``.
+DISTILLED_ROUTE = pipeline.ROUTES["distilled"]
 #: The workspace name of the default route's float model (its int8 bytes: ``NAME + "_int8"``).
 NAME = "digits_deep_compressed"
 
@@ -88,7 +91,7 @@ def load_or_compress(data=None, *, route: dict | None = None, seed: int = 0,
     DeepCompressed
     """
     from . import data as datasets
-    from . import deploy, engine, pipeline, workspace
+    from . import deploy, engine, workspace
 
     data = data if data is not None else datasets.load("digits", seed=0)
     route = dict(DISTILLED_ROUTE if route is None else route)

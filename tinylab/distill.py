@@ -31,7 +31,8 @@ from . import models, train, workspace
 from ._tensorflow import keras
 
 __all__ = ["softmax", "entropy", "soft_loss", "hard_loss", "distillation_loss", "runner_up",
-           "Distiller", "distill", "distill_and_save", "alpha_temperature_grid", "FORMS"]
+           "Distiller", "distill", "distill_and_save", "alpha_temperature_grid", "FORMS",
+           "check_temperature"]
 
 #: The two forms of the soft loss. They differ by the teacher's entropy, a constant for the
 #: student, so they give the same gradients and train the same student.
@@ -51,7 +52,23 @@ def _check_number(value, name: str, rule: str, valid) -> float:
     return number
 
 
-def _check_temperature(temperature) -> float:
+def check_temperature(temperature) -> float:
+    """A softmax temperature checked: a finite number > 0 (lesson 03).
+
+    Parameters
+    ----------
+    temperature : float
+        1 is the ordinary softmax; 2-20 softens it.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``temperature`` is not a finite number > 0.
+    """
     return _check_number(temperature, "temperature", "a finite number > 0 (1 is the ordinary "
                          "softmax, 2-20 softens it)", lambda t: t > 0)
 
@@ -103,7 +120,7 @@ def softmax(logits, temperature: float = 1.0) -> np.ndarray:
         Probabilities that add up to 1 along the last axis. Stable for any logits (the largest
         is subtracted before ``exp``).
     """
-    temperature = _check_temperature(temperature)
+    temperature = check_temperature(temperature)
     return np.exp(_log_softmax(logits, temperature))
 
 
@@ -134,7 +151,7 @@ def soft_loss(teacher_logits, student_logits, temperature: float, *, form: str =
     float
         The mean over the examples, in nats.
     """
-    temperature = _check_temperature(temperature)
+    temperature = check_temperature(temperature)
     form = _check_form(form)
     teacher_logits, student_logits = _logits_pair(teacher_logits, student_logits)
     log_p = _log_softmax(teacher_logits, temperature)
@@ -311,7 +328,7 @@ class Distiller(keras.Model):
             Multiply the soft loss by ``T**2``.
         """
         self.alpha = _check_alpha(alpha)
-        self.temperature = _check_temperature(temperature)
+        self.temperature = check_temperature(temperature)
         self.form = _check_form(form)
         self.scale = bool(scale)
         super().compile(optimizer=optimizer, metrics=list(metrics), **kwargs)
@@ -389,7 +406,7 @@ def distill_and_save(student_name: str, teacher, data, *, temperature: float = 4
     student = models.build(student_name, data.input_shape, data.n_classes, seed=seed)
     history = distill(student, teacher, data, temperature=temperature, alpha=alpha,
                       epochs=epochs, learning_rate=learning_rate, seed=seed, progress=progress)
-    card = dict(train._card_for(student_name, data, epochs, seed), teacher=teacher.name,
+    card = dict(train.model_card(student_name, data, epochs, seed), teacher=teacher.name,
                 temperature=float(temperature), alpha=float(alpha),
                 learning_rate=float(learning_rate),
                 test_accuracy=train.accuracy(student, data.X_test, data.y_test),

@@ -390,9 +390,9 @@ def read_tflite(tflite_bytes) -> IntegerMLP:
         For a model the engine cannot run: an operator it does not support (named, with
         what is supported), a float or dynamic-range model, a graph that is not a chain.
     """
-    from .convert import _check_tflite
+    from .convert import check_tflite
 
-    tflite_bytes = _check_tflite(tflite_bytes)
+    tflite_bytes = check_tflite(tflite_bytes)
     schema = _schema()
     model = schema.ModelT.InitFromPackedBuf(tflite_bytes, 0)
     if len(model.subgraphs) != 1:
@@ -572,13 +572,13 @@ def quantize_inputs(mlp, X) -> np.ndarray:
     -------
     ndarray of int8, shape (n, n_inputs)
     """
-    from .convert import _quantize
+    from .convert import quantize_tensor
 
     _check_mlp(mlp)
     X = _examples(mlp, np.asarray(X, dtype=np.float32), "X")
     details = {"dtype": np.dtype(np.int8), "scale": mlp.input_scale,
                "zero_point": mlp.input_zero_point}
-    return _quantize(X, details)
+    return quantize_tensor(X, details)
 
 
 def run_int8(mlp, x_int8) -> np.ndarray:

@@ -661,6 +661,8 @@ def compression_stages(stages, *, boards=("uno",), title: str | None = None):
     ``test_accuracy``. Left, the bytes on a log scale with each stage's compression ratio on its
     bar and the boards' flash for scale; right, the test accuracy of each stage.
     """
+    from . import pipeline
+
     names = [s["stage"].replace(" (", "\n(") for s in stages]
     positions = np.arange(len(stages))
     fig = Figure(figsize=(9, 3.2), layout="constrained")
@@ -682,7 +684,7 @@ def compression_stages(stages, *, boards=("uno",), title: str | None = None):
                           xytext=(0, 6), ha="center", fontsize=8)
     low, high = min(values), max(values)
     accuracy.set_ylim(low - max(1.0, high - low), high + max(1.0, (high - low) / 2))
-    short = [s["stage"].split("(")[-1].rstrip(")") for s in stages]  # "P+Q+H", "float32"
+    short = [pipeline.stage_label(s["stage"]) for s in stages]  # "P+Q+H", "float32"
     accuracy.set_xticks(positions, short, fontsize=8)
     accuracy.set_xlim(-0.5, len(stages) - 0.5)
     accuracy.set_ylabel("test accuracy (%)")
@@ -943,6 +945,8 @@ def compression_waterfall(stages, *, limits=None, title: str | None = None):
     -------
     matplotlib.figure.Figure
     """
+    from . import pipeline
+
     if not stages:
         raise ValueError("compression_waterfall needs at least one stage")
     limits = dict(limits or {})
@@ -993,7 +997,7 @@ def compression_waterfall(stages, *, limits=None, title: str | None = None):
         change = "" if x == 0 else f"\n{value - before:+.1f} pp"
         accuracy.text(x, top + 0.02 * (100 - floor), f"{value:.1f}%{change}", ha="center",
                       fontsize=7)
-    short = [s["stage"].split("(")[-1].rstrip(")") for s in stages]  # "P+Q+H", "float32"
+    short = [pipeline.stage_label(s["stage"]) for s in stages]  # "P+Q+H", "float32"
     accuracy.set_xticks(positions, short, fontsize=7)
     accuracy.set_xlim(-0.5, len(stages) - 0.5)
     accuracy.set_ylim(floor, 100 + 0.12 * (100 - floor))

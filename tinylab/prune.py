@@ -26,7 +26,7 @@ __all__ = ["prunable_layers", "quality_threshold", "threshold_mask", "sparsity_m
            "prune_model", "apply_masks", "masks_from_weights", "sparsity", "MaskConstraint",
            "retrain", "schedule", "iterative_prune", "accuracy_without_retraining",
            "dead_neurons", "remove_dead_neurons", "relative_indices", "sparse_storage",
-           "save_pruned", "load_or_prune"]
+           "save_pruned", "load_or_prune", "check_fraction", "layer_kind"]
 
 #: Deep Compression's relative-index widths (Han, Mao & Dally 2016, section 2):
 #: 5 bits between stored weights of a fully connected layer, 8 bits in a convolution.
@@ -35,7 +35,25 @@ INDEX_BITS = {"dense": 5, "conv": 8}
 
 # --------------------------------------------------------------------------- pure kernels
 
-def _check_fraction(value, what="sparsity"):
+def check_fraction(value, what: str = "sparsity") -> float:
+    """A sparsity checked: a float in [0, 1) (lesson 04; also used by lesson 06's pipeline).
+
+    Parameters
+    ----------
+    value : float
+        The share of weights to remove: 0.9 removes 90%; 1.0 would remove them all.
+    what : str
+        The setting's name in the error message.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a number in [0, 1).
+    """
     try:
         fraction = float(value)
     except (TypeError, ValueError):
@@ -113,7 +131,7 @@ def sparsity_mask(weights, sparsity: float, previous=None) -> np.ndarray:
     -------
     ndarray of bool, same shape as ``weights``
     """
-    sparsity = _check_fraction(sparsity)
+    sparsity = check_fraction(sparsity)
     weights = np.asarray(weights)
     magnitude = np.abs(weights).astype(np.float64).ravel()
     if previous is not None:
@@ -207,7 +225,7 @@ def prune_model(model, *, sparsity=None, quality=None, layers=None, masks=None) 
     names = _choose_layers(model, layers)
     result = {name: np.asarray(mask, dtype=bool).copy() for name, mask in (masks or {}).items()}
     if sparsity is not None:
-        targets = {name: _check_fraction(v)
+        targets = {name: check_fraction(v)
                    for name, v in _per_layer(sparsity, names, "sparsity").items()}
     else:
         targets = _per_layer(quality, names, "quality")
@@ -338,9 +356,9 @@ def schedule(final_sparsity, steps: int, *, power: float = 3.0) -> list:
         raise ValueError(f"power must be > 0 (1 = linear, 3 = Zhu & Gupta), got {power!r}")
     fractions = [1.0 - (1.0 - k / steps) ** power for k in range(1, int(steps) + 1)]
     if isinstance(final_sparsity, dict):
-        finals = {k: _check_fraction(v) for k, v in final_sparsity.items()}
+        finals = {k: check_fraction(v) for k, v in final_sparsity.items()}
         return [{k: v * f for k, v in finals.items()} for f in fractions]
-    final = _check_fraction(final_sparsity, "final_sparsity")
+    final = check_fraction(final_sparsity, "final_sparsity")
     return [final * f for f in fractions]
 
 
@@ -586,7 +604,19 @@ def _decode(values, gaps, size):
     return stream
 
 
-def _layer_kind(kernel) -> str:
+def layer_kind(kernel) -> str:
+    """The kind of layer a kernel belongs to, the key of :data:`INDEX_BITS` (lesson 04).
+
+    Parameters
+    ----------
+    kernel : array_like
+        A layer's kernel: 2-D for a Dense layer, 4-D for a convolution.
+
+    Returns
+    -------
+    str
+        ``"conv"`` for a kernel of more than 2 dimensions, else ``"dense"``.
+    """
     return "conv" if np.ndim(kernel) > 2 else "dense"
 
 
@@ -626,7 +656,7 @@ def sparse_storage(weights_or_model, index_bits=None, value_bits: int = 32) -> l
             layers.append((name, np.asarray(layer.kernel), 0 if bias is None else int(np.size(bias))))
     rows = []
     for name, kernel, n_biases in layers:
-        bits = index_bits if index_bits is not None else INDEX_BITS[_layer_kind(kernel)]
+        bits = index_bits if index_bits is not None else INDEX_BITS[layer_kind(kernel)]
         values, _, n_fillers = relative_indices(kernel, bits)
         kept = int(np.count_nonzero(kernel))
         dense_bits = (kernel.size + n_biases) * value_bits
@@ -653,7 +683,7 @@ def _pruned_card(name, data, final_sparsity, steps, epochs_per_step, seed) -> di
     """What identifies a pruned lesson model: its teacher's card and the pruning settings."""
     from . import models, train
 
-    return dict(train._card_for(name, data, models.ARCHITECTURES[name]["epochs"], seed),
+    return dict(train.model_card(name, data, models.ARCHITECTURES[name]["epochs"], seed),
                 pruned_from=name, final_sparsity=float(final_sparsity), steps=int(steps),
                 epochs_per_step=int(epochs_per_step))
 

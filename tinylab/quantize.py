@@ -31,7 +31,7 @@ import numpy as np
 
 __all__ = ["QuantizationParams", "quantization_params", "quantize", "dequantize",
            "quantization_error", "fake_quantize_weights", "PAPER_BITS", "INITS",
-           "initial_centroids", "centroid_gradients", "WeightSharing"]
+           "initial_centroids", "centroid_gradients", "WeightSharing", "check_bits"]
 
 #: Deep Compression's codebook widths (Han, Mao & Dally 2016, section 3 and Table 7): 8 bits
 #: for convolution kernels, 5 for fully connected ones, with no loss of accuracy on AlexNet.
@@ -44,7 +44,29 @@ INITS = ("linear", "density", "random")
 
 # --------------------------------------------------------------------------- checks
 
-def _check_bits(bits, low: int, high: int, what: str = "bits", hint: str = "8 for int8") -> int:
+def check_bits(bits, low: int, high: int, what: str = "bits", hint: str = "8 for int8") -> int:
+    """A bit width checked: a whole number from ``low`` to ``high`` (lesson 05).
+
+    Parameters
+    ----------
+    bits : int
+        The width to check (a bool is refused).
+    low, high : int
+        The allowed range, both ends included.
+    what : str
+        The setting's name in the error message.
+    hint : str
+        A usual value, named in the error message.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        If ``bits`` is not a whole number in [``low``, ``high``].
+    """
     if isinstance(bits, (bool, np.bool_)) or not isinstance(bits, (int, np.integer)) \
             or not low <= bits <= high:
         raise ValueError(f"{what} must be a whole number from {low} to {high} ({hint}), "
@@ -142,7 +164,7 @@ def quantization_params(x, bits: int = 8, *, symmetric: bool = False,
     >>> float(p.scale) * 255, int(p.zero_point)
     (3.0, -43)
     """
-    bits = _check_bits(bits, 2, 16)
+    bits = check_bits(bits, 2, 16)
     if isinstance(x, tuple) and len(x) == 2:
         alpha, beta = _check_finite(x[0], "alpha"), _check_finite(x[1], "beta")
         if np.any(alpha > beta):
@@ -330,10 +352,6 @@ def centroid_gradients(weight_gradients, indices, n_clusters: int) -> np.ndarray
     return np.bincount(indices[kept], weights=gradients[kept], minlength=n_clusters)
 
 
-def _kind(kernel) -> str:
-    return "conv" if np.ndim(kernel) > 2 else "dense"
-
-
 class WeightSharing:
     """Deep Compression's weight sharing: per layer, ``2**bits`` shared values and an index each.
 
@@ -377,18 +395,18 @@ class WeightSharing:
     # ----------------------------------------------------------------------- fitting
 
     def _bits_per_layer(self, model) -> dict:
-        from .prune import prunable_layers
+        from .prune import layer_kind, prunable_layers
 
         if isinstance(self.bits, dict):
             names = _choose_layers(model, list(self.bits))
             chosen = {name: self.bits[name] for name in names}
         else:
             chosen = {name: self.bits if self.bits is not None
-                      else PAPER_BITS[_kind(model.get_layer(name).kernel)]
+                      else PAPER_BITS[layer_kind(model.get_layer(name).kernel)]
                       for name in prunable_layers(model)}
         if not chosen:
             raise ValueError(f"model {model.name!r} has no layer with a kernel to share")
-        return {name: _check_bits(b, 1, 16, f"bits of {name!r}", "Han et al. use 5 for Dense, "
+        return {name: check_bits(b, 1, 16, f"bits of {name!r}", "Han et al. use 5 for Dense, "
                                   "8 for Conv2D") for name, b in chosen.items()}
 
     def fit(self, model, masks=None):
@@ -499,7 +517,7 @@ class WeightSharing:
             ``{"loss": [...]}``, the mean training cross-entropy of each epoch.
         """
         from ._tensorflow import keras, tf
-        from .train import _batches
+        from . import train
 
         self._check_fitted(model)
         for value, name in ((epochs, "epochs"), (batch_size, "batch_size")):
@@ -517,7 +535,7 @@ class WeightSharing:
                   if train_biases and getattr(layer, "bias", None) is not None]
         optimizer = keras.optimizers.Adam(learning_rate)
         loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        batches = _batches(data.X_train, data.y_train, int(batch_size), seed, shuffle=True)
+        batches = train.batches(data.X_train, data.y_train, int(batch_size), seed, shuffle=True)
         history = {"loss": []}
         for _ in range(int(epochs)):
             total, count = 0.0, 0

@@ -17,7 +17,7 @@ from . import models, workspace
 from ._tensorflow import keras
 
 __all__ = ["ProgressBar", "compile_model", "fit", "logits", "predict_classes", "accuracy", "evaluate",
-           "confusion_matrix", "train_and_save", "load_or_train"]
+           "confusion_matrix", "train_and_save", "load_or_train", "batches", "model_card"]
 
 
 class ProgressBar(keras.callbacks.Callback):
@@ -59,14 +59,30 @@ def compile_model(model, learning_rate: float = 1e-3):
     return model
 
 
-def _batches(X, y, batch_size, seed, shuffle):
+def batches(X, y, batch_size, seed, shuffle):
+    """A ``tf.data.Dataset`` of ``(X, y)`` batches, shuffled repeatably (lesson 02).
+
+    Parameters
+    ----------
+    X : ndarray of float32, shape (n, ...)
+    y : ndarray of int, shape (n,)
+    batch_size : int
+    seed : int
+        The shuffle's op-level seed: the same order every run, no global seed touched.
+    shuffle : bool
+        Reshuffle every epoch (training) or keep the order (evaluation).
+
+    Returns
+    -------
+    tf.data.Dataset
+    """
     from ._tensorflow import tf
 
-    batches = tf.data.Dataset.from_tensor_slices((X, y))
+    examples = tf.data.Dataset.from_tensor_slices((X, y))
     if shuffle:
         # An op-level seed makes the order repeatable without touching global seeds.
-        batches = batches.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-    return batches.batch(batch_size)
+        examples = examples.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+    return examples.batch(batch_size)
 
 
 def fit(model, data, *, epochs: int = 30, batch_size: int = 32, learning_rate: float = 1e-3,
@@ -111,9 +127,9 @@ def fit(model, data, *, epochs: int = 30, batch_size: int = 32, learning_rate: f
     all_callbacks = list(callbacks)
     if progress:
         all_callbacks.append(ProgressBar(int(epochs), description=f"training {model.name}"))
-    return model.fit(_batches(data.X_train, data.y_train, int(batch_size), seed, shuffle=True),
-                     validation_data=_batches(data.X_val, data.y_val, 256, seed, shuffle=False),
-                     epochs=int(epochs), verbose=0, shuffle=False,  # shuffled by _batches
+    return model.fit(batches(data.X_train, data.y_train, int(batch_size), seed, shuffle=True),
+                     validation_data=batches(data.X_val, data.y_val, 256, seed, shuffle=False),
+                     epochs=int(epochs), verbose=0, shuffle=False,  # shuffled by batches
                      callbacks=all_callbacks)
 
 
@@ -161,8 +177,26 @@ def confusion_matrix(model, data, part: str = "test") -> np.ndarray:
                         labels=np.arange(data.n_classes))
 
 
-def _card_for(name, data, epochs, seed) -> dict:
-    """What identifies a trained lesson model: architecture, dataset, split, seeds, epochs."""
+def model_card(name, data, epochs, seed) -> dict:
+    """What identifies a trained lesson model: architecture, dataset, split, seeds, epochs.
+
+    The card :func:`load_or_train` compares before reusing a saved model (lesson 02); the
+    pruned and distilled models' cards (lessons 03, 04) start from it.
+
+    Parameters
+    ----------
+    name : str
+        The architecture, one of :data:`tinylab.models.ARCHITECTURES`.
+    data : tinylab.data.Dataset
+    epochs : int
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``architecture``, ``dataset``, ``split`` (the split sizes), ``data_seed``, ``seed``,
+        ``epochs``.
+    """
     return {"architecture": name, "dataset": data.name, "split": list(data.split_sizes().values()),
             "data_seed": data.seed, "seed": seed, "epochs": int(epochs)}
 
@@ -180,7 +214,7 @@ def train_and_save(name: str, data, *, epochs: int | None = None, seed: int = 0,
     epochs = int(epochs or models.ARCHITECTURES[name]["epochs"])
     model = models.build(name, data.input_shape, data.n_classes, seed=seed)
     history = fit(model, data, epochs=epochs, seed=seed, progress=progress)
-    card = dict(_card_for(name, data, epochs, seed),
+    card = dict(model_card(name, data, epochs, seed),
                 test_accuracy=accuracy(model, data.X_test, data.y_test),
                 params=models.count_params(model))
     workspace.save_model(model, name, card)
@@ -212,7 +246,7 @@ def load_or_train(name: str, data=None, *, epochs: int | None = None, seed: int 
     epochs = int(epochs or models.ARCHITECTURES[name]["epochs"])
     if not retrain and workspace.has_model(name):
         card = workspace.load_card(name)
-        if all(card.get(k) == v for k, v in _card_for(name, data, epochs, seed).items()):
+        if all(card.get(k) == v for k, v in model_card(name, data, epochs, seed).items()):
             return workspace.load_model(name)
     model, _ = train_and_save(name, data, epochs=epochs, seed=seed, progress=progress)
     return model

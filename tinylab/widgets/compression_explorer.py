@@ -31,7 +31,7 @@ def _grid(grid) -> dict:
     if grid is None or not isinstance(grid, dict):
         return compression_grid.load(grid)
     if "_index" not in grid:  # a dict read some other way: check it the same way
-        return compression_grid._validate(grid, "the grid given")
+        return compression_grid.validate(grid, "the grid given")
     return grid
 
 
