@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -116,14 +115,8 @@ def _sketch(name: str, files: dict) -> Path:
     """The inference sketch with ``files`` beside it, in the build cache; its folder."""
     from tinylab import build, deploy
 
-    sketch_dir = build.cache_dir() / "sketches" / f"bench-mcu-{name}" / "inference"
-    if sketch_dir.exists():
-        shutil.rmtree(sketch_dir)
-    sketch_dir.mkdir(parents=True)
-    shutil.copyfile(deploy.SKETCH, sketch_dir / deploy.SKETCH.name)
-    for file_name, text in files.items():
-        (sketch_dir / file_name).write_text(text)
-    return sketch_dir
+    return deploy.sketch_around(files, build.cache_dir() / "sketches" / f"bench-mcu-{name}",
+                                fresh=True)
 
 
 def _hash(*parts) -> str:
@@ -150,12 +143,10 @@ def empty_sketch() -> dict:
 
 def _run_sketch(firmware, model_hash: str, x_int8) -> object:
     """Run int8 inputs through a firmware on the virtual Uno; the device's InferenceRun."""
-    from tinylab import build, device, virtual
+    from tinylab.session import BoardSession
 
-    build.check_fits(firmware)
-    with virtual.VirtualUno(firmware) as board:
-        with device.Device(board.port, expect_model=model_hash) as connection:
-            return connection.infer_many(x_int8, progress=False)
+    with BoardSession(firmware, model_hash=model_hash) as session:
+        return session.device().infer_many(x_int8, progress=False)
 
 
 # --------------------------------------------------------------------------- TinyLab engine

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _paths, build, engine
 
-__all__ = ["FORMATS", "SKETCH", "integer_model", "write_sketch", "build_firmware",
+__all__ = ["FORMATS", "SKETCH", "integer_model", "write_sketch", "sketch_around", "build_firmware",
            "DeployReport", "run_on_board", "deploy"]
 
 FORMATS = engine.FORMATS
@@ -59,15 +59,39 @@ def write_sketch(mlp, format: str = "int8", folder=None) -> Path:
     """
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; choose one of {list(FORMATS)}")
+    root = Path(folder) if folder is not None else (
+        build.cache_dir() / "sketches" / f"{mlp.model_hash}-{format}")
+    return sketch_around(engine.generate_c(mlp, format, name="model"), root)
+
+
+def sketch_around(model_files: dict, folder, *, fresh: bool = False) -> Path:
+    """The inference sketch in ``folder``/inference with ``model_files`` beside it (lesson 07).
+
+    Parameters
+    ----------
+    model_files : dict of str -> str
+        File name -> text: the ``model.h`` and ``model.c`` that implement the sketch's model
+        contract (:func:`tinylab.engine.generate_c` writes them; ``bench/mcu.py`` writes
+        other models to the same contract).
+    folder : str or Path
+        Receives ``inference/inference.ino`` and the model files.
+    fresh : bool
+        Empty ``folder``/inference first (no file of an earlier model stays beside these).
+
+    Returns
+    -------
+    Path
+        The sketch folder, for :func:`tinylab.build.compile_sketch`.
+    """
     if not SKETCH.is_file():
         raise FileNotFoundError(f"the inference sketch is missing at {SKETCH}; deploy needs a "
                                 f"TinyLab checkout (git clone), not only the package")
-    root = Path(folder) if folder is not None else (
-        build.cache_dir() / "sketches" / f"{mlp.model_hash}-{format}")
-    sketch_dir = root / "inference"
+    sketch_dir = Path(folder) / "inference"
+    if fresh and sketch_dir.exists():
+        shutil.rmtree(sketch_dir)
     sketch_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SKETCH, sketch_dir / SKETCH.name)
-    for name, text in engine.generate_c(mlp, format, name="model").items():
+    for name, text in model_files.items():
         (sketch_dir / name).write_text(text)
     return sketch_dir
 
