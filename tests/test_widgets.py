@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tinylab as tl
-from tinylab.widgets.train_panel import parse_hidden_units
+from tinylab.widgets._train_panel import parse_hidden_units
 
 
 def test_doctor_view_shows_every_check_and_refreshes(monkeypatch):
@@ -105,7 +105,7 @@ def test_choosing_an_architecture_sets_its_epochs(digits):
 
 
 def test_size_table_totals_match_the_model():
-    from tinylab.widgets.train_panel import size_table_html
+    from tinylab.widgets._train_panel import size_table_html
 
     model = tl.models.build("student")
     table = size_table_html(model)
@@ -444,3 +444,15 @@ def test_drawing_pad_predicts_with_a_trained_model(digits):
     assert f"the model says <b>{panel.prediction}</b>" in c["status"].value
     x = digits.normalize(panel.digit()).reshape((1,) + digits.input_shape)
     assert panel.prediction == int(tl.train.predict_classes(model, x)[0])
+
+
+def test_a_panel_stays_a_function_when_its_module_is_imported():
+    # The modules are named _<panel>, so Python's binding of an imported submodule to the
+    # package never hides the function of the panel's name (no module-class swap needed).
+    import importlib
+    import types
+
+    for name in tl.widgets.PANELS:
+        importlib.import_module(f"tinylab.widgets._{name}")
+        panel = getattr(tl.widgets, name)
+        assert callable(panel) and not isinstance(panel, types.ModuleType), name

@@ -12,7 +12,7 @@ from .. import build, deep_compressed, deploy, device, engine, flash, train, vir
 from ..serial.errors import SerialError
 from ..session import BoardSession
 from ._panel import VIRTUAL, port_options
-from .drawing_pad import drawing_pad
+from ._drawing_pad import drawing_pad
 
 _VIRTUAL_NAME = "virtual Uno"
 _BOARD = "uno"
