@@ -38,14 +38,14 @@ import math
 import time
 from pathlib import Path
 
-from . import pipeline
+from . import _paths, pipeline
 
 __all__ = ["DEFAULT_PATH", "TEMPERATURES", "SPARSITIES", "BITS", "SETTINGS", "STAGES",
            "FIXED_FIRMWARE", "compute_point", "compute_grid", "validate", "load", "point",
            "stages_for", "board_fit", "main"]
 
 #: Where the recorded grid is committed.
-DEFAULT_PATH = Path(__file__).resolve().parents[1] / "datasets" / "compression_grid" / "grid.json"
+DEFAULT_PATH = _paths.DATASETS_DIR / "compression_grid" / "grid.json"
 
 #: The axes of the recorded grid. ``None``: no distillation (the teacher is compressed).
 #: Chosen to teach, and to record in about a quarter of an hour on 2 cores: temperatures
