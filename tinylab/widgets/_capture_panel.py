@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from .. import boards, build, capture
 from ..session import BoardSession
-from ._panel import VIRTUAL, port_options, reporting_errors, show
+from ._panel import VIRTUAL, BoardPanel, port_options, reporting_errors, show
 
 _VIRTUAL_NAME = "virtual Uno (simulated IMU)"
 _CAPTURE_SIM = boards.BOARDS_DIR / "sketches" / "capture_sim"
@@ -74,25 +74,9 @@ def _rows_figure(rows, columns, title: str) -> Figure:
     return fig
 
 
-class CapturePanel(widgets.VBox):
-    """The panel :func:`capture_panel` returns; closing it stops its virtual Uno."""
-
-    session = None  # the virtual Uno's tinylab.session.BoardSession, once a recording started it
-
-    @property
-    def board(self):
-        """The virtual Uno, while it runs (else None)."""
-        return self.session.board if self.session is not None else None
-
-    def stop_board(self) -> None:
-        """Stop the virtual Uno if it runs (it starts again at the next virtual recording)."""
-        session, self.session = self.session, None
-        if session is not None:
-            session.close()
-
-    def close(self) -> None:
-        self.stop_board()
-        super().close()
+class CapturePanel(BoardPanel):
+    """The panel :func:`capture_panel` returns; closing it stops its virtual Uno (started at
+    the first virtual recording)."""
 
 
 def capture_panel(out_csv, *, labels=("idle", "punch", "flex", "wave"),

@@ -11,7 +11,7 @@ import numpy as np
 from .. import build, deep_compressed, deploy, device, engine, flash, train, virtual
 from ..serial.errors import SerialError
 from ..session import BoardSession
-from ._panel import VIRTUAL, port_options
+from ._panel import VIRTUAL, BoardPanel, port_options
 from ._drawing_pad import drawing_pad
 
 _VIRTUAL_NAME = "virtual Uno"
@@ -44,30 +44,13 @@ def _in_words(error: Exception) -> str:
     return f"{what}: {detail}" if detail else what
 
 
-class DigitOnBoardPanel(widgets.VBox):
+class DigitOnBoardPanel(BoardPanel):
     """The panel :func:`digit_on_board` returns; closing it stops the board it started."""
-
-    session = None  # the tinylab.session.BoardSession of the chosen board
-
-    @property
-    def board(self):
-        """The virtual Uno this panel started, while it runs (else None)."""
-        return self.session.board if self.session is not None else None
 
     @property
     def device(self):
         """The open :class:`tinylab.device.Device` (virtual or real board), or None."""
         return self.session.link if self.session is not None else None
-
-    def stop_board(self) -> None:
-        """Close the serial connection and stop the virtual Uno, if the panel started one."""
-        session, self.session = self.session, None
-        if session is not None:
-            session.close()
-
-    def close(self) -> None:
-        self.stop_board()
-        super().close()
 
 
 def digit_on_board(data=None, *, compressed=None, format: str = "huffman",

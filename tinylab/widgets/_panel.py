@@ -32,6 +32,28 @@ def port_options(virtual_name: str) -> list:
     return options
 
 
+class BoardPanel(widgets.VBox):
+    """A panel that may run a board: its :class:`tinylab.session.BoardSession` stops with it."""
+
+    session = None  # the tinylab.session.BoardSession of the panel's board, once there is one
+
+    @property
+    def board(self):
+        """The virtual Uno this panel started, while it runs (else None)."""
+        return self.session.board if self.session is not None else None
+
+    def stop_board(self) -> None:
+        """Close the link and stop the virtual Uno, if the panel started one; a later use
+        starts a fresh one."""
+        session, self.session = self.session, None
+        if session is not None:
+            session.close()
+
+    def close(self) -> None:
+        self.stop_board()
+        super().close()
+
+
 def show(output: widgets.Output, *items) -> None:
     """Replace what ``output`` shows with ``items`` (figures, HTML, text)."""
     output.clear_output(wait=True)
