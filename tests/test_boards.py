@@ -27,6 +27,11 @@ def test_uno_profile_agrees_with_the_installed_arduino_core():
     assert int(values["uno.upload.maximum_size"]) == uno["flash_usable_bytes"]
     assert int(values["uno.upload.maximum_data_size"]) == uno["ram_bytes"]
     assert int(values["uno.build.f_cpu"].rstrip("L")) == uno["clock_hz"]
+    # the USB ids tinylab.serial.ports names an Uno by (clones' chips aside)
+    core = {(int(values[f"uno.vid.{i}"], 16), int(values[f"uno.pid.{i}"], 16))
+            for i in range(16) if f"uno.vid.{i}" in values}
+    ours = {(int(e["vid"], 16), int(e["pid"], 16)) for e in uno["usb_ids"] if not e.get("clone")}
+    assert ours == core
 
 
 def test_fits_by_hand():

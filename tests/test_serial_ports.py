@@ -78,21 +78,6 @@ def test_usb_ids_come_from_the_board_profiles_only():
         assert not re.search(r"0x2341|0x2A03|0x1A86", path.read_text(), re.I), path
 
 
-def test_uno_usb_ids_agree_with_the_installed_arduino_core():
-    from tinylab import doctor
-
-    boards_txt = Path(doctor.TOOLCHAIN[1][2])  # the Arduino AVR core's boards.txt
-    if not boards_txt.is_file():
-        pytest.fail(f"{boards_txt} missing: {doctor.apt_install_line(['arduino-core-avr'])}")
-    values = dict(line.split("=", 1) for line in boards_txt.read_text().splitlines()
-                  if "=" in line and not line.startswith("#"))
-    core = {(int(values[f"uno.vid.{i}"], 16), int(values[f"uno.pid.{i}"], 16))
-            for i in range(8) if f"uno.vid.{i}" in values}
-    ours = {(int(e["vid"], 16), int(e["pid"], 16)) for e in boards.load("uno")["usb_ids"]
-            if not e.get("clone")}
-    assert ours == core
-
-
 def test_port_error_messages_say_what_to_do(fake_ports):
     assert "sudo usermod -aG dialout $USER" in ports.port_error_message("/dev/ttyACM0", 13)
     assert "log out" in ports.port_error_message("/dev/ttyACM0", 13)

@@ -383,7 +383,6 @@ def main(argv=None) -> int:
     """``python -m tinylab.compression_grid [--out PATH] [--quick]``: record a grid."""
     import argparse
     import datetime
-    import platform
     import sys
 
     parser = argparse.ArgumentParser(prog="python -m tinylab.compression_grid",
@@ -399,14 +398,14 @@ def main(argv=None) -> int:
 
     command = "python -m tinylab.compression_grid" + (" " + " ".join(argv if argv is not None
                                                                     else sys.argv[1:])).rstrip()
+    described = machine.describe()
     grid["provenance"] = {
         "recorded": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command.strip(), "seconds": grid.pop("seconds"),
         # The CPU and its instruction sets: float training differs in its last bits between
         # CPUs, and a recomputed point is compared with this one (docs/reproducibility.md).
-        "machine": machine.describe(), "machine_summary": machine.summary(),
-        "versions": {"python": platform.python_version(),
-                     **machine.describe()["versions"]}}
+        "machine": described, "machine_summary": machine.summary(described),
+        "versions": {"python": described["python"], **described["versions"]}}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(_json_ready(grid), indent=1) + "\n")
