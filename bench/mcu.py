@@ -199,12 +199,13 @@ def _probe_layer(n_in: int, n_out: int, relu_off: bool, rng):
 
     weights = rng.integers(-127, 128, (n_out, n_in))
     bias = np.full(n_out, -10 ** 7 if relu_off else 10 ** 6)
-    layer = engine.DenseLayer.from_scales(
+    layer = engine.FullyConnected.from_scales(
         weights, bias, input_scale=0.05, input_zero_point=0, weight_scales=np.full(n_out, 0.01),
         output_scale=0.5, output_zero_point=-128, activation="RELU")
-    return engine.IntegerMLP(layers=(layer,), input_shape=(n_in,), input_scale=0.05,
-                             input_zero_point=0, output_scale=0.5, output_zero_point=-128,
-                             model_hash=_hash("probe", n_in, n_out, relu_off))
+    return engine.IntegerModel(ops=(layer,), input_shape=(n_in,), output_shape=(n_out,),
+                               input_scale=0.05, input_zero_point=0, output_scale=0.5,
+                               output_zero_point=-128,
+                               model_hash=_hash("probe", n_in, n_out, relu_off))
 
 
 def int8_cost_probe() -> dict:

@@ -68,7 +68,7 @@ def test_fixed_point_helpers_by_hand():
 
 
 def test_activation_clamp_by_hand():
-    layer = engine.DenseLayer.from_scales([[1]], None, input_scale=1.0, input_zero_point=0,
+    layer = engine.FullyConnected.from_scales([[1]], None, input_scale=1.0, input_zero_point=0,
                                           weight_scales=[1.0], output_scale=0.5,
                                           output_zero_point=-10, activation="RELU6")
     # ReLU6 in output integers: 0 -> -10, 6 / 0.5 = 12 -> -10 + 12 = 2
@@ -79,15 +79,15 @@ def _tiny_mlp(hidden_weights=((2, -1), (1, 3))):
     """2 inputs -> 2 ReLU units -> 1 output, with scales chosen to make the sums easy.
 
     The output layer has no bias, one weight scale and a multiplier above 1 (a left shift)."""
-    hidden = engine.DenseLayer.from_scales(
+    hidden = engine.FullyConnected.from_scales(
         hidden_weights, [10, -40], input_scale=0.5, input_zero_point=1,
         weight_scales=[0.25, 0.25], output_scale=0.5, output_zero_point=-5, activation="RELU")
-    logits = engine.DenseLayer.from_scales(
+    logits = engine.FullyConnected.from_scales(
         [[4, -2]], None, input_scale=0.5, input_zero_point=-5, weight_scales=[0.5],
         output_scale=0.1, output_zero_point=0)
-    return engine.IntegerMLP(layers=(hidden, logits), input_shape=(2,), input_scale=0.5,
-                             input_zero_point=1, output_scale=0.1, output_zero_point=0,
-                             model_hash="00000000")
+    return engine.IntegerModel(ops=(hidden, logits), input_shape=(2,), output_shape=(1,),
+                               input_scale=0.5, input_zero_point=1, output_scale=0.1,
+                               output_zero_point=0, model_hash="00000000")
 
 
 def test_run_int8_by_hand():
@@ -217,13 +217,14 @@ def _decode_rows(values, gaps, shape):
 
 @pytest.mark.parametrize("name", ["pruned", "shared"])
 def test_sparse_streams_give_the_weights_back(name, mlps):
-    assert engine.GAP_BITS == prune.INDEX_BITS["dense"]  # lesson 04's layout
     for layer in mlps[name].layers:
+        gap_bits = layer.gap_bits
+        assert gap_bits == prune.INDEX_BITS["dense"]  # lesson 04's layout
         streams = engine.weight_streams(layer, "sparse")
-        assert np.all(streams["gaps"] < 2 ** engine.GAP_BITS)
-        assert len(streams["gap_bytes"]) == -(-streams["n_entries"] * engine.GAP_BITS // 8)
+        assert np.all(streams["gaps"] < 2 ** gap_bits)
+        assert len(streams["gap_bytes"]) == -(-streams["n_entries"] * gap_bits // 8)
         unpacked = np.unpackbits(np.frombuffer(streams["gap_bytes"], np.uint8))
-        unpacked = unpacked[:streams["n_entries"] * engine.GAP_BITS].reshape(-1, engine.GAP_BITS)
+        unpacked = unpacked[:streams["n_entries"] * gap_bits].reshape(-1, gap_bits)
         np.testing.assert_array_equal(unpacked @ (1 << np.arange(4, -1, -1)), streams["gaps"])
         np.testing.assert_array_equal(_decode_rows(streams["values"], streams["gaps"],
                                                    layer.weights.shape), layer.weights)
@@ -313,10 +314,10 @@ def test_header_holds_the_contract(mlps, tmp_path):
     for line in ("#define TL_INPUTS 64", "#define TL_OUTPUTS 10", "#define TL_LAYERS 2",
                  f'#define TL_MODEL_HASH "{mlp.model_hash}"', '#define TL_FORMAT "huffman"',
                  f"#define TL_INPUT_ZERO_POINT ({mlp.input_zero_point})",
-                 "#define TL_BUFFER_BYTES 32",
+                 "#define TL_ARENA_BYTES 32",
                  "void tl_model_run(const int8_t *input, int8_t *output);"):
         assert line in header
-    assert "generate_c(mlp, format='huffman', name='digits_model')" in header
+    assert "generate_c(model, format='huffman', name='digits_model')" in header
     program = _host_build(mlp, "int8", tmp_path)
     info = subprocess.run([str(program), "info"], capture_output=True, text=True).stdout.split()
     assert info[:4] == ["int8", mlp.model_hash, "64", "10"]
@@ -352,7 +353,7 @@ def test_generated_c_compiles_for_the_atmega328p(name, mlps, tmp_path):
     for format, size in sizes.items():
         print(f"{name} {format}: object {size['object']}, program {size['program']}")
         assert size["object"]["data"] == 0  # every table is in flash, none copied to RAM
-        assert size["object"]["bss"] == sum(engine._buffer_sizes(mlps[name]))
+        assert size["object"]["bss"] == engine.plan_memory(mlps[name]).arena_bytes
     if name == "shared":  # 90% pruned, 4-bit shared: each format stores less than the last
         flash = [sizes[format]["object"]["text"] for format in engine.FORMATS]
         assert flash[0] > 3 * flash[1] and flash[1] > flash[2]
@@ -467,11 +468,11 @@ def _rescale_cases():
 
 def _rescale_program(folder, compiler, flags):
     a, b, e = _rescale_cases()
-    kernel = (KERNELS / "kernel_common.c").read_text()  # the epilogue's other parts unused
+    kernel = (KERNELS / "common.c").read_text()  # the epilogue's other parts unused
     (folder / "cases.h").write_text(
         kernel + f"\n#define N_CASES {len(a)}\n"
-        + engine._c_array("int32_t", "case_a", np.clip(a, -2 ** 31, 2 ** 31 - 1))
-        + engine._c_array("int32_t", "case_b", b) + engine._c_array("uint8_t", "case_e", e))
+        + engine.c_text.c_array("int32_t", "case_a", np.clip(a, -2 ** 31, 2 ** 31 - 1))
+        + engine.c_text.c_array("int32_t", "case_b", b) + engine.c_text.c_array("uint8_t", "case_e", e))
     (folder / "main.c").write_text(RESCALE_MAIN)
     built = subprocess.run([compiler, *flags, *CFLAGS, "-Wno-unused-function", "-I", str(folder),
                             str(folder / "main.c"),
@@ -513,11 +514,15 @@ def test_a_float_model_is_refused(student, digits):
         engine.read_tflite(float_model)
 
 
-def test_a_convolution_is_refused_by_name(digits):
-    cnn = models.build("cnn", digits.input_shape, digits.n_classes, seed=0)
-    with pytest.raises(ValueError, match=r"uses CONV_2D.*MAX_POOL_2D.*RESHAPE and "
-                                         r"FULLY_CONNECTED"):
-        engine.read_tflite(convert.to_tflite(cnn, "int8", digits.X_train[:20]))
+def test_an_unsupported_op_is_refused_by_name(digits):
+    import keras
+
+    model = keras.Sequential([keras.Input(digits.input_shape), keras.layers.Flatten(),
+                              keras.layers.Dense(8, activation="tanh"),
+                              keras.layers.Dense(digits.n_classes)])
+    with pytest.raises(ValueError, match=r"uses TANH, which the TinyLab C engine does not run; "
+                                         r"it runs FULLY_CONNECTED, CONV_2D"):
+        engine.read_tflite(convert.to_tflite(model, "int8", digits.X_train[:20]))
 
 
 def test_other_bad_input_gets_clear_errors(mlps):
@@ -527,7 +532,7 @@ def test_other_bad_input_gets_clear_errors(mlps):
         engine.generate_c(mlps["student"], "zip")
     with pytest.raises(ValueError, match="C identifier"):
         engine.generate_c(mlps["student"], "int8", name="my-model")
-    with pytest.raises(TypeError, match="IntegerMLP"):
+    with pytest.raises(TypeError, match="IntegerModel"):
         engine.generate_c(b"TFL3", "int8")
     with pytest.raises(TypeError, match="int8 array.*quantize_inputs"):
         engine.run_int8(mlps["student"], np.zeros((1, 64), np.float32))

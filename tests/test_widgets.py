@@ -232,12 +232,12 @@ def test_huffman_explorer_refuses_bad_options(pruned_student):
 def _digits_mlp(seed=0):
     """A 64 -> 10 int8 model with random weights: enough for a panel that only browses."""
     weights = np.random.default_rng(seed).integers(-60, 60, size=(10, 64))
-    layer = tl.engine.DenseLayer.from_scales(
+    layer = tl.engine.FullyConnected.from_scales(
         weights, np.zeros(10, dtype=np.int32), input_scale=1 / 255, input_zero_point=-128,
         weight_scales=[0.01], output_scale=0.1, output_zero_point=0)
-    return tl.engine.IntegerMLP(layers=(layer,), input_shape=(8, 8, 1), input_scale=1 / 255,
-                                input_zero_point=-128, output_scale=0.1, output_zero_point=0,
-                                model_hash=f"{seed:08x}")
+    return tl.engine.IntegerModel(ops=(layer,), input_shape=(8, 8, 1), output_shape=(10,),
+                                  input_scale=1 / 255, input_zero_point=-128, output_scale=0.1,
+                                  output_zero_point=0, model_hash=f"{seed:08x}")
 
 
 def _board_run(mlp, X, *, spoil=None):

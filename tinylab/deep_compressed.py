@@ -35,7 +35,7 @@ class DeepCompressed:
     ----------
     model : keras.Model
         The float model (pruned, weight-shared), as ``tl.pipeline.run`` left it.
-    mlp : tinylab.engine.IntegerMLP
+    mlp : tinylab.engine.IntegerModel
         Its full-int8 form (one weight scale per layer), what
         :func:`tinylab.engine.generate_c` writes.
     tflite : bytes

@@ -12,13 +12,13 @@ from ._panel import assemble, reporting_errors, show
 def _checked(deployed, X, y) -> dict:
     """Each build's board run next to the host's scores on the same examples."""
     if not isinstance(deployed, dict) or not deployed:
-        raise ValueError("deployed must be a non-empty dict {label: {'mlp': IntegerMLP, 'run': "
+        raise ValueError("deployed must be a non-empty dict {label: {'mlp': IntegerModel, 'run': "
                          "InferenceRun, 'build': BuildResult (optional)}}")
     y = np.asarray(y)
     found = {}
     for label, entry in deployed.items():
         if not isinstance(entry, dict) or "mlp" not in entry or "run" not in entry:
-            raise ValueError(f"deployed[{label!r}] must be a dict with 'mlp' (the IntegerMLP the "
+            raise ValueError(f"deployed[{label!r}] must be a dict with 'mlp' (the IntegerModel the "
                              f"board carries) and 'run' (Device.infer_many's InferenceRun)")
         mlp, run = entry["mlp"], entry["run"]
         scores = np.asarray(run.scores)
@@ -48,7 +48,7 @@ def board_explorer(deployed, X, y, *, class_names=None) -> widgets.VBox:
     Parameters
     ----------
     deployed : dict of str -> dict
-        One entry per build, e.g. ``"student · int8"``: ``{"mlp": IntegerMLP, "run":
+        One entry per build, e.g. ``"student · int8"``: ``{"mlp": IntegerModel, "run":
         InferenceRun, "build": BuildResult}``; ``run`` is what
         :meth:`tinylab.device.Device.infer_many` returned for ``X``, ``build`` (optional) adds
         the build's flash and RAM to the status line.

@@ -1,5 +1,5 @@
 /* TinyLab C engine: a bit reader over flash, most significant bit first (lesson 07_deploy).
- * Used by the "sparse" and "huffman" formats; copied into the generated model source. */
+ * Used by the "sparse" and "huffman" weight formats; copied into the generated model source. */
 
 typedef struct {
     const uint8_t *next; /* the next byte to load, in flash */

@@ -1,16 +1,24 @@
-/* TinyLab C engine: what every weight format shares (lesson 07_deploy).
+/* TinyLab C engine: what every op and weight format shares (lessons 07_deploy, 09_cnn).
  *
  * tinylab.engine.generate_c copies this text into the model source it generates, before the
- * format's kernel and the model's data; it is not compiled on its own.
+ * weight format (format_<name>.c), the ops the model uses (op_<kind>.c) and the model's data;
+ * it is not compiled on its own.
  *
- * The arithmetic is TensorFlow Lite Micro's int8 reference fully connected kernel
- * (tensorflow/lite/kernels/internal/reference/integer_ops/fully_connected.h), with TFLM's
- * default double-rounding MultiplyByQuantizedMultiplier (kernels/internal/common.cc:
- * gemmlowp's SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT), so every output
- * byte equals TFLM's. Plain C99; weights live in flash (PROGMEM on AVR, const elsewhere).
+ * The epilogue of every op with weights, and of MEAN, is TensorFlow Lite Micro's: the bias,
+ * then TFLM's default double-rounding MultiplyByQuantizedMultiplier (kernels/internal/
+ * common.cc: gemmlowp's SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT), the
+ * output zero point and the activation's clamp, so every output byte equals TFLM's. Plain
+ * C99 outside the AVR fast paths; weights live in flash (PROGMEM on AVR, const elsewhere).
  */
 #include <stdint.h>
 #include <string.h>
+
+/* A helper some models do not call (a model without weights calls no weight source). */
+#ifdef __GNUC__
+#define TL_UNUSED __attribute__((unused))
+#else
+#define TL_UNUSED
+#endif
 
 #ifdef __AVR__
 #include <avr/pgmspace.h>
@@ -28,14 +36,14 @@
 /* int8 x int8 -> int16. avr-gcc turns `acc += (int16_t)(a * b)` into a call to its 16x16->32
  * multiply (__mulhisi3); one `muls` (2 cycles) is all the product needs. */
 #ifdef __AVR__
-static inline int16_t tl_mul8(int8_t a, int8_t b)
+TL_UNUSED static inline int16_t tl_mul8(int8_t a, int8_t b)
 {
     int16_t product;
     __asm__("muls %1, %2\n\tmovw %0, r0\n\tclr __zero_reg__" : "=r"(product) : "d"(a), "d"(b));
     return product;
 }
 #else
-static inline int16_t tl_mul8(int8_t a, int8_t b)
+TL_UNUSED static inline int16_t tl_mul8(int8_t a, int8_t b)
 {
     return (int16_t)(a * b);
 }
@@ -166,15 +174,6 @@ typedef struct {
     uint8_t per_channel;
 } tl_requant_t;
 
-/* The shape of a fully connected layer. TFLM computes sum_i w[i] * (x[i] - zp) + bias; the
- * generator folds the input zero point into the bias (bias - zp * sum_i w[i], exact in int32),
- * so the kernels multiply int8 by int8 into 16 bits: one `muls` on AVR, not a 16-bit multiply. */
-typedef struct {
-    uint16_t n_inputs;
-    uint16_t n_outputs;
-    tl_requant_t requant;
-} tl_dense_t;
-
 /* x >> n for n < 32: whole bytes first (AVR moves them), then at most 7 one-bit steps. A
  * plain variable shift is a loop of n steps of 32 bits. */
 static inline uint32_t tl_shift_right(uint32_t x, uint8_t n)
@@ -205,7 +204,7 @@ static inline uint32_t tl_shift_right(uint32_t x, uint8_t n)
  * AVR. Equal to the 64-bit formula for every input, up to the limit of
  * +-512 (tests/test_engine.py checks edge values and random pairs, on the host and in
  * simavr). */
-static int16_t tl_rescale(int32_t a, int32_t b, uint8_t exponent)
+TL_UNUSED static int16_t tl_rescale(int32_t a, int32_t b, uint8_t exponent)
 {
     const uint8_t negative = a < 0;
     const uint32_t magnitude = negative ? 0u - (uint32_t)a : (uint32_t)a;
@@ -236,7 +235,7 @@ typedef struct {
     uint8_t relu; /* activation_min is the output zero point or above: a ReLU */
 } tl_units_t;
 
-static void tl_units_start(tl_units_t *units, const tl_requant_t *q)
+TL_UNUSED static void tl_units_start(tl_units_t *units, const tl_requant_t *q)
 {
     units->q = q;
     units->bias = q->bias;
@@ -245,7 +244,7 @@ static void tl_units_start(tl_units_t *units, const tl_requant_t *q)
     units->relu = q->activation_min >= q->output_offset;
 }
 
-static int8_t tl_units_next(tl_units_t *units, int32_t acc)
+TL_UNUSED static int8_t tl_units_next(tl_units_t *units, int32_t acc)
 {
     const tl_requant_t *q = units->q;
     const int8_t shift = (int8_t)TL_U8(units->shift);

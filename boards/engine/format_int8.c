@@ -1,10 +1,19 @@
-/* TinyLab C engine, format "int8": every weight stored, one byte each (lesson 07_deploy).
- * Copied into the generated model source after kernel_common.c. */
+/* TinyLab C engine, weight format "int8": every weight stored, one byte each (lesson 07).
+ *
+ * A weight format gives the ops their weights as a source of rows: tl_source_start at the
+ * first row of an op's weights, then tl_source_dot(source, input, n) returns the next row of
+ * n weights times n int8 inputs in RAM, summed (int32). An op never sees how the rows are
+ * stored. Copied into the generated model source after common.c. */
 
 typedef struct {
-    tl_dense_t dense;
-    const int8_t *weights; /* [n_outputs][n_inputs], row by row */
-} tl_layer_t;
+    const int8_t *weights; /* the rows one after another, in flash */
+} tl_weights_t;
+
+typedef struct {
+    const int8_t *next; /* the next row */
+    uint16_t n;         /* the last row length, and the excess of tl_dot for it */
+    uint32_t excess;
+} tl_source_t;
 
 #ifdef __AVR__
 /* The inner loop, about 10.5 cycles per multiply-accumulate (the bound of docs/benchmarks.md
@@ -103,21 +112,21 @@ static uint32_t tl_dot(const int8_t *weights, const int8_t *input, uint16_t n)
 }
 #endif
 
-static void tl_layer_run(const tl_layer_t *flash_layer, const int8_t *input, int8_t *output)
+static void tl_source_start(tl_source_t *source, const tl_weights_t *weights)
 {
-    tl_layer_t layer;
-    const int8_t *weights;
-    uint16_t unit;
-    uint32_t excess;
-    tl_units_t units;
-    TL_COPY(&layer, flash_layer, sizeof layer);
-    tl_units_start(&units, &layer.dense.requant);
-    weights = layer.weights;
-    excess = TL_DOT_EXCESS(layer.dense.n_inputs);
-    for (unit = 0; unit < layer.dense.n_outputs; ++unit) {
-        /* the input zero point is in the bias: int8 x int8 products */
-        const uint32_t sum = tl_dot(weights, input, layer.dense.n_inputs) - excess;
-        output[unit] = tl_units_next(&units, (int32_t)sum);
-        weights += layer.dense.n_inputs;
+    source->next = weights->weights;
+    source->n = 0;
+    source->excess = TL_DOT_EXCESS(0);
+}
+
+static int32_t tl_source_dot(tl_source_t *source, const int8_t *input, uint16_t n)
+{
+    uint32_t sum;
+    if (n != source->n) { /* an op's rows all have one length: computed once per op */
+        source->n = n;
+        source->excess = TL_DOT_EXCESS(n);
     }
+    sum = tl_dot(source->next, input, n) - source->excess;
+    source->next += n;
+    return (int32_t)sum;
 }

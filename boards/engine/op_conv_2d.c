@@ -1,0 +1,93 @@
+/* TinyLab C engine, op CONV_2D (Keras Conv2D, and Conv1D after a RESHAPE): TFLM's
+ * ConvPerChannel (reference/integer_ops/conv.h), lesson 09_cnn. NHWC, dilation 1.
+ *
+ * For each output pixel the input window (k_h x k_w pixels of in_c channels) is copied into
+ * the scratch patch, taps outside the image filled with the input zero point: then every
+ * output channel is one row of weights (TFLite's OHWI filter: out_c rows of k_h*k_w*in_c)
+ * times the patch, pulled through the weight format like a fully connected layer, and the
+ * folded bias stays exact at the borders (TFLM skips those taps: x - zp = 0 there).
+ *
+ * A max pool with pool_h x pool_w windows that do not overlap may be fused in: the output is
+ * then the pooled map, each pooled pixel the largest of its window's convolution outputs
+ * (computed one after another, never stored), clamped to the pool's activation. */
+
+typedef struct {
+    uint16_t in_h, in_w, in_c;
+    uint16_t out_h, out_w, out_c; /* the convolution's output, before a fused pool */
+    uint8_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
+    int8_t input_zero_point;
+    uint8_t pool_h, pool_w; /* a fused max pool, or 1 x 1 */
+    int16_t pool_min, pool_max;
+    tl_requant_t requant;
+    tl_weights_t weights;
+} tl_conv_2d_t;
+
+/* The window whose top left tap is (y0, x0), padding held as the zero point, into patch. */
+static void tl_conv_2d_window(const tl_conv_2d_t *op, const int8_t *input, int16_t y0,
+                              int16_t x0, int8_t *patch)
+{
+    const size_t pixel = op->in_c, row = (size_t)op->k_w * op->in_c;
+    uint8_t ky, kx;
+    for (ky = 0; ky < op->k_h; ++ky, patch += row) {
+        const int16_t y = (int16_t)(y0 + ky);
+        if (y < 0 || y >= (int16_t)op->in_h) {
+            memset(patch, op->input_zero_point, row);
+        } else if (x0 >= 0 && x0 + op->k_w <= (int16_t)op->in_w) { /* the whole row inside */
+            memcpy(patch, input + ((size_t)y * op->in_w + (size_t)x0) * pixel, row);
+        } else {
+            for (kx = 0; kx < op->k_w; ++kx) {
+                const int16_t x = (int16_t)(x0 + kx);
+                if (x < 0 || x >= (int16_t)op->in_w) {
+                    memset(patch + kx * pixel, op->input_zero_point, pixel);
+                } else {
+                    memcpy(patch + kx * pixel, input + ((size_t)y * op->in_w + (size_t)x) * pixel,
+                           pixel);
+                }
+            }
+        }
+    }
+}
+
+static void tl_conv_2d_run(const tl_conv_2d_t *flash_op, const int8_t *input, int8_t *output,
+                           int8_t *patch)
+{
+    tl_conv_2d_t op;
+    tl_units_t units;
+    tl_source_t source;
+    uint16_t oy, ox, c, rows, cols, n;
+    uint8_t py, px;
+    TL_COPY(&op, flash_op, sizeof op);
+    rows = (uint16_t)(op.out_h / op.pool_h);
+    cols = (uint16_t)(op.out_w / op.pool_w);
+    n = (uint16_t)(op.k_h * op.k_w * op.in_c);
+    for (oy = 0; oy < rows; ++oy) {
+        for (ox = 0; ox < cols; ++ox, output += op.out_c) {
+            for (py = 0; py < op.pool_h; ++py) {
+                for (px = 0; px < op.pool_w; ++px) {
+                    const int16_t y0 = (int16_t)((oy * op.pool_h + py) * op.stride_h - op.pad_top);
+                    const int16_t x0 = (int16_t)((ox * op.pool_w + px) * op.stride_w - op.pad_left);
+                    const uint8_t first = py == 0 && px == 0;
+                    tl_conv_2d_window(&op, input, y0, x0, patch);
+                    tl_units_start(&units, &op.requant);
+                    tl_source_start(&source, &op.weights);
+                    for (c = 0; c < op.out_c; ++c) {
+                        const int8_t value = tl_units_next(&units, tl_source_dot(&source, patch, n));
+                        if (first || value > output[c]) {
+                            output[c] = value;
+                        }
+                    }
+                }
+            }
+            if (op.pool_h != 1 || op.pool_w != 1) {
+                for (c = 0; c < op.out_c; ++c) {
+                    if (output[c] < op.pool_min) {
+                        output[c] = (int8_t)op.pool_min;
+                    }
+                    if (output[c] > op.pool_max) {
+                        output[c] = (int8_t)op.pool_max;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+"""The model as C99 source: the kernels it needs, its data in flash, its arena, its run function.
+
+:func:`generate_c` writes a header (the contract a sketch uses) and a source file that holds,
+in order: ``boards/engine/common.c``; the weight format's C (``format_<name>.c``, and
+``bits.c`` for the compressed ones); the C file of each kind of op the model uses
+(``op_<kind>.c``); then per step of the :func:`tinylab.engine.memory.plan_memory` plan the
+op's arrays and its description (``static const tl_<kind>_t tl_op_<i> TL_FLASH``), the arena,
+and ``tl_model_run``, one call per step.
+
+Introduced in lesson ``07_deploy``.
+"""
+
+from __future__ import annotations
+
+from .._paths import BOARDS_DIR
+from ..export import banner, check_c_name
+from .c_text import c_float
+from .formats import MODULES, check_format
+from .memory import plan_memory
+from .reference import check_model
+
+__all__ = ["KERNELS_DIR", "kernel_text", "generate_c"]
+
+#: Where the engine's C files live.
+KERNELS_DIR = BOARDS_DIR / "engine"
+
+
+def kernel_text(names) -> str:
+    """The text of the engine's C files ``names``, in order."""
+    missing = [name for name in names if not (KERNELS_DIR / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"the C engine's files {missing} are missing from "
+                                f"{KERNELS_DIR}; they ship with TinyLab's repository "
+                                f"(boards/engine/)")
+    return "\n".join((KERNELS_DIR / name).read_text() for name in names)
+
+
+def _c_name(op) -> str:
+    """``op_conv_2d.c`` -> ``tl_conv_2d``: the op's C type is that plus ``_t``, its call ``_run``."""
+    return "tl_" + op.c_kernel[len("op_"):-len(".c")]
+
+
+def _step_source(step, i: int, format: str):
+    """The arrays and the flash description of step ``i``."""
+    op, prefix, arrays, fields = step.op, f"tl_op_{i}", "", {}
+    if hasattr(op, "c_arrays"):
+        requant_arrays, fields["requant"] = op.c_arrays(prefix)
+        arrays += requant_arrays
+    rows = op.weight_rows()
+    if rows is not None:
+        module = MODULES[format]
+        weight_arrays, fields["weights"] = module.c_arrays(module.streams(rows, op.gap_bits),
+                                                           prefix)
+        arrays += weight_arrays
+    if step.pool is not None:
+        fields["pool"] = step.pool
+    body = ",\n    ".join(op.c_fields(**fields))
+    what = op.summary() + (f", then {step.pool.summary()} (fused)" if step.pool else "")
+    return (f"/* step {i}: {op.name}: {what} */\n" + arrays
+            + f"static const {_c_name(op)}_t {prefix} TL_FLASH = {{\n    {body}\n}};\n\n")
+
+
+def _run_source(plan) -> str:
+    lines = [f"static int8_t tl_arena[{max(plan.arena_bytes, 1)}]; /* activations and patches: "
+             f"static RAM, planned by lifetime */", "",
+             "void tl_model_run(const int8_t *input, int8_t *output)", "{"]
+
+    def where(offset, outside):
+        return outside if offset is None else f"tl_arena + {offset}"
+
+    for i, step in enumerate(plan.steps):
+        scratch = "0" if step.scratch_offset is None else f"tl_arena + {step.scratch_offset}"
+        lines.append(f"    {_c_name(step.op)}_run(&tl_op_{i}, {where(step.input_offset, 'input')}"
+                     f", {where(step.output_offset, 'output')}, {scratch});")
+    return "\n".join(lines + ["}", ""])
+
+
+def _header(model, plan, format, name, top) -> str:
+    guard = f"{name.upper()}_H"
+    return f"""{top}
+#ifndef {guard}
+#define {guard}
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {{
+#endif
+
+/* The model's contract with the sketch: {model.describe()} */
+#define TL_INPUTS {model.n_inputs}
+#define TL_OUTPUTS {model.n_outputs}
+#define TL_LAYERS {len(model.layers)}
+#define TL_MODEL_HASH "{model.model_hash}" /* the first 8 hex digits of the .tflite's SHA-256 */
+#define TL_FORMAT "{format}"
+
+/* Inputs: q = round(x / TL_INPUT_SCALE) + TL_INPUT_ZERO_POINT (halves away from zero),
+ * clamped to [-128, 127]. Outputs: x = TL_OUTPUT_SCALE * (q - TL_OUTPUT_ZERO_POINT). */
+#define TL_INPUT_SCALE {c_float(model.input_scale)}
+#define TL_INPUT_ZERO_POINT ({model.input_zero_point})
+#define TL_OUTPUT_SCALE {c_float(model.output_scale)}
+#define TL_OUTPUT_ZERO_POINT ({model.output_zero_point})
+
+/* Static RAM the engine keeps: its arena of activations and patches (tl.engine.plan_memory).
+ * While it runs it also uses the stack: a copy of one op's description and its locals. */
+#define TL_ARENA_BYTES {plan.arena_bytes}
+
+/* Run the model on one example: TL_INPUTS int8 in, TL_OUTPUTS int8 out. Not reentrant. */
+void tl_model_run(const int8_t *input, int8_t *output);
+
+#ifdef __cplusplus
+}}
+#endif
+
+#endif /* {guard} */
+"""
+
+
+def generate_c(model, format: str = "int8", name: str = "tl_model", *, fuse: bool = True) -> dict:
+    """C99 source of the model in one weight format, bit-exact with :func:`run_int8`.
+
+    The header holds the contract a sketch uses: ``TL_INPUTS``, ``TL_OUTPUTS``, ``TL_LAYERS``
+    (ops with weights), ``TL_MODEL_HASH`` (:attr:`IntegerModel.model_hash`), ``TL_FORMAT``,
+    the input and output scales and zero points, ``TL_ARENA_BYTES`` and ``void
+    tl_model_run(const int8_t *input, int8_t *output)``. The source holds the engine's C
+    files the model needs and the model's data in flash (``PROGMEM`` read with ``pgm_read_*``
+    on AVR, plain ``const`` elsewhere), and one static arena planned by
+    :func:`tinylab.engine.plan_memory`. Flash and RAM are what the compiler reports for it
+    (``avr-size``), not estimated here.
+
+    Parameters
+    ----------
+    model : IntegerModel
+    format : {"int8", "sparse", "huffman"}
+        See :func:`tinylab.engine.weight_streams`.
+    name : str
+        The files' base name and include guard, a C identifier. The C symbols are fixed by
+        the contract (one model per firmware).
+    fuse : bool
+        Fuse a max pool into the convolution before it (see :func:`plan_memory`).
+
+    Returns
+    -------
+    dict of str -> str
+        ``{f"{name}.h": header, f"{name}.c": source}``.
+    """
+    check_model(model)
+    check_format(format)
+    name = check_c_name(name, "name")
+    plan = plan_memory(model, fuse=fuse)
+    top = banner(f"tinylab.engine.generate_c(model, format={format!r}, name={name!r})",
+                 [f"{model.describe()}, weight format {format!r}."])
+    files = ["common.c"]
+    if model.layers:
+        files += list(MODULES[format].C_FILES)
+    for step in plan.steps:
+        if step.op.c_kernel not in files:
+            files.append(step.op.c_kernel)
+    parts = [top, f'#include "{name}.h"\n\n', kernel_text(files),
+             "\n/* " + "-" * 64 + " the model */\n\n"]
+    parts += [_step_source(step, i, format) for i, step in enumerate(plan.steps)]
+    parts.append(_run_source(plan))
+    return {f"{name}.h": _header(model, plan, format, name, top), f"{name}.c": "".join(parts)}
