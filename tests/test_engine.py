@@ -11,30 +11,15 @@ Compilers that are missing skip their tests, except under CI, where they fail.
 """
 
 import hashlib
-import os
 import re
-import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+import engine_c
 from tinylab import convert, engine, huffman, models, prune, quantize, train
-from tinylab.boards import BOARDS_DIR
 
-KERNELS = BOARDS_DIR / "engine"
-CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror"]
-
-
-def _tool(name, package):
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed (sudo apt-get install {package})"
-        if os.environ.get("CI"):
-            pytest.fail(message + "; CI must run the C engine tests, not skip them")
-        pytest.skip(message)
-    return path
 
 
 # --------------------------------------------------------------------------- by hand
@@ -256,39 +241,12 @@ def test_weight_sharing_bounds_the_codebook(mlps):
 
 # --------------------------------------------------------------------------- C on the host
 
-def _write(files, folder: Path, *extra):
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(text)
-    for name in extra:
-        shutil.copy(KERNELS / name, folder / name)
-    return folder
-
-
-def _host_build(mlp, format, folder):
-    gcc = _tool("gcc", "gcc")
-    _write(engine.generate_c(mlp, format), folder, "host_main.c")
-    program = folder / "model"
-    built = subprocess.run([gcc, *CFLAGS, "-O2", "-I", str(folder), str(folder / "tl_model.c"),
-                            str(folder / "host_main.c"), "-o", str(program)],
-                           capture_output=True, text=True)
-    assert built.returncode == 0, built.stderr[-3000:]
-    return program
-
-
-def _host_run(program, x_int8, n_outputs):
-    done = subprocess.run([str(program)], input=np.ascontiguousarray(x_int8).tobytes(),
-                          capture_output=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return np.frombuffer(done.stdout, np.int8).reshape(len(x_int8), n_outputs)
-
-
 @pytest.mark.parametrize("format", engine.FORMATS)
 @pytest.mark.parametrize("name", ["student", "pruned", "shared", "shared_per_tensor"])
 def test_generated_c_is_bit_exact_on_the_host(name, format, mlps, inputs, tmp_path):
     mlp = mlps[name]
-    program = _host_build(mlp, format, tmp_path)
-    got = _host_run(program, inputs[name], mlp.n_outputs)
+    program = engine_c.host_build(mlp, format, tmp_path)
+    got = engine_c.host_run(program, inputs[name], mlp.n_outputs)
     np.testing.assert_array_equal(got, engine.run_int8(mlp, inputs[name]))
 
 
@@ -302,8 +260,8 @@ def test_generated_c_handles_no_bias_per_tensor_left_shifts_and_no_weights(hidde
     assert mlp.layers[1].shifts[0] > 0 and mlp.layers[1].bias is None
     x = np.random.default_rng(1).integers(-128, 128, (500, 2)).astype(np.int8)
     for format in engine.FORMATS:
-        program = _host_build(mlp, format, tmp_path / format)
-        np.testing.assert_array_equal(_host_run(program, x, 1), engine.run_int8(mlp, x))
+        program = engine_c.host_build(mlp, format, tmp_path / format)
+        np.testing.assert_array_equal(engine_c.host_run(program, x, 1), engine.run_int8(mlp, x))
 
 
 def test_header_holds_the_contract(mlps, tmp_path):
@@ -318,7 +276,7 @@ def test_header_holds_the_contract(mlps, tmp_path):
                  "void tl_model_run(const int8_t *input, int8_t *output);"):
         assert line in header
     assert "generate_c(model, format='huffman', name='digits_model')" in header
-    program = _host_build(mlp, "int8", tmp_path)
+    program = engine_c.host_build(mlp, "int8", tmp_path)
     info = subprocess.run([str(program), "info"], capture_output=True, text=True).stdout.split()
     assert info[:4] == ["int8", mlp.model_hash, "64", "10"]
     assert np.float32(float(info[4])) == np.float32(mlp.input_scale)  # exact float32
@@ -326,29 +284,9 @@ def test_header_holds_the_contract(mlps, tmp_path):
 
 # --------------------------------------------------------------------------- C on the AVR
 
-def _avr_size(path):
-    size = subprocess.run([_tool("avr-size", "binutils-avr"), str(path)], capture_output=True,
-                          text=True, check=True).stdout.splitlines()[-1].split()
-    return {"text": int(size[0]), "data": int(size[1]), "bss": int(size[2])}
-
-
-def _avr_build(mlp, format, folder):
-    """avr-size of the model's object and of a whole ATmega328P program linking it."""
-    avr_gcc = _tool("avr-gcc", "gcc-avr avr-libc")
-    _write(engine.generate_c(mlp, format), folder, "avr_main.c")
-    common = [avr_gcc, "-mmcu=atmega328p", "-Os", *CFLAGS, "-I", str(folder)]
-    built = subprocess.run([*common, "-c", str(folder / "tl_model.c"), "-o",
-                            str(folder / "tl_model.o")], capture_output=True, text=True)
-    assert built.returncode == 0, built.stderr[-3000:]
-    linked = subprocess.run([*common, str(folder / "tl_model.c"), str(folder / "avr_main.c"),
-                             "-o", str(folder / "model.elf")], capture_output=True, text=True)
-    return {"object": _avr_size(folder / "tl_model.o"),
-            "program": _avr_size(folder / "model.elf") if linked.returncode == 0 else None}
-
-
 @pytest.mark.parametrize("name", ["student", "shared"])
 def test_generated_c_compiles_for_the_atmega328p(name, mlps, tmp_path):
-    sizes = {format: _avr_build(mlps[name], format, tmp_path / format)
+    sizes = {format: engine_c.avr_build(mlps[name], format, tmp_path / format)
              for format in engine.FORMATS}
     for format, size in sizes.items():
         print(f"{name} {format}: object {size['object']}, program {size['program']}")
@@ -361,34 +299,13 @@ def test_generated_c_compiles_for_the_atmega328p(name, mlps, tmp_path):
         assert sizes["int8"]["program"] is None or sizes["int8"]["program"]["text"] > 32256
 
 
-def _avr_run(mlp, format, x_int8, folder):
-    """Outputs of the model on a simulated ATmega328P (simavr), or None if it does not fit."""
-    avr_gcc, simavr = _tool("avr-gcc", "gcc-avr avr-libc"), _tool("simavr", "simavr")
-    _write(engine.generate_c(mlp, format), folder, "avr_check.c")
-    rows = ",\n".join("{" + ", ".join(map(str, row)) + "}" for row in x_int8)
-    (folder / "examples.h").write_text(
-        f"#define N_EXAMPLES {len(x_int8)}\nstatic const int8_t examples[{len(x_int8)}]"
-        f"[{x_int8.shape[1]}] PROGMEM = {{\n{rows}\n}};\n")
-    built = subprocess.run([avr_gcc, "-mmcu=atmega328p", "-Os", *CFLAGS, "-I", str(folder),
-                            str(folder / "tl_model.c"), str(folder / "avr_check.c"), "-o",
-                            str(folder / "check.elf")], capture_output=True, text=True)
-    if "overflowed" in built.stderr:
-        return None
-    assert built.returncode == 0, built.stderr[-3000:]
-    done = subprocess.run([simavr, "-m", "atmega328p", "-f", "16000000",
-                           str(folder / "check.elf")], capture_output=True, text=True, timeout=300)
-    printed = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
-    lines = re.findall(rf"\b[0-9a-f]{{{2 * mlp.n_outputs}}}\b", printed)
-    return np.array([np.frombuffer(bytes.fromhex(line), np.int8) for line in lines])
-
-
 @pytest.mark.parametrize("name", ["student", "shared"])
 def test_generated_c_is_bit_exact_on_a_simulated_atmega328p(name, mlps, inputs, tmp_path):
     # 20 test digits and 10 random vectors: the AVR's 16-bit int must not change a byte
     x = np.concatenate([inputs[name][:20], inputs[name][-10:]])
     expected = engine.run_int8(mlps[name], x)
     for format in engine.FORMATS:
-        got = _avr_run(mlps[name], format, x, tmp_path / format)
+        got = engine_c.avr_run(mlps[name], format, x, tmp_path / format)
         if got is None:  # the dense int8 mlp300 (50 KB of weights) does not fit 32 KB
             assert (name, format) == ("shared", "int8")
             continue
@@ -468,13 +385,13 @@ def _rescale_cases():
 
 def _rescale_program(folder, compiler, flags):
     a, b, e = _rescale_cases()
-    kernel = (KERNELS / "common.c").read_text()  # the epilogue's other parts unused
+    kernel = (engine_c.KERNELS / "common.c").read_text()  # the epilogue's other parts unused
     (folder / "cases.h").write_text(
         kernel + f"\n#define N_CASES {len(a)}\n"
         + engine.c_text.c_array("int32_t", "case_a", np.clip(a, -2 ** 31, 2 ** 31 - 1))
         + engine.c_text.c_array("int32_t", "case_b", b) + engine.c_text.c_array("uint8_t", "case_e", e))
     (folder / "main.c").write_text(RESCALE_MAIN)
-    built = subprocess.run([compiler, *flags, *CFLAGS, "-Wno-unused-function", "-I", str(folder),
+    built = subprocess.run([compiler, *flags, *engine_c.CFLAGS, "-Wno-unused-function", "-I", str(folder),
                             str(folder / "main.c"),
                             "-o", str(folder / "rescale")], capture_output=True, text=True)
     assert built.returncode == 0, built.stderr[-3000:]
@@ -492,16 +409,16 @@ def test_the_c_rescale_equals_tflm_arithmetic_on_the_host(tmp_path):
     # gemmlowp's high mul and rounding division, in 32-bit pieces, for edge values (INT32_MIN,
     # exact halves of both signs, multipliers 0 and 2^31 - 1, exponents 0 and 31) and 600
     # random accumulators of every magnitude; limited to +-512 as the kernel does
-    program, expected = _rescale_program(tmp_path, _tool("gcc", "gcc"), ["-O2"])
+    program, expected = _rescale_program(tmp_path, engine_c.tool("gcc", "gcc"), ["-O2"])
     done = subprocess.run([str(program)], capture_output=True, text=True, timeout=60)
     np.testing.assert_array_equal(_hex_lines(done.stdout), expected)
 
 
 def test_the_c_rescale_equals_tflm_arithmetic_on_a_simulated_atmega328p(tmp_path):
     # the same cases through the AVR's hand-written 32 x 32 multiply and 16-bit ints
-    program, expected = _rescale_program(tmp_path, _tool("avr-gcc", "gcc-avr avr-libc"),
+    program, expected = _rescale_program(tmp_path, engine_c.tool("avr-gcc", "gcc-avr avr-libc"),
                                          ["-mmcu=atmega328p", "-Os"])
-    done = subprocess.run([_tool("simavr", "simavr"), "-m", "atmega328p", "-f", "16000000",
+    done = subprocess.run([engine_c.tool("simavr", "simavr"), "-m", "atmega328p", "-f", "16000000",
                            str(program)], capture_output=True, text=True, timeout=300)
     np.testing.assert_array_equal(_hex_lines(done.stdout + done.stderr), expected)
 
