@@ -42,6 +42,11 @@ def test_every_format_runs_bit_exact_on_the_virtual_uno(digits, small_model, for
     assert 0 < report.ram_bytes < report.ram_limit_bytes
     assert report.cycles_mean > 64 * 32  # at least one cycle per multiply-accumulate
     assert report.latency_us_mean > 0
+    # The stack's peak, measured on the board: some bytes, and it fits beside the static data.
+    assert 0 < report.stack_peak_bytes < report.ram_limit_bytes - report.ram_bytes
+    assert report.ram_peak_bytes == report.ram_bytes + report.stack_peak_bytes
+    assert (f"RAM {report.ram_bytes:,} static + {report.stack_peak_bytes:,} stack peak"
+            in report.to_text())
 
 
 def test_the_sketch_folder_holds_the_sketch_and_the_models_c(tmp_path, small_model):

@@ -68,14 +68,22 @@ def test_format_input_is_the_I_line():
 
 
 def test_parse_answer_with_and_without_cycles():
-    label, scores, latency_us, cycles = device.parse_answer("R 2 -5 3 7 1836 29370", 3)
+    label, scores, latency_us, cycles, _ = device.parse_answer("R 2 -5 3 7 1836 29370", 3)
     assert (label, latency_us, cycles) == (2, 1836, 29370)
     assert scores.dtype == np.int8 and scores.tolist() == [-5, 3, 7]
     assert device.parse_answer("R 0 9 9 -1 12", 3)[3] is None  # ties: the first maximum wins
 
 
+def test_parse_answer_reads_the_stack_peak_after_the_cycles():
+    assert device.parse_answer("R 2 -5 3 7 1836 29370 164", 3)[2:] == (1836, 29370, 164)
+    # Lines of firmware without the field (or without cycles) still parse: the field is None.
+    assert device.parse_answer("R 2 -5 3 7 1836 29370", 3)[3:] == (29370, None)
+    assert device.parse_answer("R 2 -5 3 7 1836", 3)[3:] == (None, None)
+
+
 @pytest.mark.parametrize("line", ["R 2 -5 3 1836",          # a score missing
-                                  "R 2 -5 3 7 1836 1 2",     # one field too many
+                                  "R 2 -5 3 7 1836 1 2 3",   # one field too many
+                                  "R 2 -5 3 7 1836 1 -2",    # negative stack bytes
                                   "R 1 -5 3 7 1836",         # class is not the maximum
                                   "R 2 -5 3 300 1836",       # score outside int8
                                   "R 2 -5 3 7 -4",           # negative latency
@@ -160,6 +168,23 @@ def test_cycles_are_none_when_the_board_does_not_count_them():
         dev.infer(_sample(1))
         assert dev.last_cycles is None
         assert dev.infer_many(np.stack([_sample(2)]), progress=False).cycles is None
+
+
+def test_stack_bytes_are_read_per_sample_and_none_from_older_firmware():
+    def with_stack(board, index, text):  # the AVR sketch's answer: cycles, then stack bytes
+        return [board.normal_answer(text).replace(b"\r\n", b" %d\r\n" % (150 + index))]
+
+    X = np.stack([_sample(seed) for seed in range(3)])
+    with FakeBoard(on_line=with_stack) as board, Device(board.port, timeout=2) as dev:
+        dev.infer(X[0])
+        assert dev.last_cycles == 29370 and dev.last_stack_bytes == 150
+        run = dev.infer_many(X, progress=False)
+    assert run.stack_bytes.tolist() == [151, 152, 153] and run.cycles.tolist() == [29370] * 3
+    np.testing.assert_array_equal(run.scores, np.stack([reference_scores(x) for x in X]))
+    with FakeBoard() as board, Device(board.port, timeout=2) as dev:  # cycles only, as before
+        dev.infer(X[0])
+        assert dev.last_cycles == 29370 and dev.last_stack_bytes is None
+        assert dev.infer_many(X, progress=False).stack_bytes is None
 
 
 def test_noise_comments_stray_acks_and_split_lines_are_read_through():
@@ -391,19 +416,47 @@ def test_without_pacing_the_64_byte_buffer_overflows(host_board):
 
 # ----------------------------------------------------------------------------- on the virtual Uno
 
-@pytest.fixture(scope="session")
-def uno_build(tmp_path_factory):
-    """The inference sketch with the stand-in model, compiled for the Uno."""
+def _compile_for_the_uno(tmp_path_factory, model_c: str):
+    """The inference sketch around the stand-in model.h and ``model_c``, compiled for the Uno."""
     _require("arduino-builder", "avr-gcc")
     from tinylab import build
 
     sketch_dir = tmp_path_factory.mktemp("sketches") / "inference"
     sketch_dir.mkdir()
     shutil.copy(SKETCH, sketch_dir)
-    for name in ("model.h", "model.c"):
-        shutil.copy(FAKES / "model" / name, sketch_dir)
+    shutil.copy(FAKES / "model" / "model.h", sketch_dir)
+    (sketch_dir / "model.c").write_text(model_c)
     return build.compile_sketch(sketch_dir, board="uno", build_dir=tmp_path_factory.mktemp("build"),
                                 toolchain="arduino-builder")
+
+
+@pytest.fixture(scope="session")
+def uno_build(tmp_path_factory):
+    """The inference sketch with the stand-in model, compiled for the Uno."""
+    return _compile_for_the_uno(tmp_path_factory, (FAKES / "model" / "model.c").read_text())
+
+
+#: Bytes of the stack buffer the model of ``uno_build_with_stack_buffer`` adds.
+STACK_BUFFER_BYTES = 200
+
+
+@pytest.fixture(scope="session")
+def uno_build_with_stack_buffer(tmp_path_factory):
+    """The same, but the model call also fills a volatile STACK_BUFFER_BYTES-byte local array."""
+    plain = (FAKES / "model" / "model.c").read_text()
+    assert "void tl_model_run(" in plain
+    model_c = plain.replace("void tl_model_run(", "static void plain_model_run(") + f"""
+/* The same model, with {STACK_BUFFER_BYTES} more bytes of stack: written whole (volatile), so
+   that all of them are stack the sketch's painting sees used. */
+void tl_model_run(const int8_t *input, int8_t *output)
+{{
+    volatile uint8_t buffer[{STACK_BUFFER_BYTES}];
+    for (uint16_t k = 0; k < {STACK_BUFFER_BYTES}; k++) buffer[k] = (uint8_t)k;
+    plain_model_run(input, output);
+    (void)buffer[0];
+}}
+"""
+    return _compile_for_the_uno(tmp_path_factory, model_c)
 
 
 def test_the_sketch_is_small_on_the_uno(uno_build):
@@ -427,3 +480,27 @@ def test_the_virtual_uno_answers_like_the_model_and_counts_cycles(uno_build):
             # Timer1 counts cycles at 16 MHz; micros() moves in 4 us steps and its own calls
             # and the timer's start and stop (a few us) fall inside the latency.
             assert abs(dev.last_cycles / 16 - latency_us) <= 20
+            # The stack's peak: some bytes (return addresses at least), within the free RAM.
+            assert 0 < dev.last_stack_bytes < 2048 - uno_build.ram_bytes
+
+
+def _stack_peak_bytes(build_result, n=4) -> int:
+    """The largest stack peak the virtual Uno reports over ``n`` inferences of ``build_result``."""
+    from tinylab import virtual
+
+    with virtual.VirtualUno(build_result) as board, Device(board.port, timeout=5) as dev:
+        run = dev.infer_many(np.stack([_sample(seed) for seed in range(n)]), progress=False)
+    np.testing.assert_array_equal(run.scores, np.stack([reference_scores(_sample(s))
+                                                        for s in range(n)]))
+    return int(run.stack_bytes.max())
+
+
+def test_a_model_with_a_stack_buffer_reports_a_peak_larger_by_that_buffer(
+        uno_build, uno_build_with_stack_buffer):
+    # The painting measures what the model puts on the stack: 200 bytes more give a peak
+    # larger by 200 bytes, give or take a few for the registers the larger frame saves.
+    _require("simavr")
+    plain = _stack_peak_bytes(uno_build)
+    with_buffer = _stack_peak_bytes(uno_build_with_stack_buffer)
+    assert 0 < plain < with_buffer < 2048 - uno_build_with_stack_buffer.ram_bytes
+    assert STACK_BUFFER_BYTES - 8 <= with_buffer - plain <= STACK_BUFFER_BYTES + 24

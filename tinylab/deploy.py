@@ -3,7 +3,7 @@
 The survey's last step ("compilation": turn the model into C and burn it into the MCU) as one
 data path, each step a module of its own:
 
-    Keras model -> int8 .tflite (:mod:`tinylab.convert`) -> IntegerMLP (:mod:`tinylab.engine`)
+    Keras model -> int8 .tflite (:mod:`tinylab.convert`) -> IntegerModel (:mod:`tinylab.engine`)
       -> C in one weight format, int8 / sparse / huffman (:func:`tinylab.engine.generate_c`)
       -> the inference sketch around it, compiled (:mod:`tinylab.build`), refused if too big
       -> run on the virtual Uno (:mod:`tinylab.virtual`) or uploaded (:mod:`tinylab.flash`),
@@ -37,7 +37,7 @@ SKETCH = _paths.SKETCHES_DIR / "inference" / "inference.ino"
 
 def integer_model(model, data, *, max_examples: int = 200, seed: int = 0,
                   per_channel: bool = True):
-    """A Keras model as the int8 :class:`tinylab.engine.IntegerMLP` a board runs.
+    """A Keras model as the int8 :class:`tinylab.engine.IntegerModel` a board runs.
 
     Full-int8 conversion with ``data.X_train`` as the representative set, then read back
     from the ``.tflite``. ``per_channel=False`` gives one weight scale per layer (see
@@ -115,7 +115,8 @@ class DeployReport:
     virtual : bool
     model_hash : str
     flash_bytes, flash_limit_bytes, ram_bytes, ram_limit_bytes : int
-        From the compiler's report; RAM is static data (the stack comes on top).
+        From the compiler's report; RAM is static data (the stack comes on top:
+        ``stack_peak_bytes``).
     examples : int
         Test examples sent over serial.
     board_accuracy, host_accuracy : float
@@ -126,6 +127,11 @@ class DeployReport:
         ``micros()`` around one inference on the board.
     cycles_mean : float or None
         CPU cycles per inference (Timer1 on the Uno), when the board counts them.
+    stack_peak_bytes : int or None
+        The deepest the stack went during any inference of the run, in bytes below the top of
+        RAM (the whole sketch's stack, measured on the board by painting its free RAM), when the
+        board measures it (the AVR boards). The firmware's RAM is ``ram_bytes`` (static) plus
+        this; ``ram_peak_bytes`` adds them.
     """
 
     board: str
@@ -143,6 +149,7 @@ class DeployReport:
     bit_exact: float
     latency_us_mean: float
     cycles_mean: float | None
+    stack_peak_bytes: int | None = None
     board_classes: np.ndarray = field(repr=False, default=None)
     host_classes: np.ndarray = field(repr=False, default=None)
 
@@ -155,14 +162,25 @@ class DeployReport:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
 
+    @property
+    def ram_peak_bytes(self) -> int | None:
+        """Static RAM plus the measured stack peak: what the firmware needs (None if unmeasured)."""
+        return None if self.stack_peak_bytes is None else self.ram_bytes + self.stack_peak_bytes
+
     def to_text(self) -> str:
         where = "the virtual Uno" if self.virtual else self.port
         cycles = "" if self.cycles_mean is None else f", {self.cycles_mean:,.0f} cycles"
+        if self.stack_peak_bytes is None:
+            ram = (f"RAM {self.ram_bytes:,} static (the stack not measured) of "
+                   f"{self.ram_limit_bytes:,} bytes ({self.ram_bytes / self.ram_limit_bytes:.0%})")
+        else:
+            ram = (f"RAM {self.ram_bytes:,} static + {self.stack_peak_bytes:,} stack peak = "
+                   f"{self.ram_peak_bytes:,} of {self.ram_limit_bytes:,} bytes "
+                   f"({self.ram_peak_bytes / self.ram_limit_bytes:.0%})")
         return "\n".join([
             f"{self.format} model {self.model_hash} on {self.board} ({where})",
             f"  flash {self.flash_bytes:,} of {self.flash_limit_bytes:,} bytes "
-            f"({self.flash_bytes / self.flash_limit_bytes:.0%}), RAM {self.ram_bytes:,} of "
-            f"{self.ram_limit_bytes:,} bytes ({self.ram_bytes / self.ram_limit_bytes:.0%})",
+            f"({self.flash_bytes / self.flash_limit_bytes:.0%}), {ram}",
             f"  {self.examples} test examples: board accuracy {self.board_accuracy:.2%}, host "
             f"{self.host_accuracy:.2%}; outputs bit-identical with the host's on "
             f"{self.bit_exact:.1%}",
@@ -176,7 +194,7 @@ def run_on_board(mlp, firmware, X, y, *, port: str | None = None, progress: bool
 
     Parameters
     ----------
-    mlp : IntegerMLP
+    mlp : IntegerModel
         The model the firmware carries (its hash is checked against the board's banner).
     firmware : tinylab.build.BuildResult
         Must fit the board (:func:`tinylab.build.check_fits` is called first).
@@ -206,6 +224,7 @@ def run_on_board(mlp, firmware, X, y, *, port: str | None = None, progress: bool
         bit_exact=float(np.mean(np.all(run.scores == host_scores, axis=1))),
         latency_us_mean=float(np.mean(run.latency_us)),
         cycles_mean=None if run.cycles is None else float(np.mean(run.cycles)),
+        stack_peak_bytes=None if run.stack_bytes is None else int(np.max(run.stack_bytes)),
         board_classes=run.labels, host_classes=host_classes)
 
 
@@ -215,7 +234,7 @@ def deploy(model, data, *, format: str = "int8", board: str = "uno", port: str |
 
     Parameters
     ----------
-    model : keras.Model or tinylab.engine.IntegerMLP
+    model : keras.Model or tinylab.engine.IntegerModel
         A Keras model is converted to int8 first (:func:`integer_model`).
     data : tinylab.data.Dataset
         The test split goes to the board.
@@ -235,7 +254,7 @@ def deploy(model, data, *, format: str = "int8", board: str = "uno", port: str |
                          f"board (tinylab doctor lists them)")
     if limit is not None and (int(limit) != limit or limit < 1):
         raise ValueError(f"limit must be a whole number >= 1, got {limit!r}")
-    mlp = model if isinstance(model, engine.IntegerMLP) else integer_model(model, data)[0]
+    mlp = model if isinstance(model, engine.IntegerModel) else integer_model(model, data)[0]
     firmware = build_firmware(mlp, format, board)  # checked once, by the board session
     n = len(data.y_test) if limit is None else min(int(limit), len(data.y_test))
     return run_on_board(mlp, firmware, data.X_test[:n], data.y_test[:n], port=port,

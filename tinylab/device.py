@@ -6,7 +6,8 @@ protocol is described in ``docs/serial-protocol.md``; in short::
 
     board: #TINYLAB proto=1 sketch=inference board=uno format=int8 model=1a2b3c4d inputs=64 outputs=10
     host:  I 0 -3 127 ... (64 int8 values)       sent in 32-byte chunks, each acknowledged by "."
-    board: R 7 -12 4 ... (10 int8 scores) 1836 29370     class, scores, latency_us, [cycles]
+    board: R 7 -12 4 ... (10 int8 scores) 1836 29370 164   class, scores, latency_us,
+                                                           [cycles [stack_bytes]]
     board: ! expected 64 values, got 63           an error, for that line only
 
 >>> with Device("/dev/ttyACM0") as board:                          # doctest: +SKIP
@@ -100,14 +101,20 @@ def format_input(x) -> bytes:
 
 
 def parse_answer(line: str, n_outputs: int):
-    """Parse ``R class s1 ... sm latency_us [cycles]`` into ``(class, scores, latency_us, cycles)``.
+    """Parse ``R class s1 ... sm latency_us [cycles [stack_bytes]]``.
 
-    ``scores`` is an int8 array of shape ``(n_outputs,)``; ``cycles`` is None when the board
-    does not count them. Raises :class:`DeviceError` for a garbled line (wrong field count,
-    values out of range, or a class that is not the first maximum of the scores).
+    Returns ``(class, scores, latency_us, cycles, stack_bytes)``: ``scores`` is an int8 array of
+    shape ``(n_outputs,)``; ``cycles`` is None when the board does not count them,
+    ``stack_bytes`` (the stack's peak during the inference, in bytes below the top of RAM) None
+    when it does not measure it (only the AVR does; firmware older than the field never does).
+    Raises :class:`DeviceError` for a garbled line (wrong field count, values out of range, or
+    a class that is not the first maximum of the scores).
+
+    >>> parse_answer("R 2 -5 3 7 1836 29370 164", 3)[3:]
+    (29370, 164)
     """
     fields = line.split()
-    if not fields or fields[0] != "R" or len(fields) not in (n_outputs + 3, n_outputs + 4):
+    if not fields or fields[0] != "R" or not n_outputs + 3 <= len(fields) <= n_outputs + 5:
         raise DeviceError(f"garbled answer from the board (expected 'R', a class, {n_outputs} "
                           f"scores and a latency): {line[:120]!r}")
     try:
@@ -116,13 +123,15 @@ def parse_answer(line: str, n_outputs: int):
         raise DeviceError(f"garbled answer from the board (not all integers): {line[:120]!r}") from None
     label, scores = numbers[0], numbers[1:1 + n_outputs]
     latency_us = numbers[1 + n_outputs]
-    cycles = numbers[2 + n_outputs] if len(numbers) == n_outputs + 3 else None
+    cycles = numbers[2 + n_outputs] if len(numbers) >= n_outputs + 3 else None
+    stack_bytes = numbers[3 + n_outputs] if len(numbers) == n_outputs + 4 else None
     if (not all(-128 <= s <= 127 for s in scores) or latency_us < 0
             or (cycles is not None and cycles < 0)
+            or (stack_bytes is not None and stack_bytes < 0)
             or not 0 <= label < n_outputs or label != int(np.argmax(scores))):
         raise DeviceError(f"garbled answer from the board (class or scores out of range): "
                           f"{line[:120]!r}")
-    return label, np.array(scores, dtype=np.int8), latency_us, cycles
+    return label, np.array(scores, dtype=np.int8), latency_us, cycles, stack_bytes
 
 
 @dataclass
@@ -141,6 +150,11 @@ class InferenceRun:
         CPU cycles of the model call (Timer1 on the Uno), None if the board does not count them.
     banner : dict
         The board's banner (board, format, model hash, ...).
+    stack_bytes : ndarray, shape (n,), int64, or None
+        The stack's peak during each inference, in bytes below the top of RAM (the whole
+        sketch's stack, the model call's frames included; measured by painting the free RAM),
+        None if the board does not measure it (only the AVR does). Static RAM (the build's)
+        plus its maximum is the RAM the firmware needs.
     """
 
     labels: np.ndarray
@@ -148,6 +162,7 @@ class InferenceRun:
     latency_us: np.ndarray
     cycles: np.ndarray | None
     banner: dict
+    stack_bytes: np.ndarray | None = None
 
 
 class Device:
@@ -175,6 +190,9 @@ class Device:
         The banner's fields: ``proto, sketch, board, format, model, inputs, outputs``.
     last_cycles : int or None
         CPU cycles of the last :meth:`infer` (None if the board does not count them).
+    last_stack_bytes : int or None
+        The stack's peak during the last :meth:`infer`, in bytes below the top of RAM (None if
+        the board does not measure it).
     """
 
     def __init__(self, port: str, baudrate: int = BAUDRATE, timeout: float = 5.0,
@@ -189,6 +207,7 @@ class Device:
         self.expect_model = expect_model
         self.banner: dict = {}
         self.last_cycles: int | None = None
+        self.last_stack_bytes: int | None = None
         self._serial = None
         self._lines: LineReader | None = None
         self._heard = collections.deque(maxlen=3)  # last non-protocol lines, for error messages
@@ -462,7 +481,8 @@ class Device:
         latency_us : int
             ``micros()`` around the model call, measured on the board.
 
-        The CPU cycles of the call, when the board counts them, are left in ``last_cycles``.
+        The CPU cycles of the call and the stack's peak during it, when the board measures
+        them, are left in ``last_cycles`` and ``last_stack_bytes``.
         """
         if self._serial is None:
             raise DeviceError(f"the Device on {self.port} is closed: open a new one")
@@ -471,13 +491,13 @@ class Device:
             self.resync()
         try:
             self._send_paced(format_input(x))
-            label, scores, latency_us, cycles = self._await_answer()
+            label, scores, latency_us, cycles, stack_bytes = self._await_answer()
         except BoardRejectedError:
             raise
         except SerialError:  # DeviceError, or the link lost
             self._needs_resync = True
             raise
-        self.last_cycles = cycles
+        self.last_cycles, self.last_stack_bytes = cycles, stack_bytes
         return label, scores, latency_us
 
     def infer_many(self, X, progress: bool = True, description: str = "on the board") -> InferenceRun:
@@ -494,7 +514,8 @@ class Device:
         scores = np.zeros((n, self.n_outputs), dtype=np.int8)
         latency_us = np.zeros(n, dtype=np.int64)
         cycles = np.zeros(n, dtype=np.int64)
-        counted = True
+        stack_bytes = np.zeros(n, dtype=np.int64)
+        counted = measured = True
         from tqdm.auto import tqdm
 
         with tqdm(total=n, desc=description, unit="sample", disable=not progress,
@@ -510,6 +531,10 @@ class Device:
                     counted = False
                 else:
                     cycles[i] = self.last_cycles
+                if self.last_stack_bytes is None:
+                    measured = False
+                else:
+                    stack_bytes[i] = self.last_stack_bytes
                 bar.update(1)
         return InferenceRun(labels, scores, latency_us, cycles if counted and n else None,
-                            dict(self.banner))
+                            dict(self.banner), stack_bytes if measured and n else None)

@@ -6,7 +6,7 @@
  *   board -> host  "#TINYLAB proto=1 sketch=inference board=uno format=int8 model=1a2b3c4d
  *                   inputs=64 outputs=10"                      once at boot, and again for "?"
  *   host -> board  "I v1 v2 ... vn"   n int8 values separated by spaces or commas
- *   board -> host  "R class s1 ... sm latency_us [cycles]"      or "! what was wrong"
+ *   board -> host  "R class s1 ... sm latency_us [cycles [stack_bytes]]"  or "! what was wrong"
  *   board -> host  "."                after every 32nd byte of a line that is not its end: the
  *                                     host sends the next 32 bytes only after this ack, so the
  *                                     64-byte AVR receive buffer never overflows.
@@ -17,6 +17,8 @@
  *   void tl_model_run(const int8_t *input, int8_t *output);
  * The sketch keeps the input line as parsed int8 values, never as text: RAM use is
  * TL_INPUTS + TL_OUTPUTS + about 16 bytes, on top of the Arduino core's serial buffers.
+ * On the AVR it also measures the stack: stack_bytes is the deepest the stack reached during
+ * the inference (static RAM + stack_bytes <= the board's RAM means the model fits with its stack).
  */
 
 extern "C" {
@@ -80,6 +82,65 @@ ISR(TIMER1_OVF_vect) { timer1_overflows++; }
 #define TL_HAS_CYCLES 0
 #endif
 
+#if defined(__AVR__)
+// Stack measurement on the AVR ("stack painting"): before each inference, fill the free RAM
+// between the end of static data and heap and the stack pointer with a pattern; after it, the
+// lowest byte no longer holding the pattern is the deepest the stack went: the sketch's frames,
+// the model's below them, and any interrupt served meanwhile. avr-libc's memory layout (its
+// malloc documentation): .data, .bss and .noinit from RAMSTART, then the heap from
+// __heap_start up to __brkval (0 while malloc was never called), then free RAM, then the stack
+// growing down from RAMEND. Painting and scanning cost about 10 cycles per free byte (16,800
+// cycles, 1 ms, with 1,750 bytes free), outside the timed call: cycles and latency exclude them.
+#define TL_HAS_STACK 1
+#define TL_STACK_PAINT 0xC5    // any value; a byte the stack writes seldom holds this one
+#define TL_STACK_MARGIN 8      // bytes left unpainted just below the stack pointer
+extern "C" {
+extern char __heap_start;
+extern char *__brkval;
+}
+// Addresses, not pointers into __heap_start (a 1-byte object to the compiler).
+static uint16_t stack_paint_start;
+static uint16_t stack_paint_end;  // one past the last painted byte
+
+// Paints the free RAM; the stack pointer (SP) points at the next byte a push will write.
+// Four bytes a loop turn: gcc -Os never unrolls, and a turn costs more than a store.
+static __attribute__((noinline)) void paint_stack() {
+  uint16_t start = __brkval != 0 ? (uint16_t)__brkval : (uint16_t)&__heap_start;
+  uint16_t end = SP - TL_STACK_MARGIN;
+  if (end < start) end = start;
+  end -= (end - start) % 4;  // whole blocks of 4 bytes
+  stack_paint_start = start;
+  stack_paint_end = end;
+  for (uint8_t *p = (uint8_t *)start; p != (uint8_t *)end; p += 4) {
+    p[0] = TL_STACK_PAINT;
+    p[1] = TL_STACK_PAINT;
+    p[2] = TL_STACK_PAINT;
+    p[3] = TL_STACK_PAINT;
+  }
+  __asm__ __volatile__("" ::: "memory");  // the stores happen here, before the model runs
+}
+
+// Bytes from the deepest byte the stack reached since paint_stack() up to RAMEND. Scans up from
+// the bottom, so a pattern byte inside the used stack (a pushed 0xC5, an unfilled gap in a local
+// array) does not cut it short. Nothing overwritten: the painted region's top (an upper bound).
+static __attribute__((noinline)) uint16_t stack_peak_bytes() {
+  __asm__ __volatile__("" ::: "memory");  // RAM is read now, after the model ran
+  const uint8_t *p = (const uint8_t *)stack_paint_start;
+  const uint8_t *end = (const uint8_t *)stack_paint_end;
+  while (p != end && p[0] == TL_STACK_PAINT && p[1] == TL_STACK_PAINT && p[2] == TL_STACK_PAINT
+         && p[3] == TL_STACK_PAINT) {
+    p += 4;  // the first block of 4 that is not all paint
+  }
+  while (p != end && *p == TL_STACK_PAINT) p++;  // its first byte that is not
+  return (uint16_t)(RAMEND + 1 - (uint16_t)p);
+}
+#else
+#define TL_HAS_STACK 0
+#endif
+#if TL_HAS_STACK && !TL_HAS_CYCLES
+#error "the R line's stack_bytes field follows its cycles field: a board reporting it counts cycles"
+#endif
+
 static void print_banner() {
   Serial.print(F("#TINYLAB proto=1 sketch=inference board=" TL_BOARD " format=" TL_FORMAT
                  " model=" TL_MODEL_HASH " inputs="));
@@ -132,9 +193,15 @@ static void answer_input() {
     Serial.println((unsigned int)value_count);
     return;
   }
+#if TL_HAS_STACK
+  paint_stack();  // before the clocks start: neither the cycles nor the latency include it
+#endif
   unsigned long started_us = micros();
   uint32_t cycles = run_model();
   unsigned long latency_us = micros() - started_us;
+#if TL_HAS_STACK
+  uint16_t stack_bytes = stack_peak_bytes();
+#endif
   uint16_t best = 0;
   for (uint16_t i = 1; i < TL_OUTPUTS; i++) {
     if (tl_output[i] > tl_output[best]) best = i;
@@ -151,6 +218,10 @@ static void answer_input() {
 #if TL_HAS_CYCLES
   Serial.print(' ');
   Serial.print((unsigned long)cycles);
+#if TL_HAS_STACK
+  Serial.print(' ');
+  Serial.print((unsigned int)stack_bytes);
+#endif
 #else
   (void)cycles;
 #endif
