@@ -266,8 +266,14 @@ def test_the_memory_plan_of_the_lesson_cnn(cnns, tmp_path):
     # unfused the 8x8x16 conv output (1,024 B) lives beside its pool's 256 B
     assert unfused.arena_bytes >= 1024 + 256 and plan.unplanned_bytes == unfused.unplanned_bytes
     assert "arena: 528 bytes" in plan.describe()
-    size = engine_c.avr_build(cnn, "int8", tmp_path)["object"]
+    size = engine_c.avr_build(cnn, "int8", tmp_path / "int8")["object"]
     assert size["data"] == 0 and size["bss"] == plan.arena_bytes
+    # a format that decodes rows keeps conv2's decoded row (144 B) beside its patch
+    huffman = engine.plan_memory(cnn, format="huffman")
+    assert [step.scratch_bytes for step in huffman.steps] == [9 + 9, 144 + 144, 0]
+    assert huffman.arena_bytes == 256 + 288 + 128
+    size = engine_c.avr_build(cnn, "huffman", tmp_path / "huffman")["object"]
+    assert size["data"] == 0 and size["bss"] == huffman.arena_bytes
 
 
 def test_no_two_buffers_alive_together_overlap(cnns):

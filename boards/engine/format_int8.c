@@ -3,7 +3,11 @@
  * A weight format gives the ops their weights as a source of rows: tl_source_start at the
  * first row of an op's weights, then tl_source_dot(source, input, n) returns the next row of
  * n weights times n int8 inputs in RAM, summed (int32). An op never sees how the rows are
- * stored. Copied into the generated model source after common.c. */
+ * stored. Reading a row again costs nothing here (TL_SOURCE_STREAMS 1): a convolution
+ * starts the source again at every pixel. Copied into the generated model source after
+ * common.c. */
+
+#define TL_SOURCE_STREAMS 1
 
 typedef struct {
     const int8_t *weights; /* the rows one after another, in flash */
@@ -86,7 +90,7 @@ static inline __uint24 tl_dot_block(const int8_t *weights, const int8_t *input, 
 
 /* sum_i w[i] * x[i] + TL_DOT_EXCESS(n), mod 2^32: blocks of 240 (a multiple of 16, so that
  * the excess adds up), then the rest, whose size fits a byte. */
-static uint32_t tl_dot(const int8_t *weights, const int8_t *input, uint16_t n)
+static TL_INLINE uint32_t tl_dot(const int8_t *weights, const int8_t *input, uint16_t n)
 {
     uint32_t total = 0;
     uint8_t rest;
@@ -101,7 +105,7 @@ static uint32_t tl_dot(const int8_t *weights, const int8_t *input, uint16_t n)
 }
 #else
 #define TL_DOT_EXCESS(n) 0u
-static uint32_t tl_dot(const int8_t *weights, const int8_t *input, uint16_t n)
+static TL_INLINE uint32_t tl_dot(const int8_t *weights, const int8_t *input, uint16_t n)
 {
     uint32_t sum = 0;
     uint16_t i;
@@ -112,14 +116,14 @@ static uint32_t tl_dot(const int8_t *weights, const int8_t *input, uint16_t n)
 }
 #endif
 
-static void tl_source_start(tl_source_t *source, const tl_weights_t *weights)
+static TL_INLINE void tl_source_start(tl_source_t *source, const tl_weights_t *weights)
 {
     source->next = weights->weights;
     source->n = 0;
     source->excess = TL_DOT_EXCESS(0);
 }
 
-static int32_t tl_source_dot(tl_source_t *source, const int8_t *input, uint16_t n)
+static TL_INLINE int32_t tl_source_dot(tl_source_t *source, const int8_t *input, uint16_t n)
 {
     uint32_t sum;
     if (n != source->n) { /* an op's rows all have one length: computed once per op */

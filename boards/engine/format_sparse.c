@@ -4,7 +4,11 @@
  * of zeros skipped before it in gap_bits bits (5 for a fully connected layer, 8 for a
  * convolution). A run of zeros longer than a gap can count is bridged by a filler entry of
  * value 0. tl_source_dot walks the entries of one row and keeps the first entry of a later row
- * for the next call. Copied into the generated model source after common.c and bits.c. */
+ * for the next call. Reading a row again means decoding it again (TL_SOURCE_STREAMS 0):
+ * a convolution decodes each row once into RAM with tl_source_row and reuses it at every
+ * pixel. Copied into the generated model source after common.c and bits.c. */
+
+#define TL_SOURCE_STREAMS 0
 
 typedef struct {
     uint32_t n_entries;
@@ -32,7 +36,7 @@ static uint8_t tl_read_bits(tl_bits_t *bits, uint8_t count)
     return value;
 }
 
-static void tl_source_start(tl_source_t *source, const tl_weights_t *weights)
+static TL_INLINE void tl_source_start(tl_source_t *source, const tl_weights_t *weights)
 {
     tl_bits_start(&source->gaps, weights->gaps);
     source->values = weights->values;
@@ -42,28 +46,77 @@ static void tl_source_start(tl_source_t *source, const tl_weights_t *weights)
     source->gap_bits = weights->gap_bits;
 }
 
-static int32_t tl_source_dot(tl_source_t *source, const int8_t *input, uint16_t n)
+/* The next entry of the current row of n weights (for tl_source_row): 1 with source->column and source->value
+ * set, or 0 at the row's end (the source then stands at the next row). */
+TL_UNUSED static uint8_t tl_source_entry(tl_source_t *source, uint16_t n)
+{
+    if (!source->pending) {
+        if (!source->left) {
+            return 0;
+        }
+        --source->left;
+        source->column = (uint16_t)(source->column + tl_read_bits(&source->gaps,
+                                                                  source->gap_bits));
+        source->value = (int8_t)TL_U8(source->values);
+        ++source->values;
+        source->pending = 1;
+    }
+    if (source->column >= n) { /* the entry is in a later row */
+        source->column = (uint16_t)(source->column - n);
+        return 0;
+    }
+    source->pending = 0;
+    return 1;
+}
+
+/* The loop of tl_source_entry with the source's state in locals, which the compiler keeps
+ * in registers (the bit readers' addresses go to calls; the source's would pin every field
+ * in memory): the fully connected layers' hot path. */
+TL_NOINLINE static int32_t tl_source_dot(tl_source_t *source, const int8_t *input,
+                                         uint16_t n)
 {
     int32_t acc = 0;
+    tl_bits_t gaps = source->gaps;
+    const int8_t *values = source->values;
+    uint32_t left = source->left;
+    const uint8_t gap_bits = source->gap_bits;
+    uint16_t column = source->column;
+    int8_t value = source->value;
+    uint8_t pending = source->pending;
     for (;;) {
-        if (!source->pending) {
-            if (!source->left) {
+        if (!pending) {
+            if (!left) {
                 break;
             }
-            --source->left;
-            source->column = (uint16_t)(source->column + tl_read_bits(&source->gaps,
-                                                                      source->gap_bits));
-            source->value = (int8_t)TL_U8(source->values);
-            ++source->values;
-            source->pending = 1;
+            --left;
+            column = (uint16_t)(column + tl_read_bits(&gaps, gap_bits));
+            value = (int8_t)TL_U8(values);
+            ++values;
+            pending = 1;
         }
-        if (source->column >= n) { /* the entry is in a later row */
-            source->column = (uint16_t)(source->column - n);
+        if (column >= n) { /* the entry is in a later row */
+            column = (uint16_t)(column - n);
             break;
         }
-        acc += tl_mul8(source->value, input[source->column]);
-        ++source->column;
-        source->pending = 0;
+        acc += tl_mul8(value, input[column]);
+        ++column;
+        pending = 0;
     }
+    source->gaps = gaps;
+    source->values = values;
+    source->left = left;
+    source->column = column;
+    source->value = value;
+    source->pending = pending;
     return acc;
+}
+
+/* The next row of n weights, decoded into RAM. */
+TL_UNUSED static void tl_source_row(tl_source_t *source, int8_t *row, uint16_t n)
+{
+    memset(row, 0, n);
+    while (tl_source_entry(source, n)) {
+        row[source->column] = source->value;
+        ++source->column;
+    }
 }

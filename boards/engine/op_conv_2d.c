@@ -7,6 +7,12 @@
  * times the patch, pulled through the weight format like a fully connected layer, and the
  * folded bias stays exact at the borders (TFLM skips those taps: x - zp = 0 there).
  *
+ * With a format whose rows cost nothing to read again (TL_SOURCE_STREAMS, int8), the loop
+ * goes pixel by pixel and streams every row at each pixel. With one that decodes its rows
+ * (sparse, huffman), it goes channel by channel: the channel's row is decoded once into RAM
+ * (the second half of the scratch) and run over every pixel, so a weight is decoded once per
+ * inference, not once per pixel.
+ *
  * A max pool with pool_h x pool_w windows that do not overlap may be fused in: the output is
  * then the pooled map, each pooled pixel the largest of its window's convolution outputs
  * (computed one after another, never stored), clamped to the pool's activation. */
@@ -48,7 +54,32 @@ static void tl_conv_2d_window(const tl_conv_2d_t *op, const int8_t *input, int16
     }
 }
 
-static void tl_conv_2d_run(const tl_conv_2d_t *flash_op, const int8_t *input, int8_t *output,
+/* Where the window of convolution output (y, x) starts in the input. */
+static void tl_conv_2d_at(const tl_conv_2d_t *op, const int8_t *input, uint16_t y, uint16_t x,
+                          int8_t *patch)
+{
+    tl_conv_2d_window(op, input, (int16_t)(y * op->stride_h - op->pad_top),
+                      (int16_t)(x * op->stride_w - op->pad_left), patch);
+}
+
+/* A fused pool's clamp, on one pooled pixel of n channels spaced by step. */
+static void tl_conv_2d_clamp(const tl_conv_2d_t *op, int8_t *pixel, uint16_t n, uint16_t step)
+{
+    if (op->pool_h == 1 && op->pool_w == 1) {
+        return;
+    }
+    for (; n; --n, pixel += step) {
+        if (*pixel < op->pool_min) {
+            *pixel = (int8_t)op->pool_min;
+        }
+        if (*pixel > op->pool_max) {
+            *pixel = (int8_t)op->pool_max;
+        }
+    }
+}
+
+#if TL_SOURCE_STREAMS
+TL_NOINLINE static void tl_conv_2d_run(const tl_conv_2d_t *flash_op, const int8_t *input, int8_t *output,
                            int8_t *patch)
 {
     tl_conv_2d_t op;
@@ -64,10 +95,9 @@ static void tl_conv_2d_run(const tl_conv_2d_t *flash_op, const int8_t *input, in
         for (ox = 0; ox < cols; ++ox, output += op.out_c) {
             for (py = 0; py < op.pool_h; ++py) {
                 for (px = 0; px < op.pool_w; ++px) {
-                    const int16_t y0 = (int16_t)((oy * op.pool_h + py) * op.stride_h - op.pad_top);
-                    const int16_t x0 = (int16_t)((ox * op.pool_w + px) * op.stride_w - op.pad_left);
                     const uint8_t first = py == 0 && px == 0;
-                    tl_conv_2d_window(&op, input, y0, x0, patch);
+                    tl_conv_2d_at(&op, input, (uint16_t)(oy * op.pool_h + py),
+                                  (uint16_t)(ox * op.pool_w + px), patch);
                     tl_units_start(&units, &op.requant);
                     tl_source_start(&source, &op.weights);
                     for (c = 0; c < op.out_c; ++c) {
@@ -78,16 +108,48 @@ static void tl_conv_2d_run(const tl_conv_2d_t *flash_op, const int8_t *input, in
                     }
                 }
             }
-            if (op.pool_h != 1 || op.pool_w != 1) {
-                for (c = 0; c < op.out_c; ++c) {
-                    if (output[c] < op.pool_min) {
-                        output[c] = (int8_t)op.pool_min;
-                    }
-                    if (output[c] > op.pool_max) {
-                        output[c] = (int8_t)op.pool_max;
+            tl_conv_2d_clamp(&op, output, op.out_c, 1);
+        }
+    }
+}
+#else
+TL_NOINLINE static void tl_conv_2d_run(const tl_conv_2d_t *flash_op, const int8_t *input, int8_t *output,
+                           int8_t *scratch)
+{
+    tl_conv_2d_t op;
+    tl_units_t units;
+    tl_channel_t channel;
+    tl_source_t source;
+    uint16_t oy, ox, c, rows, cols, n;
+    uint8_t py, px;
+    int8_t *patch = scratch, *row;
+    TL_COPY(&op, flash_op, sizeof op);
+    rows = (uint16_t)(op.out_h / op.pool_h);
+    cols = (uint16_t)(op.out_w / op.pool_w);
+    n = (uint16_t)(op.k_h * op.k_w * op.in_c);
+    row = scratch + n;
+    tl_units_start(&units, &op.requant);
+    tl_source_start(&source, &op.weights);
+    for (c = 0; c < op.out_c; ++c) {
+        int8_t *pixel = output + c;
+        tl_source_row(&source, row, n);
+        tl_units_fetch(&units, &channel);
+        for (oy = 0; oy < rows; ++oy) {
+            for (ox = 0; ox < cols; ++ox, pixel += op.out_c) {
+                for (py = 0; py < op.pool_h; ++py) {
+                    for (px = 0; px < op.pool_w; ++px) {
+                        int8_t value;
+                        tl_conv_2d_at(&op, input, (uint16_t)(oy * op.pool_h + py),
+                                      (uint16_t)(ox * op.pool_w + px), patch);
+                        value = tl_units_apply(&units, &channel, tl_dot_ram(row, patch, n));
+                        if ((py == 0 && px == 0) || value > *pixel) {
+                            *pixel = value;
+                        }
                     }
                 }
+                tl_conv_2d_clamp(&op, pixel, 1, 1);
             }
         }
     }
 }
+#endif

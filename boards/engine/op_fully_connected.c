@@ -12,7 +12,7 @@ typedef struct {
     tl_weights_t weights;
 } tl_fully_connected_t;
 
-static void tl_fully_connected_run(const tl_fully_connected_t *flash_op, const int8_t *input,
+TL_NOINLINE static void tl_fully_connected_run(const tl_fully_connected_t *flash_op, const int8_t *input,
                                    int8_t *output, int8_t *scratch)
 {
     tl_fully_connected_t op;

@@ -11,7 +11,7 @@ typedef struct {
     tl_requant_t requant;
 } tl_mean_t;
 
-static void tl_mean_run(const tl_mean_t *flash_op, const int8_t *input, int8_t *output,
+TL_NOINLINE static void tl_mean_run(const tl_mean_t *flash_op, const int8_t *input, int8_t *output,
                         int8_t *scratch)
 {
     tl_mean_t op;

@@ -11,7 +11,7 @@ typedef struct {
     int16_t activation_min, activation_max;
 } tl_pooling_t;
 
-static void tl_pooling_run(const tl_pooling_t *flash_op, const int8_t *input, int8_t *output,
+TL_NOINLINE static void tl_pooling_run(const tl_pooling_t *flash_op, const int8_t *input, int8_t *output,
                            int8_t *scratch)
 {
     tl_pooling_t op;

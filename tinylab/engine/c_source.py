@@ -147,7 +147,7 @@ def generate_c(model, format: str = "int8", name: str = "tl_model", *, fuse: boo
     check_model(model)
     check_format(format)
     name = check_c_name(name, "name")
-    plan = plan_memory(model, fuse=fuse)
+    plan = plan_memory(model, format=format, fuse=fuse)
     top = banner(f"tinylab.engine.generate_c(model, format={format!r}, name={name!r})",
                  [f"{model.describe()}, weight format {format!r}."])
     files = ["common.c"]

@@ -81,6 +81,13 @@ class Op:
         """RAM the C kernel needs while it runs, besides its input and output."""
         return 0
 
+    @property
+    def row_bytes(self) -> int:
+        """RAM for one row of weights decoded by a format that decodes rows (``STREAMS`` False
+        in :mod:`tinylab.engine.formats`), for an op that reuses each row at many pixels; 0
+        for an op that reads each row once."""
+        return 0
+
     def run(self, x) -> np.ndarray:
         """TFLM's arithmetic on a batch: int array ``(n, *input_shape)`` -> int8 ``(n, *output_shape)``."""
         raise NotImplementedError

@@ -62,12 +62,14 @@ class MemoryPlan:
     unplanned_bytes : int
         What one buffer per activation and per patch, none shared, would take (the comparison
         the plan is measured against).
+    format : str
     fused : bool
     """
 
     steps: tuple
     arena_bytes: int
     unplanned_bytes: int
+    format: str
     fused: bool
 
     def describe(self) -> str:
@@ -100,12 +102,15 @@ def _kernels(model, fuse: bool) -> list:
     return pairs
 
 
-def plan_memory(model, *, fuse: bool = True) -> MemoryPlan:
+def plan_memory(model, *, format: str = "int8", fuse: bool = True) -> MemoryPlan:
     """Plan the C engine's arena for ``model`` (see the module's description).
 
     Parameters
     ----------
     model : tinylab.engine.graph.IntegerModel
+    format : {"int8", "sparse", "huffman"}
+        A format that decodes its rows gives a convolution a second scratch for its decoded
+        row (:attr:`tinylab.engine.graph.Op.row_bytes`).
     fuse : bool
         Fuse a max pool into the convolution before it where the windows do not overlap.
 
@@ -113,16 +118,22 @@ def plan_memory(model, *, fuse: bool = True) -> MemoryPlan:
     -------
     MemoryPlan
     """
+    from .formats import MODULES, check_format
     from .reference import check_model
 
+    streams = MODULES[check_format(format)].STREAMS
     kernels = _kernels(check_model(model), fuse)
+
+    def scratch(op):
+        return op.scratch_bytes + (0 if streams else op.row_bytes)
+
     last = len(kernels) - 1
     buffers = []  # [size, first step, last step, key]
     for k, (op, pool) in enumerate(kernels):
         if k < last:
             buffers.append([(pool or op).n_outputs, k, k + 1, ("output", k)])
-        if op.scratch_bytes:
-            buffers.append([op.scratch_bytes, k, k, ("scratch", k)])
+        if scratch(op):
+            buffers.append([scratch(op), k, k, ("scratch", k)])
     offsets, placed = {}, []
     for size, first, end, key in sorted(buffers, key=lambda b: (-b[0], b[1])):
         offset, moved = 0, True
@@ -141,9 +152,9 @@ def plan_memory(model, *, fuse: bool = True) -> MemoryPlan:
                           output_offset=offsets.get(("output", k)),
                           output_bytes=(pool or op).n_outputs,
                           scratch_offset=offsets.get(("scratch", k)),
-                          scratch_bytes=op.scratch_bytes))
+                          scratch_bytes=scratch(op)))
     arena = max((offset + size for offset, size, _, _ in placed), default=0)
     unplanned = sum(op.n_outputs for op, _ in _kernels(model, False)[:-1]) \
-        + sum(op.scratch_bytes for op, _ in kernels)
+        + sum(scratch(op) for op, _ in kernels)
     return MemoryPlan(steps=tuple(steps), arena_bytes=arena, unplanned_bytes=unplanned,
-                      fused=fuse)
+                      format=format, fused=fuse)

@@ -5,8 +5,12 @@ format; in C the op pulls them through the format's source (``tl_source_start``,
 ``tl_source_dot``), so ops and formats combine without knowing each other, the way
 tflite-micro keeps its DECODE state apart from ``fully_connected.cc``.
 
-Adding a format: a module here (``NAME``, ``C_FILES``, ``streams``, ``c_arrays``), a row in
-:data:`FORMATS`' modules, and its C file in ``boards/engine/``.
+A format that decodes its rows (``STREAMS`` False: sparse, huffman) also gives
+``tl_source_row``, a row decoded into RAM: a convolution, which uses each row at every pixel,
+decodes it once and keeps it while it runs (``Op.row_bytes`` of scratch).
+
+Adding a format: a module here (``NAME``, ``STREAMS``, ``C_FILES``, ``streams``,
+``c_arrays``), a row in :data:`MODULES`, and its C file in ``boards/engine/``.
 
 Introduced in lesson ``07_deploy``.
 """

@@ -17,9 +17,11 @@ from ... import huffman
 from ..c_text import c_array
 from .sparse import entries
 
-__all__ = ["NAME", "C_FILES", "MAX_CODE_BITS", "code_table", "streams", "c_arrays"]
+__all__ = ["NAME", "STREAMS", "C_FILES", "MAX_CODE_BITS", "code_table", "streams", "c_arrays"]
 
 NAME = "huffman"
+#: Rows are decoded: a convolution decodes each once into RAM (``Op.row_bytes``).
+STREAMS = False
 C_FILES = ("bits.c", "format_huffman.c")
 
 #: Longest Huffman code word the C decoder reads, so that it computes in 16-bit integers

@@ -10,9 +10,11 @@ import numpy as np
 
 from ..c_text import c_array
 
-__all__ = ["NAME", "C_FILES", "streams", "c_arrays"]
+__all__ = ["NAME", "STREAMS", "C_FILES", "streams", "c_arrays"]
 
 NAME = "int8"
+#: A row read again costs nothing: convolutions stream the rows at every pixel.
+STREAMS = True
 C_FILES = ("format_int8.c",)
 
 

@@ -14,9 +14,11 @@ import numpy as np
 
 from ..c_text import c_array
 
-__all__ = ["NAME", "C_FILES", "entries", "pack_bits", "streams", "c_arrays"]
+__all__ = ["NAME", "STREAMS", "C_FILES", "entries", "pack_bits", "streams", "c_arrays"]
 
 NAME = "sparse"
+#: Rows are decoded: a convolution decodes each once into RAM (``Op.row_bytes``).
+STREAMS = False
 C_FILES = ("bits.c", "format_sparse.c")
 
 

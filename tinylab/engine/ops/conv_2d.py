@@ -73,6 +73,10 @@ class Conv2D(Op):
     def scratch_bytes(self) -> int:
         return int(np.prod(self.filters.shape[1:]))  # one window
 
+    @property
+    def row_bytes(self) -> int:
+        return self.scratch_bytes  # a row is as long as a window
+
     def weight_rows(self):
         return self.filters.reshape(len(self.filters), -1)
 

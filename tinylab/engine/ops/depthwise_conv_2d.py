@@ -71,6 +71,10 @@ class DepthwiseConv2D(Op):
     def scratch_bytes(self) -> int:
         return int(np.prod(self.kernel))
 
+    @property
+    def row_bytes(self) -> int:
+        return self.scratch_bytes  # a row is as long as a window
+
     def weight_rows(self):
         return np.ascontiguousarray(np.moveaxis(self.filters, -1, 0)).reshape(
             self.filters.shape[-1], -1)
