@@ -185,3 +185,57 @@ def test_fits_uno_checker_explains_what_is_wrong(attempt, hint):
     result = ex.check_fits_uno(attempt)
     assert not result.passed
     assert hint in result.message
+
+
+# --------------------------------------------------------------------------- lesson 09: CNN
+
+def test_conv2d_macs_by_hand_and_against_the_package():
+    assert ex.solutions.conv2d_macs((8, 8, 1), 16, 3) == 8 * 8 * 16 * 9 == 9216
+    assert ex.solutions.conv2d_macs((8, 8, 2), 4, 3, 2, "valid") == 3 * 3 * 4 * 18 == 648
+    assert ex.solutions.conv2d_macs((7, 7, 3), 8, 3, 2, "same") == 4 * 4 * 8 * 27 == 3456
+    from tinylab._tensorflow import keras
+
+    for input_shape, filters, kernel_size, stride, padding in ex.cnn.PROBES:
+        model = keras.Sequential([keras.Input(shape=input_shape),
+                                  keras.layers.Conv2D(filters, kernel_size, strides=stride,
+                                                      padding=padding)])
+        assert tl.models.count_macs(model) == ex.solutions.conv2d_macs(
+            input_shape, filters, kernel_size, stride, padding)
+    with pytest.raises(ValueError, match="padding"):
+        ex.solutions.conv2d_macs((8, 8, 1), 4, 3, 1, "full")
+
+
+def test_conv_macs_checker_passes_the_reference():
+    result = ex.check_conv_macs(ex.solutions.conv2d_macs)
+    assert result.passed and "73,728" in result.message
+    assert "conv2d_macs" in ex.show_solution("conv2d_macs")
+
+
+def _out(size, k, s, padding):
+    return -(-size // s) if padding == "same" else (size - k) // s + 1
+
+
+@pytest.mark.parametrize("attempt, hint", [
+    (lambda shape, f, k, s, p: k * k * shape[2] * f + f, "parameters"),
+    (lambda shape, f, k, s, p: k * k * shape[2] * f, "every output position"),
+    (lambda shape, f, k, s, p: _out(shape[0], k, s, p) * _out(shape[1], k, s, p) * f * k * k,
+     "every input channel"),
+    (lambda shape, f, k, s, p: _out(shape[0], k, s, p) * _out(shape[1], k, s, p) * k * k * shape[2],
+     "multiply by filters"),
+    (lambda shape, f, k, s, p: shape[0] * shape[1] * f * k * k * shape[2], "output positions"),
+    (lambda shape, f, k, s, p: ((shape[0] - k) // s if p == "valid" else _out(shape[0], k, s, p))
+     * ((shape[1] - k) // s if p == "valid" else _out(shape[1], k, s, p)) * f * k * k * shape[2],
+     "+ 1"),
+    (lambda shape, f, k, s, p: (shape[0] // s if p == "same" else _out(shape[0], k, s, p))
+     * (shape[1] // s if p == "same" else _out(shape[1], k, s, p)) * f * k * k * shape[2],
+     "ceil(height / stride)"),
+    (lambda shape, f, k, s, p: 7, "count the output values"),
+    (lambda shape, f, k, s, p: True, "return a count"),
+    (lambda shape, f, k, s, p: "lots", "a number of"),
+    (lambda shape, f, k, s, p: None, "returned None"),
+    (lambda shape, f, k, s, p: 1 / 0, "ZeroDivisionError"),
+])
+def test_conv_macs_checker_explains_what_is_wrong(attempt, hint):
+    result = ex.check_conv_macs(attempt)
+    assert not result.passed
+    assert hint in result.message

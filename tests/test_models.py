@@ -133,3 +133,97 @@ def test_available_names_every_architecture():
     assert models.available() == list(models.ARCHITECTURES)
     for name, spec in models.ARCHITECTURES.items():
         assert spec["epochs"] >= 1, name
+
+
+# --------------------------------------------------------------------------- multiply-accumulates
+
+def _sequential(input_shape, *layers):
+    from tinylab._tensorflow import keras
+
+    return keras.Sequential([keras.Input(shape=input_shape), *layers])
+
+
+def test_macs_of_a_dense_layer_by_hand():
+    from tinylab._tensorflow import keras
+
+    model = _sequential((64,), keras.layers.Dense(32))
+    assert models.count_macs(model) == 64 * 32 == 2048  # the bias is an add, not a MAC
+
+
+def test_macs_of_a_same_conv2d_by_hand():
+    from tinylab._tensorflow import keras
+
+    model = _sequential((8, 8, 1), keras.layers.Conv2D(16, 3, padding="same"))
+    # 8 * 8 positions * 16 filters, each output 3 * 3 * 1 products
+    assert models.count_macs(model) == 8 * 8 * 16 * 3 * 3 * 1 == 9216
+
+
+def test_macs_of_valid_strided_depthwise_and_1d_convolutions_by_hand():
+    from tinylab._tensorflow import keras
+
+    valid = _sequential((8, 8, 2), keras.layers.Conv2D(4, 3, strides=2))  # 3x3 outputs
+    assert models.count_macs(valid) == 3 * 3 * 4 * (3 * 3 * 2) == 648
+    depthwise = _sequential((6, 6, 3), keras.layers.DepthwiseConv2D(3, padding="same",
+                                                                      depth_multiplier=2))
+    assert models.count_macs(depthwise) == 6 * 6 * 3 * 2 * (3 * 3) == 1944
+    conv1d = _sequential((50, 6), keras.layers.Conv1D(8, 5))  # 46 steps out
+    assert models.count_macs(conv1d) == 46 * 8 * (5 * 6) == 11040
+    per_step = _sequential((4, 6), keras.layers.Dense(3))  # a Dense layer at each of 4 steps
+    assert models.count_macs(per_step) == 4 * 6 * 3 == 72
+
+
+def test_macs_of_the_lesson_models():
+    assert models.count_macs(models.build("student")) == 64 * 32 + 32 * 10 == 2368
+    # cnn: conv 1->16 on 8x8, pool, conv 16->32 on 4x4, pool, Dense 2*2*32 -> 10
+    assert models.count_macs(models.build("cnn")) == 8 * 8 * 16 * 9 + 4 * 4 * 32 * 9 * 16 + 128 * 10
+    rows = models.mac_table(models.build("cnn"))
+    assert [row["layer"] for row in rows] == ["conv_1", "conv_2", "logits"]
+    assert [row["macs"] for row in rows] == [9216, 73728, 1280]
+    assert [row["output_shape"] for row in rows] == [(8, 8, 16), (4, 4, 32), (10,)]
+    assert sum(row["params"] for row in rows) == 6090
+    # a convolution reuses its weights: far more MACs per parameter than a Dense layer
+    assert rows[1]["macs"] / rows[1]["params"] > 10 > rows[2]["macs"] / rows[2]["params"]
+
+
+def test_macs_refuse_layers_they_cannot_count():
+    from tinylab._tensorflow import keras
+
+    model = _sequential((8, 8, 1), keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization())
+    with pytest.raises(ValueError, match="BatchNormalization"):
+        models.count_macs(model)
+
+
+    class Subclassed(keras.Model):  # its layers are called eagerly: no symbolic output shapes
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x):
+            return self.dense(x)
+
+    subclassed = Subclassed()
+    subclassed(np.zeros((1, 5), dtype=np.float32))
+    with pytest.raises(ValueError, match="Input"):
+        models.count_macs(subclassed)
+
+
+def test_cnn_student_is_smaller_than_its_teacher_and_fits_the_uno():
+    teacher, student = models.build("cnn"), models.build("cnn_student")
+    assert models.ARCHITECTURES["cnn_student"]["kind"] == "cnn"
+    assert models.count_params(student) < models.count_params(teacher) / 3
+    assert models.count_macs(student) < models.count_macs(teacher) / 3
+    # int8 weights and int32 biases, far below the Uno's 32,256 bytes of usable flash
+    assert sum(row["bytes_int8"] for row in models.parameter_table(student)) < 32256 // 4
+
+
+def test_feature_maps_cut_the_model_after_a_layer(digits):
+    model = models.build("cnn", seed=0)
+    maps = models.feature_maps(model, "conv_1", digits.X_test[:3])
+    assert maps.shape == (3, 8, 8, 16) and maps.dtype == np.float32
+    assert maps.min() >= 0  # after the layer's ReLU
+    pooled = models.feature_maps(model, "pool_1", digits.X_test[:3])
+    np.testing.assert_allclose(pooled, maps.reshape(3, 4, 2, 4, 2, 16).max(axis=(2, 4)), rtol=1e-6)
+    with pytest.raises(ValueError, match="conv_1"):
+        models.feature_maps(model, "conv_9", digits.X_test[:3])
+    with pytest.raises(ValueError, match="shape"):
+        models.feature_maps(model, "conv_1", digits.X_test[:3].reshape(3, 64))

@@ -256,3 +256,47 @@ def test_imu_windows_one_row_per_class_one_plot_per_channel():
         tl.plot.imu_windows(X, y, ["a", "b"], ["ax", "ay", "az"])
     with pytest.raises(ValueError, match="labels"):
         tl.plot.imu_windows(X, y[:2], ["a", "b"], ["ax", "gx"])
+
+
+def test_feature_map_shows_the_input_each_channel_of_the_filter_and_the_map():
+    kernel = np.arange(18, dtype=float).reshape(3, 3, 2) - 9
+    fig = tl.plot.feature_map(np.zeros((8, 8)), kernel, np.ones((4, 4)), title="conv_2, filter 0")
+    image, filter_axes, feature = fig.axes[:3]
+    assert filter_axes.get_images()[0].get_array().shape == (3, 3 + 1 + 3)  # 2 channels, 1 gap
+    assert "2 input channels" in filter_axes.get_title()
+    assert len(filter_axes.texts) == 18 and "-9.00" in [t.get_text() for t in filter_axes.texts]
+    assert feature.get_title() == "its map 4x4"
+    assert fig._suptitle.get_text() == "conv_2, filter 0"
+    one_channel = tl.plot.feature_map(np.zeros(64), np.ones((3, 3)), np.zeros((8, 8)))
+    assert one_channel.axes[1].get_title() == "filter 3x3"
+    with pytest.raises(ValueError, match="kernel"):
+        tl.plot.feature_map(np.zeros((8, 8)), np.ones(9), np.ones((8, 8)))
+    with pytest.raises(ValueError, match="one map"):
+        tl.plot.feature_map(np.zeros((8, 8)), np.ones((3, 3)), np.ones((8, 8, 2)))
+
+
+def test_model_comparison_draws_a_panel_per_measure_with_stacked_ram():
+    rows = {"MLP": {"params": 2410, "macs": 2368, "flash_bytes": 7290, "ram_bytes": 307,
+                    "stack_peak_bytes": 120, "cycles": 42036, "accuracy": 0.96},
+            "CNN": {"params": 666, "macs": 7232, "flash_bytes": 6000, "ram_bytes": 400,
+                    "stack_peak_bytes": None, "cycles": None, "accuracy": 0.97}}
+    fig = tl.plot.model_comparison(rows, limits={"flash_bytes": (32256, "Uno")}, title="t")
+    axes = {ax.get_title(): ax for ax in fig.axes if ax.get_visible()}
+    assert list(axes) == list(tl.plot.cnn.MEASURES.values())
+    params = axes["parameters"]
+    assert [round(p.get_height()) for p in params.patches] == [2410, 666]
+    assert [t.get_text() for t in params.texts] == ["2,410", "666"]
+    ram = axes["RAM (bytes)"]
+    # static bars, then the stack's peak on top of them (none measured for the CNN)
+    assert [round(p.get_height()) for p in ram.patches] == [307, 400, 120, 0]
+    assert [t.get_text() for t in ram.texts] == ["307 + 120", "400"]
+    assert "not measured" in [t.get_text() for t in axes["cycles per inference"].texts]
+    assert [t.get_text() for t in axes["accuracy"].texts] == ["96.0%", "97.0%"]
+    assert [line.get_ydata()[0] for line in axes["flash (bytes)"].lines] == [32256]
+    assert [t.get_text() for t in params.get_xticklabels()] == ["MLP", "CNN"]
+    two = tl.plot.model_comparison(rows, measures=("params", "macs"))
+    assert len([ax for ax in two.axes if ax.get_visible()]) == 2
+    with pytest.raises(ValueError, match="unknown measures"):
+        tl.plot.model_comparison(rows, measures=("speed",))
+    with pytest.raises(ValueError, match="at least one"):
+        tl.plot.model_comparison({})

@@ -456,3 +456,39 @@ def test_a_panel_stays_a_function_when_its_module_is_imported():
         importlib.import_module(f"tinylab.widgets._{name}")
         panel = getattr(tl.widgets, name)
         assert callable(panel) and not isinstance(panel, types.ModuleType), name
+
+
+def test_conv_explorer_shows_a_filter_its_map_and_its_cost(digits):
+    model = tl.models.build("cnn_student", digits.input_shape, digits.n_classes, seed=0)
+    first, second = (row for row in tl.models.mac_table(model) if row["kind"] == "Conv2D")
+    panel = tl.widgets.conv_explorer(model, digits, index=3, filter_index=1)
+    c = panel.controls
+    assert list(c["layer"].options) == ["conv_1", "conv_2"]
+    assert c["filter"].max == first["output_shape"][-1] - 1 and c["filter"].value == 1
+    state = panel.state
+    assert (state["index"], state["layer"], state["filter"]) == (3, "conv_1", 1)
+    # one 3x3 filter on one channel: 10 parameters, used at each of the 8x8 positions
+    assert state["filter_params"] == 10 and state["filter_macs"] == 8 * 8 * 9
+    assert state["layer_macs"] == first["macs"] and state["layer_params"] == first["params"]
+    expected = tl.models.feature_maps(model, "conv_1", digits.X_test[3:4])[0, ..., 1]
+    np.testing.assert_allclose(state["feature_map"], expected, rtol=1e-5, atol=1e-6)
+    assert f"{first['macs']:,}</b> MACs" in c["info"].value and "It sees the digit" in c["info"].value
+    c["layer"].value = "conv_2"
+    assert c["filter"].max == second["output_shape"][-1] - 1
+    channels = first["output_shape"][-1]
+    assert panel.state["layer"] == "conv_2" and panel.state["filter_params"] == 9 * channels + 1
+    assert panel.state["feature_map"].shape == second["output_shape"][:2]
+    assert f"the {channels} maps of the layer before" in c["info"].value
+    assert panel.shown.axes[1].get_title() == f"filter 3x3, {channels} input channels"
+    c["filter"].value = c["filter"].max
+    assert panel.state["filter"] == second["output_shape"][-1] - 1
+
+
+def test_conv_explorer_refuses_models_without_convolutions_and_unknown_layers(digits):
+    cnn = tl.models.build("cnn_student", digits.input_shape, digits.n_classes, seed=0)
+    with pytest.raises(ValueError, match="no Conv2D layer"):
+        tl.widgets.conv_explorer(tl.models.build("tiny"), digits)
+    with pytest.raises(ValueError, match="conv_1"):
+        tl.widgets.conv_explorer(cnn, digits, layer="logits")
+    with pytest.raises(ValueError, match="part"):
+        tl.widgets.conv_explorer(cnn, digits, part="holdout")

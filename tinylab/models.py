@@ -4,7 +4,8 @@ Every model takes one example in the dataset's ``input_shape`` (``(8, 8, 1)`` fo
 and returns *logits*, one per class, with no softmax layer: lesson 03 divides logits by a
 temperature before the softmax, and an MCU only needs the arg-max.
 
-Introduced in lesson ``02_train``.
+Introduced in lesson ``02_train``; the multiply-accumulate counts (:func:`count_macs`) in
+lesson ``09_cnn``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["ARCHITECTURES", "available", "build", "mlp", "cnn", "count_params",
-           "parameter_table", "size_bytes"]
+           "parameter_table", "size_bytes", "MAC_LAYERS", "mac_table", "count_macs",
+           "feature_maps"]
 
 #: The named lesson models. ``epochs`` is the default training length on the digits: enough
 #: for the validation accuracy to level off (see lesson 02's curves), short enough to keep a
@@ -32,6 +34,18 @@ ARCHITECTURES = {
     # where the teacher's soft targets help (Hinton et al. 2015). 60 epochs at Adam 1e-2.
     "small16": {"kind": "mlp", "hidden_units": (16,), "epochs": 60,
                 "role": "student: one hidden layer of 16 units, the distillation lesson's student"},
+    # Lesson 09's CNN student: the cnn's shape with fewer filters, distilled from it for the
+    # Uno. Filters chosen by distilling each candidate for 30 epochs (T = 4, alpha = 0.5, Adam
+    # 1e-2; 5-10 s each) from a cnn trained 30 epochs at Adam 3e-3, over 5 seeds, digits split
+    # seed 0, on 2 cores of an AMD EPYC (2026-12). Mean validation / test accuracy: (4, 8)
+    # 96.9% / 97.2%, (8, 8) 97.4% / 98.6%, (8, 16) 97.8% / 98.6% (teacher 97.8% / 98.5%).
+    # (8, 8) is where accuracy levels off: as good as (8, 16) on test with half its parameters
+    # (994 vs 1,898) and 60% of its multiply-accumulates (14,144 vs 23,680). In a first run (3
+    # seeds, teacher at Adam 1e-3, alpha 0.9) (2, 4) and (4, 4) trailed (8, 8) by 3.7 and 1.6
+    # test points.
+    "cnn_student": {"kind": "cnn", "filters": (8, 8), "epochs": 30,
+                    "role": "student: the cnn's shape with (8, 8) filters, distilled from it for "
+                            "the Uno (lesson 09)"},
 }
 
 
@@ -156,3 +170,141 @@ def size_bytes(model, bits_per_weight: int = 32) -> int:
     if bits_per_weight < 1:
         raise ValueError(f"bits_per_weight must be >= 1, got {bits_per_weight}")
     return int(np.ceil(count_params(model) * bits_per_weight / 8))
+
+
+# --------------------------------------------------------------------------- compute accounting
+
+#: The layers whose multiply-accumulates :func:`mac_table` counts (Keras class names).
+MAC_LAYERS = ("Dense", "Conv1D", "Conv2D", "DepthwiseConv2D")
+
+
+def _output_shape(layer) -> tuple:
+    try:
+        shape = layer.output.shape
+    except (AttributeError, ValueError) as error:
+        raise ValueError(f"layer {layer.name!r} has no known output shape: build the model "
+                         f"with an Input (as tl.models.build does) before counting its "
+                         f"multiply-accumulates") from error
+    if any(d is None for d in shape[1:]):
+        raise ValueError(f"layer {layer.name!r} has output shape {tuple(shape)}: count_macs "
+                         f"needs every dimension but the batch known")
+    return tuple(int(d) for d in shape[1:])
+
+
+def mac_table(model) -> list:
+    """One row per layer with weights: the multiply-accumulates (MACs) it does per example.
+
+    A MAC is one product added to an accumulator, ``acc += w * x``, the unit of work of every
+    layer here (and of an MCU's inner loop). Biases, activations and pooling are not MACs.
+
+    - ``Dense`` (kernel ``(n_in, n_out)``): ``n_in * n_out`` per position (a Dense layer on a
+      ``(steps, n_in)`` input applies at every step);
+    - ``Conv2D`` (kernel ``(k_h, k_w, c_in / groups, c_out)``): ``k_h * k_w * c_in / groups``
+      per output value, and there are ``h_out * w_out * c_out`` of them;
+    - ``DepthwiseConv2D`` (kernel ``(k_h, k_w, c_in, multiplier)``): ``k_h * k_w`` per output
+      value, ``h_out * w_out * c_in * multiplier`` of them;
+    - ``Conv1D`` (kernel ``(k, c_in / groups, c_out)``): ``k * c_in / groups`` per output value,
+      ``steps_out * c_out`` of them.
+
+    Introduced in lesson ``09_cnn``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Built with an ``Input`` (every lesson model is), so each layer's output shape is known.
+
+    Returns
+    -------
+    list of dict
+        ``layer``, ``kind``, ``output_shape`` (without the batch), ``macs`` (int, per example)
+        and ``params`` (weights and biases), one per layer with weights, in model order.
+
+    Raises
+    ------
+    ValueError
+        For a layer with weights of another kind (it would be counted wrongly), or an output
+        shape that is not fully known.
+    """
+    rows = []
+    for layer in model.layers:
+        variables = layer.get_weights()
+        if not variables:
+            continue  # Flatten, pooling, Dropout, ...: no products
+        kind = type(layer).__name__
+        if kind not in MAC_LAYERS:
+            raise ValueError(f"layer {layer.name!r} is a {kind}; count_macs counts "
+                             f"{', '.join(MAC_LAYERS)} layers (and layers without weights)")
+        kernel = variables[0]
+        shape = _output_shape(layer)
+        outputs = int(np.prod(shape))
+        if kind == "DepthwiseConv2D":
+            per_output = int(kernel.shape[0] * kernel.shape[1])
+        else:  # the kernel's last axis is the output channels; the rest feed one output
+            per_output = int(kernel.size // kernel.shape[-1])
+        rows.append({"layer": layer.name, "kind": kind, "output_shape": shape,
+                     "macs": outputs * per_output,
+                     "params": int(sum(v.size for v in variables))})
+    return rows
+
+
+def count_macs(model) -> int:
+    """Multiply-accumulates of one inference (one example) of a Keras model.
+
+    The sum of :func:`mac_table`'s rows: a Dense 64 -> 32 layer does ``64 * 32 = 2,048``; a
+    3x3 ``same`` Conv2D from 1 to 16 channels on an 8x8 image does ``8 * 8 * 16`` outputs of
+    ``3 * 3 * 1`` products each, ``9,216``. Parameters say what a model stores (flash); MACs
+    say what it computes (time, and on an MCU energy). A convolution reuses each weight at
+    every position of its input, so it does far more MACs per parameter than a Dense layer.
+
+    Introduced in lesson ``09_cnn``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Made of ``Dense``, ``Conv1D``, ``Conv2D`` and ``DepthwiseConv2D`` layers and layers
+        without weights (pooling, Flatten, Reshape, Dropout), built with an ``Input``.
+
+    Returns
+    -------
+    int
+        Multiply-accumulates per example (biases, activations and pooling not counted).
+
+    Raises
+    ------
+    ValueError
+        See :func:`mac_table`.
+    """
+    return int(sum(row["macs"] for row in mac_table(model)))
+
+
+def feature_maps(model, layer: str, X) -> np.ndarray:
+    """What one layer of ``model`` outputs for the examples ``X``: for a Conv2D, its maps.
+
+    Introduced in lesson ``09_cnn``, to show what each filter of a convolution responds to.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Built with an ``Input`` (every lesson model is).
+    layer : str
+        The name of one of its layers (``"conv_1"``), after which the model is cut.
+    X : array_like of float, shape (n, *model.input_shape[1:])
+
+    Returns
+    -------
+    ndarray of float32, shape (n, *layer output shape)
+        For a Conv2D, ``(n, height, width, filters)``: channel ``k`` is filter ``k``'s map,
+        after the layer's activation (ReLU for the lesson models).
+    """
+    from ._tensorflow import keras
+
+    names = [each.name for each in model.layers]
+    if layer not in names:
+        raise ValueError(f"model {model.name!r} has no layer {layer!r}; its layers: {names}")
+    X = np.asarray(X, dtype=np.float32)
+    expected = tuple(model.input_shape[1:])
+    if X.shape[1:] != expected:
+        raise ValueError(f"X must have shape (n, {', '.join(map(str, expected))}) for model "
+                         f"{model.name!r}, got {X.shape}")
+    cut = keras.Model(model.inputs, model.get_layer(layer).output)
+    return np.asarray(cut.predict(X, batch_size=256, verbose=0))

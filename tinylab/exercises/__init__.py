@@ -14,6 +14,7 @@ import inspect
 
 from . import solutions
 from ._result import CheckResult
+from .cnn import check_conv_macs
 from .data import check_normalize
 from .deploy import check_fits_uno
 from .distillation import check_soft_loss
@@ -25,7 +26,7 @@ from .welcome import check_uno_weights
 
 __all__ = ["CheckResult", "check_uno_weights", "check_normalize", "check_dense_params",
            "check_soft_loss", "check_prune_mask", "check_quantize", "check_huffman_lengths",
-           "check_fits_uno", "solutions", "show_solution"]
+           "check_fits_uno", "check_conv_macs", "solutions", "show_solution"]
 
 
 def show_solution(name: str) -> str:

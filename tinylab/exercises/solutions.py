@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["uno_weights", "normalize", "dense_params", "soft_loss", "prune_mask", "quantize",
-           "huffman_lengths", "int8_flash_bytes"]
+           "huffman_lengths", "int8_flash_bytes", "conv2d_macs"]
 
 
 def uno_weights() -> int:
@@ -96,3 +96,23 @@ def int8_flash_bytes(widths) -> int:
     """
     widths = [int(w) for w in widths]
     return sum(n_in * n_out + 4 * n_out for n_in, n_out in zip(widths[:-1], widths[1:]))
+
+
+def conv2d_macs(input_shape, filters, kernel_size, stride=1, padding="same") -> int:
+    """Lesson 09: multiply-accumulates of one Conv2D layer on one example.
+
+    ``input_shape`` is ``(height, width, channels)``; the kernel is ``kernel_size`` x
+    ``kernel_size``. Each of the ``out_h * out_w * filters`` output values sums
+    ``kernel_size * kernel_size * channels`` products. With ``padding="same"`` the output has
+    ``ceil(height / stride)`` rows; with ``"valid"`` the kernel must fit inside the input,
+    ``(height - kernel_size) // stride + 1`` rows (columns alike).
+    """
+    height, width, channels = (int(d) for d in input_shape)
+    if padding == "same":
+        out_h, out_w = -(-height // stride), -(-width // stride)  # ceil without floats
+    elif padding == "valid":
+        out_h = (height - kernel_size) // stride + 1
+        out_w = (width - kernel_size) // stride + 1
+    else:
+        raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
+    return out_h * out_w * filters * kernel_size * kernel_size * channels

@@ -19,11 +19,12 @@ from .quantization import quantization_levels, accuracy_vs_bits
 from .huffman import huffman_tree, code_lengths, bits_per_symbol, compression_stages
 from .boards import board_usage, board_answer
 from .compression import compression_waterfall
+from .cnn import feature_map, model_comparison
 
 __all__ = [
     "digit", "sample", "image_grid", "class_balance", "pixel_stats",
     "imu_windows", "history", "confusion_matrix", "model_sizes", "soft_targets",
     "distillation_grid", "weight_histogram", "pruning_curve", "quantization_levels", "accuracy_vs_bits",
     "huffman_tree", "code_lengths", "bits_per_symbol", "compression_stages", "board_usage",
-    "board_answer", "compression_waterfall",
+    "board_answer", "compression_waterfall", "feature_map", "model_comparison",
 ]

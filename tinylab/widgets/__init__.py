@@ -18,7 +18,8 @@ import importlib
 #: Every panel; each is the function of that name in the module ``_<name>``.
 PANELS = ("doctor_view", "sample_browser", "train_panel", "temperature_explorer",
           "prune_explorer", "quantize_explorer", "huffman_explorer", "board_explorer",
-          "capture_panel", "drawing_pad", "compression_explorer", "digit_on_board")
+          "capture_panel", "drawing_pad", "compression_explorer", "digit_on_board",
+          "conv_explorer")
 __all__ = list(PANELS)
 
 
