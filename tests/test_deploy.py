@@ -111,6 +111,27 @@ def test_cli_deploy_prints_json(small_model, tmp_path, capsys):
     assert report["format"] == "huffman" and report["examples"] == 3 and report["bit_exact"] == 1.0
 
 
+@pytest.fixture(scope="module")
+def cnn_file(digits, tmp_path_factory):
+    """The lesson cnn, trained one epoch, saved as a .keras file."""
+    model = tl.models.build("cnn", digits.input_shape, digits.n_classes, seed=0)
+    tl.train.fit(model, digits, epochs=1, progress=False)
+    path = tmp_path_factory.mktemp("cnn") / "cnn.keras"
+    model.save(path)
+    return path
+
+
+@pytest.mark.parametrize("format", deploy.FORMATS)
+def test_cli_deploys_the_lesson_cnn_in_every_format(cnn_file, format, capsys):
+    # `tinylab deploy --virtual --model cnn`: conv, max pool, flatten and dense on the Uno
+    assert cli.main(["deploy", "--virtual", "--model", str(cnn_file), "--format", format,
+                     "--limit", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["format"] == format and report["examples"] == 3 and report["bit_exact"] == 1.0
+    assert report["cycles_mean"] > 84224  # more than one cycle per multiply-accumulate
+    assert 0 < report["stack_peak_bytes"] < report["ram_limit_bytes"] - report["ram_bytes"]
+
+
 @pytest.mark.parametrize("argv, message", [
     ([], "give --virtual"),
     (["--virtual", "--port", "/dev/ttyACM0"], "give --virtual"),
