@@ -50,6 +50,19 @@ def test_one_output_pixel_of_an_int8_convolution_by_hand():
     assert conv.macs == 4 * 4 and conv.scratch_bytes == 4
 
 
+@pytest.mark.parametrize("format", engine.FORMATS)
+def test_a_per_tensor_convolution_in_c_equals_the_reference(format, tmp_path):
+    # one weight scale for the layer (the by-hand conv): one multiplier, as TFLM then uses
+    conv = _conv_by_hand()
+    assert not conv.requant.per_channel
+    model = engine.IntegerModel(ops=(conv,), input_shape=(3, 3, 1), output_shape=(2, 2, 1),
+                                input_scale=0.5, input_zero_point=1, output_scale=0.5,
+                                output_zero_point=-3, model_hash="0000c0de")
+    x = np.random.default_rng(2).integers(-128, 128, (300, 9)).astype(np.int8)
+    program = engine_c.host_build(model, format, tmp_path)
+    np.testing.assert_array_equal(engine_c.host_run(program, x, 4), engine.run_int8(model, x))
+
+
 def test_pooling_rounds_and_clips_as_tflm_by_hand():
     def pool(average, padding, pads, out_hw):
         return Pool2D(name="p", input_shape=(2, 3, 1), output_shape=out_hw + (1,),
@@ -120,6 +133,15 @@ def _conv1d(digits):
         keras.layers.Dense(digits.n_classes)], name="conv1d")
 
 
+def _weightless(digits):
+    """No weights at all: pools and a mean (the C source then holds no weight format)."""
+    keras = _keras()
+    return keras.Sequential([keras.Input(digits.input_shape),
+                             keras.layers.AveragePooling2D(3, strides=1, padding="same"),
+                             keras.layers.MaxPooling2D(2),
+                             keras.layers.GlobalAveragePooling2D()], name="weightless")
+
+
 def _pruned_cnn(cnn):
     """The lesson cnn with 90% of its conv weights zero and three whole filters of the second
     conv zero (432 zeros in a row: the 8-bit gaps need fillers)."""
@@ -145,7 +167,8 @@ def cnn(digits):
 @pytest.fixture(scope="module")
 def flatbuffers(cnn, digits):
     keras_models = {"cnn": cnn, "pruned_cnn": _pruned_cnn(cnn), "mixed": _mixed(digits),
-                    "strided": _strided(digits), "conv1d": _conv1d(digits)}
+                    "strided": _strided(digits), "conv1d": _conv1d(digits),
+                    "weightless": _weightless(digits)}
     if "cnn_student" in models.ARCHITECTURES:
         student = models.build("cnn_student", digits.input_shape, digits.n_classes, seed=0)
         train.fit(student, digits, epochs=2, seed=0, progress=False)
@@ -168,7 +191,7 @@ def inputs(cnns, digits):
             for name, model in cnns.items()}
 
 
-MODELS = ["cnn", "pruned_cnn", "mixed", "strided", "conv1d", "cnn_student"]
+MODELS = ["cnn", "pruned_cnn", "mixed", "strided", "conv1d", "weightless", "cnn_student"]
 
 
 def _model(cnns, name):

@@ -88,7 +88,7 @@ TL_UNUSED static uint8_t tl_source_entry(tl_source_t *source, uint16_t n)
 /* The loop of tl_source_entry with the source's state in locals, which the compiler keeps
  * in registers (the bit readers' addresses go to calls; the source's would pin every field
  * in memory): the fully connected layers' hot path. */
-TL_NOINLINE static int32_t tl_source_dot(tl_source_t *source, const int8_t *input,
+TL_UNUSED TL_NOINLINE static int32_t tl_source_dot(tl_source_t *source, const int8_t *input,
                                          uint16_t n)
 {
     int32_t acc = 0;
