@@ -3,9 +3,10 @@
 For each model and each weight format of :func:`tinylab.engine.generate_c` (``int8``,
 ``sparse``, ``huffman``), the inference sketch is compiled for the Arduino Uno and run on the
 virtual Uno (simavr, ATmega328P at 16 MHz) with the whole digits test split sent over serial
-(:func:`tinylab.deploy.run_on_board`). Measured: flash and static RAM (from the build),
-CPU cycles per inference (Timer1 inside the simulated MCU: they do not depend on the host's
-load, unlike wall-clock time), test accuracy on the board, and the share of examples whose
+(what :func:`tinylab.deploy.run_on_board` does, in :func:`_on_uno`). Measured: flash and
+static RAM (from the build), the stack's peak (painted and read by the sketch), CPU cycles
+per inference (Timer1 inside the simulated MCU: they do not depend on the host's load,
+unlike wall-clock time), test accuracy on the board, and the share of examples whose
 int8 outputs are bit-identical with the host's integer reference
 (:func:`tinylab.engine.run_int8`).
 
@@ -17,7 +18,16 @@ Models (settings fixed before the run, nothing tuned here; seed 0, digits split 
   ``tl.pipeline.ROUTES["distilled"]``, lesson 07's model);
 - the first route of ``bench/quantize.py``: mlp300 pruned to 90% and shared with 4-bit
   codebooks (``tl.pipeline.ROUTES["compressed_teacher"]``). Its dense int8 form does not fit
-  the Uno: reported with the bytes it needs.
+  the Uno: reported with the bytes it needs;
+- the lesson ``cnn`` teacher (``tl.train.load_or_train("cnn")``: two 3x3 convolutions with
+  2x2 max pools, then a dense layer) and the CNN student (``"cnn_student"`` of
+  ``tl.models.ARCHITECTURES``, distilled from that teacher with ``tl.pipeline.distill_stage`` at
+  its defaults, T=4 and alpha 0.9), both with dense int8 weights (per channel) in every format:
+  lesson 04's dead-unit removal, which the pipeline's pruning route needs, takes MLPs only.
+  For these, also: the RAM total (static + stack peak) against the arena tflite-micro needs
+  for the same ``.tflite`` (``tl.convert.arena_bytes``) and the engine's own planned arena
+  (``tl.engine.plan_memory``); and the convolutions alone (:func:`conv_cost_probe`), in
+  cycles per multiply-accumulate.
 
 Baselines: the same inference sketch with an empty model (``tl_model_run`` writes zeros), so
 that "model flash" = firmware flash - that sketch's flash; and a float32 C MLP of the same shape.
@@ -27,6 +37,9 @@ that runs on the Uno, why is recorded and a plain float C MLP written here (emle
 
 Goals (issue 5): 100% bit-exact; deep-compressed (huffman) flash <= 1/8 of dense int8 flash;
 dense int8 cycles <= 2x the MAC lower bound; >= 4x fewer cycles than the float C MLP.
+Goals (issue 14): the CNNs 100% bit-exact in every format; conv cycles per MAC <= 1.3x the
+dense int8 layer's (:func:`int8_cost_probe`); RAM total <= half the tflite-micro arena; the
+64-32-10 student's int8 cycles no more than before the engine's version 2 (42,036).
 
     tinylab bench mcu [--json] [--write] [--limit N]
 """
@@ -78,6 +91,25 @@ GOAL_BIT_EXACT = 1.0
 GOAL_FLASH_FRACTION = 1 / 8
 GOAL_MAC_BOUND_FACTOR = 2
 GOAL_FLOAT_SPEEDUP = 4
+# Issue 14.
+GOAL_CONV_VS_DENSE = 1.3           # conv cycles per MAC / the dense int8 layer's, at most
+GOAL_RAM_FRACTION_OF_TFLM = 1 / 2  # static RAM + stack peak / tflite-micro's arena, at most
+GOAL_STUDENT_INT8_CYCLES = 42_036  # the 64-32-10 student, int8, with the engine's version 1
+
+# The CNNs (lesson 09): key -> how the model is made (see _make_cnn).
+CNN_MODELS = {
+    "cnn": {"architecture": "cnn"},
+    "cnn_student": {"architecture": "cnn_student", "distilled_from": "cnn",
+                    "temperature": 4.0, "alpha": 0.9},
+}
+
+# Seconds to wait for one answer of the virtual Uno, paced to real time (16 million cycles a
+# second): room for an inference of a few hundred million cycles (a CNN in the sparse or
+# huffman format, before its kernels were tuned, took 86 million).
+ANSWER_TIMEOUT_S = 300
+# The virtual Uno runs paced to real time: flat out (speed=0) it was seen to lose part of
+# a long answer line (the 256 outputs of a convolution alone), and cycles do not depend on it.
+VIRTUAL_SPEED = 1.0
 
 # Examples for the measurements whose cycles hardly depend on the input (the float conversion
 # overhead and the int8 cost probes): a few suffice.
@@ -138,15 +170,46 @@ def empty_sketch() -> dict:
               '    for (i = 0; i < TL_OUTPUTS; ++i) {\n        output[i] = 0;\n    }\n}\n')
     sketch_dir = _sketch("empty", {"model.h": _contract_header(64, 10, "00000000", "empty"),
                                    "model.c": source})
-    return _build_row(build.compile_sketch(sketch_dir, board="uno"))
+    firmware = build.compile_sketch(sketch_dir, board="uno")
+    row = _build_row(firmware)
+    run = _run_sketch(firmware, "00000000", np.zeros((2, 64), dtype=np.int8))
+    stack = getattr(run, "stack_bytes", None)
+    row["stack_peak_bytes"] = None if stack is None else int(np.max(stack))
+    return row
 
 
 def _run_sketch(firmware, model_hash: str, x_int8) -> object:
     """Run int8 inputs through a firmware on the virtual Uno; the device's InferenceRun."""
     from tinylab.session import BoardSession
 
-    with BoardSession(firmware, model_hash=model_hash) as session:
+    with BoardSession(firmware, model_hash=model_hash, speed=VIRTUAL_SPEED,
+                      timeout=ANSWER_TIMEOUT_S) as session:
         return session.device().infer_many(x_int8, progress=False)
+
+
+def _on_uno(model, firmware, x_int8, y=None) -> dict:
+    """What :func:`tinylab.deploy.run_on_board` measures, from int8 inputs, waiting longer.
+
+    ``run_on_board`` takes float inputs and waits 5 s for each answer; a convolution alone
+    (:func:`conv_cost_probe`) takes the int8 activations of the ops before it, and a CNN in
+    the sparse or huffman format can take longer than 5 s. The same comparison: the board's
+    int8 outputs against :func:`tinylab.engine.run_int8`'s, byte for byte.
+    """
+    from tinylab import engine
+
+    x_int8 = np.asarray(x_int8).reshape(len(x_int8), model.n_inputs)
+    host_scores = engine.run_int8(model, x_int8)
+    run = _run_sketch(firmware, model.model_hash, x_int8)
+    row = {"examples": len(x_int8),
+           "bit_exact": float(np.mean(np.all(run.scores == host_scores, axis=1))),
+           "cycles_mean": None if run.cycles is None else float(np.mean(run.cycles)),
+           "latency_us_mean": float(np.mean(run.latency_us)),
+           "stack_peak_bytes": None if getattr(run, "stack_bytes", None) is None
+           else int(np.max(run.stack_bytes))}
+    if y is not None:
+        row["board_accuracy"] = float(np.mean(run.labels == y))
+        row["host_accuracy"] = float(np.mean(np.argmax(host_scores, axis=1) == y))
+    return row
 
 
 # --------------------------------------------------------------------------- TinyLab engine
@@ -177,14 +240,14 @@ def measure_format(mlp, format: str, X, y) -> dict:
              f"{firmware.ram_bytes} of RAM)")
         return row
     start = time.perf_counter()
-    report = deploy.run_on_board(mlp, firmware, X, y, progress=False, format=format)
-    row.update({"examples": report.examples, "board_accuracy": report.board_accuracy,
-                "host_accuracy": report.host_accuracy, "bit_exact": report.bit_exact,
-                "cycles_mean": report.cycles_mean, "latency_us_mean": report.latency_us_mean,
-                "seconds": time.perf_counter() - start})
-    _log(f"    {format}: flash {row['flash_bytes']:,}, RAM {row['ram_bytes']:,}, "
-         f"{row['cycles_mean']:,.0f} cycles, board {report.board_accuracy:.2%}, bit-exact "
-         f"{report.bit_exact:.1%} ({row['seconds']:.0f} s)")
+    row.update(_on_uno(mlp, firmware, engine.quantize_inputs(mlp, X), y))
+    row["seconds"] = time.perf_counter() - start
+    stack = row["stack_peak_bytes"]
+    row["ram_total_bytes"] = None if stack is None else row["ram_bytes"] + stack
+    _log(f"    {format}: flash {row['flash_bytes']:,}, RAM {row['ram_bytes']:,} + stack "
+         f"{_bytes(stack)}, {row['cycles_mean']:,.0f} cycles, board "
+         f"{row['board_accuracy']:.2%}, bit-exact {row['bit_exact']:.1%} "
+         f"({row['seconds']:.0f} s)")
     return row
 
 
@@ -214,8 +277,9 @@ def int8_cost_probe() -> dict:
     Four one-layer models on the virtual Uno (:func:`_probe_layer`): 64x32, 16x32 and 64x16
     with every unit rescaled, and 64x32 with every unit skipped by its ReLU. Assuming
     cycles = call + units * (per_unit + inputs * per_mac), their differences give each part.
+    ``layer_cycles_per_mac``: the whole 64x32 layer's cycles per MAC, requantization included.
     """
-    from tinylab import deploy
+    from tinylab import deploy, engine
 
     rng = np.random.default_rng(SEED)
     shapes = {"full": (64, 32, False), "quarter_inputs": (16, 32, False),
@@ -225,17 +289,164 @@ def int8_cost_probe() -> dict:
         mlp = _probe_layer(n_in, n_out, relu_off, rng)
         firmware = deploy.build_firmware(mlp, "int8", "uno")
         X = rng.normal(size=(PROBE_EXAMPLES, n_in)).astype(np.float32)
-        report = deploy.run_on_board(mlp, firmware, X, np.zeros(len(X), dtype=np.int64),
-                                     progress=False)
-        if report.bit_exact < 1:
+        measured = _on_uno(mlp, firmware, engine.quantize_inputs(mlp, X))
+        if measured["bit_exact"] < 1:
             raise RuntimeError(f"int8 cost probe {name}: the board disagrees with the host")
-        cycles[name] = report.cycles_mean
+        cycles[name] = measured["cycles_mean"]
     per_mac = (cycles["full"] - cycles["quarter_inputs"]) / ((64 - 16) * 32)
     per_unit = (cycles["full"] - cycles["half_units"]) / 16 - 64 * per_mac
     call = cycles["full"] - 32 * (per_unit + 64 * per_mac)
     return {"layer": "64x32", "cycles": cycles, "cycles_per_mac": per_mac,
             "cycles_per_unit": per_unit, "cycles_per_call": call,
-            "cycles_saved_per_relu_skip": (cycles["full"] - cycles["relu_off"]) / 32}
+            "cycles_saved_per_relu_skip": (cycles["full"] - cycles["relu_off"]) / 32,
+            # the whole one-layer model (call, units, requantization) per MAC: what a
+            # convolution measured the same way (conv_cost_probe) is compared with
+            "layer_cycles_per_mac": cycles["full"] / (64 * 32)}
+
+
+# --------------------------------------------------------------------------- CNNs (issue 14)
+
+def sub_model(model, start: int, end: int):
+    """``model.ops[start:end]`` as a model of its own (the scales of its first and last op)."""
+    from tinylab import engine
+
+    ops = tuple(model.ops[start:end])
+    if not ops:
+        raise ValueError(f"ops[{start}:{end}] of a {len(model.ops)}-op model is empty")
+    return engine.IntegerModel(
+        ops=ops, input_shape=tuple(ops[0].input_shape), output_shape=tuple(ops[-1].output_shape),
+        input_scale=ops[0].input_scale, input_zero_point=ops[0].input_zero_point,
+        output_scale=ops[-1].output_scale, output_zero_point=ops[-1].output_zero_point,
+        model_hash=_hash(model.model_hash, start, end))
+
+
+def _conv_spans(model) -> list:
+    """``(start, end)`` in ``model.ops`` of each convolution with the max pool fused into it.
+
+    The spans follow the engine's plan (:func:`tinylab.engine.plan_memory`): a convolution and
+    the pool it absorbs run as one C call, so they are measured together.
+    """
+    from tinylab import engine
+
+    position = {id(op): k for k, op in enumerate(model.ops)}
+    spans = []
+    for step in engine.plan_memory(model).steps:
+        if "CONV" in step.op.kind:
+            start = position[id(step.op)]
+            spans.append((start, position[id(step.pool)] + 1 if step.pool else start + 1))
+    return spans
+
+
+def conv_cost_probe(model, x_int8) -> dict:
+    """The convolutions alone on the virtual Uno: cycles per multiply-accumulate, int8 format.
+
+    Each convolution, with the max pool the engine fuses into it, becomes a model of its own
+    (:func:`sub_model`) fed with the activations it gets inside the CNN (the host's integer
+    reference of the ops before it); then the chain of all convolutions, from the model's
+    input to the last one's pool, as one model. Cycles / the convolutions' MACs is their cost
+    with the patch copy, the requantization of every output and the pooling; the same
+    measure as the dense probe's ``layer_cycles_per_mac``.
+
+    Inside the whole model the convolutions can cost more than alone (once seen: the compiler
+    inlined less when several ops shared the weight format's code), so the ops after the chain are
+    measured alone too, and the whole model on the same examples: ``in_model_cycles_per_mac``
+    = (whole - the ops after the chain) / the convolutions' MACs.
+    """
+    from tinylab import deploy, engine
+
+    spans = _conv_spans(model)
+    if not spans:
+        raise ValueError("the model has no convolution")
+    x_int8 = np.asarray(x_int8).reshape(len(x_int8), model.n_inputs)
+    chain = (spans[0][0], spans[-1][1])
+    parts = [("layer", s) for s in spans] + [("chain", chain)]
+    if chain[1] < len(model.ops):
+        parts.append(("after", (chain[1], len(model.ops))))
+    parts.append(("whole", (0, len(model.ops))))
+    rows = []
+    for role, (start, end) in parts:
+        part = sub_model(model, start, end)
+        inputs = x_int8 if start == 0 else engine.run_int8(sub_model(model, 0, start), x_int8)
+        firmware = deploy.build_firmware(part, "int8", "uno")
+        measured = _on_uno(part, firmware, inputs)
+        conv_macs = sum(op.macs for op in part.ops if "CONV" in op.kind)
+        rows.append({"role": role, "ops": f"{start}:{end}",
+                     "what": " + ".join(op.kind for op in part.ops),
+                     "names": [op.name for op in part.ops], "conv_macs": conv_macs,
+                     "macs": part.macs, "cycles_mean": measured["cycles_mean"],
+                     "bit_exact": measured["bit_exact"], "flash_bytes": firmware.flash_bytes,
+                     "cycles_per_mac": measured["cycles_mean"] / conv_macs
+                     if role in ("layer", "chain") else None})
+        _log(f"    ops[{start}:{end}] {rows[-1]['what']}: {measured['cycles_mean']:,.0f} cycles, "
+             f"bit-exact {measured['bit_exact']:.0%}")
+    by_role = {r["role"]: r for r in rows}
+    after = by_role["after"]["cycles_mean"] if "after" in by_role else 0.0
+    in_model = (by_role["whole"]["cycles_mean"] - after) / by_role["chain"]["conv_macs"]
+    return {"examples": len(x_int8), "layers": [r for r in rows if r["role"] == "layer"],
+            "chain": by_role["chain"], "after": by_role.get("after"), "whole": by_role["whole"],
+            "in_model_cycles_per_mac": in_model}
+
+
+def _make_cnn(key: str, data, teacher=None):
+    """The trained Keras CNN for ``key`` of :data:`CNN_MODELS`, and its settings."""
+    import tinylab as tl
+
+    settings = dict(CNN_MODELS[key])
+    architecture = settings["architecture"]
+    settings["filters"] = list(tl.models.ARCHITECTURES[architecture]["filters"])
+    if "distilled_from" not in settings:
+        return tl.train.load_or_train(architecture, data, seed=SEED, progress=False), settings
+    if teacher is None:
+        teacher = tl.train.load_or_train(settings["distilled_from"], data, seed=SEED,
+                                         progress=False)
+    student = tl.pipeline.distill_stage(teacher, data, architecture,
+                                        temperature=settings["temperature"],
+                                        alpha=settings["alpha"], seed=SEED, progress=False)
+    return student, settings
+
+
+def _cnn_label(key: str, settings: dict) -> str:
+    filters = ", ".join(map(str, settings["filters"]))
+    if "distilled_from" in settings:
+        return (f"CNN student `{settings['architecture']}` (filters {filters}), distilled from "
+                f"`{settings['distilled_from']}` at T={settings['temperature']:g}")
+    return f"lesson `{settings['architecture']}` teacher (filters {filters})"
+
+
+def measure_cnn(key: str, data, X, y, baseline: dict, teacher=None) -> tuple:
+    """One CNN in every format, its memory against tflite-micro's, its convolutions alone."""
+    import tinylab as tl
+    from tinylab import convert, deploy, engine
+
+    start = time.perf_counter()
+    model, settings = _make_cnn(key, data, teacher)
+    integer, flatbuffer = deploy.integer_model(model, data, per_channel=True)
+    plan = engine.plan_memory(integer)
+    label = _cnn_label(key, settings)
+    _log(f"{label}\n  {integer.describe()}\n  " + plan.describe().replace("\n", "\n  "))
+    entry = {"kind": "CNN", "label": label, "settings": settings, "describe": integer.describe(),
+             "ops": [op.summary() for op in integer.ops],
+             "macs": integer.macs,
+             "conv_macs": int(sum(op.macs for op in integer.ops if "CONV" in op.kind)),
+             "weights": integer.n_weights,
+             "keras_test_accuracy": tl.train.accuracy(model, X, y),
+             "tflite_bytes": len(flatbuffer),
+             "tflm_arena_bytes": convert.arena_bytes(flatbuffer),
+             "engine_arena_bytes": plan.arena_bytes,
+             "engine_unplanned_bytes": plan.unplanned_bytes, "plan": plan.describe(),
+             "formats": {}}
+    entry["model_seconds"] = time.perf_counter() - start
+    for format in FORMATS:
+        row = measure_format(integer, format, X, y)
+        if row["flash_bytes"] is not None and baseline["flash_bytes"] is not None:
+            row["model_flash_bytes"] = row["flash_bytes"] - baseline["flash_bytes"]
+        if row.get("ram_total_bytes") is not None:
+            row["ram_fraction_of_tflm"] = row["ram_total_bytes"] / entry["tflm_arena_bytes"]
+        entry["formats"][format] = row
+    _log("  the convolutions alone (int8)")
+    entry["conv_probe"] = conv_cost_probe(
+        integer, engine.quantize_inputs(integer, X[:PROBE_EXAMPLES]))
+    return entry, model
 
 
 # --------------------------------------------------------------------------- float C MLP
@@ -369,7 +580,9 @@ def measure_float(model, mlp, X, y, key: str) -> dict:
         n = len(y) if variant == "mlp" else min(PROBE_EXAMPLES, len(y))
         start = time.perf_counter()
         run = _run_sketch(firmware, model_hash, x_int8[:n])
+        stack = getattr(run, "stack_bytes", None)
         row.update({"examples": n, "cycles_mean": float(np.mean(run.cycles)),
+                    "stack_peak_bytes": None if stack is None else int(np.max(stack)),
                     "seconds": time.perf_counter() - start})
         if variant == "mlp":
             row.update({"board_accuracy": float(np.mean(run.labels == y[:n])),
@@ -532,11 +745,28 @@ def run(limit: int | None = None) -> dict:
             _log(f"    {entry['int8_probe']}")
         entry["goals"] = goals(entry)
         out["models"][key] = entry
+    probe = out["models"].get("student", {}).get("int8_probe")
+    out["cnns"], teacher = {}, None
+    for key in CNN_MODELS:
+        entry, model = measure_cnn(key, data, X, y, baseline, teacher)
+        teacher = model if key == "cnn" else teacher
+        if probe:
+            entry["dense_reference"] = {
+                "layer": probe["layer"], "layer_cycles_per_mac": probe["layer_cycles_per_mac"],
+                "inner_loop_cycles_per_mac": probe["cycles_per_mac"]}
+        entry["goals"] = goals(entry)
+        out["cnns"][key] = entry
     return out
 
 
 def goals(entry: dict) -> dict:
-    """Each goal of issue 5 for one model: the numbers compared and the verdict (None: n/a)."""
+    """Each goal for one model: the numbers compared and the verdict (None: n/a).
+
+    An MLP: the goals of issue 5 (and, for the lesson student, issue 14's "no worse than
+    before"); a CNN: those of issue 14 (:func:`cnn_goals`).
+    """
+    if entry.get("kind") == "CNN":
+        return cnn_goals(entry)
     formats, float_row = entry["formats"], entry["float"]
     int8, huffman = formats["int8"], formats["huffman"]
     ran = [r for r in formats.values() if r.get("bit_exact") is not None]
@@ -569,6 +799,50 @@ def goals(entry: dict) -> dict:
         speed["speedup"] = speed["float_cycles"] / speed["int8_cycles"]
         speed["met"] = speed["speedup"] >= GOAL_FLOAT_SPEEDUP
     result["float_speedup"] = speed
+    if entry.get("settings", {}).get("architecture") == "student":
+        cycles = int8.get("cycles_mean")
+        result["student_cycles"] = {
+            "before": GOAL_STUDENT_INT8_CYCLES, "int8_cycles": cycles,
+            "met": None if cycles is None else cycles <= GOAL_STUDENT_INT8_CYCLES}
+    return result
+
+
+def cnn_goals(entry: dict) -> dict:
+    """Issue 14's goals for one CNN: bit-exact, conv cost, RAM against tflite-micro's arena."""
+    formats = entry["formats"]
+    ran = [r for r in formats.values() if r.get("bit_exact") is not None]
+    result = {"bit_exact": {
+        "min": min((r["bit_exact"] for r in ran), default=None),
+        "formats": [r["format"] for r in ran],
+        "per_format": {r["format"]: r["bit_exact"] for r in ran},
+        "met": len(ran) == len(formats) and all(r["bit_exact"] >= GOAL_BIT_EXACT for r in ran)}}
+    chain, dense = entry["conv_probe"]["chain"], entry.get("dense_reference")
+    conv = {"conv_cycles_per_mac": chain["cycles_per_mac"],
+            "per_layer": [r["cycles_per_mac"] for r in entry["conv_probe"]["layers"]],
+            "dense_cycles_per_mac": None, "ratio": None, "per_layer_ratio": None, "met": None}
+    if dense:
+        reference = dense["layer_cycles_per_mac"]
+        conv.update({"dense_cycles_per_mac": reference,
+                     "ratio": chain["cycles_per_mac"] / reference,
+                     "per_layer_ratio": [c / reference for c in conv["per_layer"]]})
+        conv["met"] = conv["ratio"] <= GOAL_CONV_VS_DENSE
+    result["conv_vs_dense"] = conv
+    in_model = entry["conv_probe"]["in_model_cycles_per_mac"]
+    result["conv_in_model_vs_dense"] = {
+        "conv_cycles_per_mac": in_model,
+        "dense_cycles_per_mac": dense["layer_cycles_per_mac"] if dense else None,
+        "ratio": in_model / dense["layer_cycles_per_mac"] if dense else None,
+        "met": in_model / dense["layer_cycles_per_mac"] <= GOAL_CONV_VS_DENSE if dense else None}
+    tflm = entry["tflm_arena_bytes"]
+    totals = {r["format"]: r.get("ram_total_bytes") for r in formats.values()}
+    measured = {f: t for f, t in totals.items() if t is not None}
+    worst = max(measured, key=measured.get) if measured else None
+    result["ram"] = {
+        "tflm_arena_bytes": tflm, "limit_bytes": GOAL_RAM_FRACTION_OF_TFLM * tflm,
+        "ram_total_bytes": totals, "worst_format": worst,
+        "worst_fraction": None if worst is None else measured[worst] / tflm,
+        "met": None if len(measured) < len(totals) else
+        all(t <= GOAL_RAM_FRACTION_OF_TFLM * tflm for t in measured.values())}
     return result
 
 
@@ -589,11 +863,12 @@ def _format_rows(entry: dict, baseline: dict) -> list:
         if r.get("cycles_mean") is None:
             rows.append([f"`{format}`", fits, _bytes(r["flash_bytes"]),
                          _bytes(r.get("model_flash_bytes")), f"{r['weight_bytes']:,}",
-                         _bytes(r["ram_bytes"]), "not run", "", "", ""])
+                         _bytes(r["ram_bytes"]), "not run", "not run", "", "", ""])
             continue
         rows.append([f"`{format}`", fits, _bytes(r["flash_bytes"]),
                      _bytes(r.get("model_flash_bytes")), f"{r['weight_bytes']:,}",
-                     _bytes(r["ram_bytes"]), f"{r['cycles_mean']:,.0f}",
+                     _bytes(r["ram_bytes"]), _bytes(r.get("stack_peak_bytes")),
+                     f"{r['cycles_mean']:,.0f}",
                      f"{r['cycles_mean'] / CLOCK_HZ * 1000:.1f}",
                      f"{100 * r['board_accuracy']:.2f}", f"{100 * r['bit_exact']:.1f}"])
     f = entry["float"]
@@ -603,22 +878,198 @@ def _format_rows(entry: dict, baseline: dict) -> list:
                  else f"needs {_bytes(f['flash_bytes'])} bytes")
         rows.append([label, f"**no** ({needs})", _bytes(f["flash_bytes"]),
                      _bytes(f.get("model_flash_bytes")), f"{f['weight_bytes']:,}",
-                     _bytes(f["ram_bytes"]), "not run", "", "", "n/a"])
+                     _bytes(f["ram_bytes"]), "not run", "not run", "", "", "n/a"])
     else:
         cycles = f.get("model_cycles_mean", f["cycles_mean"])
         rows.append([label, "yes", _bytes(f["flash_bytes"]), _bytes(f.get("model_flash_bytes")),
                      f"{f['weight_bytes']:,}", _bytes(f["ram_bytes"]),
+                     _bytes(f.get("stack_peak_bytes")),
                      f"{cycles:,.0f} (+ {f.get('conversion_cycles_mean', 0):,.0f})",
                      f"{cycles / CLOCK_HZ * 1000:.1f}", f"{100 * f['board_accuracy']:.2f}",
                      "n/a"])
     return rows
 
 
+def _cnn_rows(entry: dict) -> list:
+    rows, tflm = [], entry["tflm_arena_bytes"]
+    for format, r in entry["formats"].items():
+        fits = "yes" if r["fits"] else f"**no** (needs {_bytes(r['flash_bytes'])} bytes)"
+        cells = [f"`{format}`", fits, _bytes(r["flash_bytes"]), _bytes(r.get("model_flash_bytes")),
+                 f"{r['weight_bytes']:,}", _bytes(r["ram_bytes"])]
+        if r.get("cycles_mean") is None:
+            rows.append(cells + ["not run"] + [""] * 7)
+            continue
+        total = r.get("ram_total_bytes")
+        rows.append(cells + [
+            _bytes(r.get("stack_peak_bytes")), _bytes(total),
+            "n/a" if total is None else f"{total / tflm:.2f}", f"{r['cycles_mean']:,.0f}",
+            f"{r['cycles_mean'] / entry['macs']:.1f}", f"{r['cycles_mean'] / CLOCK_HZ * 1000:.1f}",
+            f"{100 * r['board_accuracy']:.2f}", f"{100 * r['bit_exact']:.1f}"])
+    return rows
+
+
+def _conv_rows(entry: dict) -> list:
+    probe, dense = entry["conv_probe"], entry.get("dense_reference")
+    rows = []
+    extra = [probe[k] for k in ("after", "whole") if probe.get(k)]
+    for r in probe["layers"] + [probe["chain"]] + extra:
+        what = {"chain": "all convolutions (one model)", "after": "the ops after them",
+                "whole": "the whole model"}.get(r["role"]) \
+            or " + ".join(f"`{n}`" for n in r["names"])
+        per_mac = r["cycles_per_mac"]
+        rows.append([entry["settings"]["architecture"], what, f"`ops[{r['ops']}]`",
+                     f"{r['conv_macs']:,}", f"{r['cycles_mean']:,.0f}",
+                     "" if per_mac is None else f"{per_mac:.1f}",
+                     "" if per_mac is None or not dense else
+                     f"{per_mac / dense['layer_cycles_per_mac']:.2f}x",
+                     f"{100 * r['bit_exact']:.0f}"])
+    if dense:
+        in_model = probe["in_model_cycles_per_mac"]
+        rows.append([entry["settings"]["architecture"],
+                     "the convolutions inside the whole model (whole - after)", "",
+                     f"{probe['chain']['conv_macs']:,}", "", f"{in_model:.1f}",
+                     f"{in_model / dense['layer_cycles_per_mac']:.2f}x", ""])
+    return rows
+
+
+def _cnn_goal_rows(result: dict) -> list:
+    rows = []
+    student = result["models"].get("student", {}).get("goals", {}).get("student_cycles")
+    if student:
+        rows.append([result["models"]["student"]["label"],
+                     f"int8 cycles no more than before ({student['before']:,})",
+                     "not run" if student["int8_cycles"] is None else
+                     f"{student['int8_cycles']:,.0f}", _verdict(student["met"])])
+    for entry in result.get("cnns", {}).values():
+        g, name = entry["goals"], entry["label"]
+        per_format = ", ".join(f"{f} {100 * v:.1f}%"
+                               for f, v in g["bit_exact"]["per_format"].items())
+        rows.append([name, "100% bit-exact in every format", per_format or "not run",
+                     _verdict(g["bit_exact"]["met"])])
+        c = g["conv_vs_dense"]
+        rows.append([name, f"conv cycles per MAC <= {GOAL_CONV_VS_DENSE}x the dense int8 layer's",
+                     "n/a (no dense probe in this run)" if c["ratio"] is None else
+                     f"{c['conv_cycles_per_mac']:.1f} / {c['dense_cycles_per_mac']:.1f} = "
+                     f"{c['ratio']:.2f}x (per layer: "
+                     + ", ".join(f"{v:.2f}x" for v in c["per_layer_ratio"]) + ")",
+                     _verdict(c["met"])])
+        c = g["conv_in_model_vs_dense"]
+        probe = entry["conv_probe"]
+        after = probe["after"]["cycles_mean"] if probe["after"] else 0
+        rows.append([name, "the same, the convolutions inside the whole model",
+                     "n/a" if c["ratio"] is None else
+                     f"({probe['whole']['cycles_mean']:,.0f} - {after:,.0f}) / "
+                     f"{probe['chain']['conv_macs']:,} = {c['conv_cycles_per_mac']:.1f}; "
+                     f"/ {c['dense_cycles_per_mac']:.1f} = {c['ratio']:.2f}x",
+                     _verdict(c["met"])])
+        ram = g["ram"]
+        measured = ", ".join(f"{f} {_bytes(t)}" for f, t in ram["ram_total_bytes"].items())
+        rows.append([name, "RAM total (static + stack peak) <= 1/2 of tflite-micro's arena",
+                     f"{measured} vs {ram['tflm_arena_bytes']:,} / 2 = "
+                     f"{ram['limit_bytes']:,.0f}" + ("" if ram["worst_fraction"] is None else
+                                                    f" (at most {ram['worst_fraction']:.2f}x)"),
+                     _verdict(ram["met"])])
+    return rows
+
+
+def _side_by_side(result: dict) -> list:
+    """MLPs and CNNs in the int8 format, one row each (those that ran)."""
+    rows = []
+    for entry in list(result["models"].values()) + list(result.get("cnns", {}).values()):
+        r = entry["formats"]["int8"]
+        if r.get("cycles_mean") is None:
+            continue
+        weights = entry.get("weights", entry.get("nonzero_weights"))
+        total = r.get("ram_total_bytes")
+        rows.append([entry["label"], entry.get("kind", "MLP"), f"{weights:,}",
+                     f"{entry['macs']:,}", f"{r['flash_bytes']:,}",
+                     f"{r['ram_bytes']:,} + {_bytes(r.get('stack_peak_bytes'))} = "
+                     f"{_bytes(total)}", f"{r['cycles_mean']:,.0f}",
+                     f"{r['cycles_mean'] / entry['macs']:.1f}",
+                     f"{100 * r['board_accuracy']:.2f}"])
+    return rows
+
+
+def _cnn_docs(result: dict) -> str:
+    """The CNN part of the section: how it was measured, the tables, issue 14's goals."""
+    cnns = result.get("cnns") or {}
+    if not cnns:
+        return ""
+    baseline = result["empty_sketch"]
+    student = result["models"].get("student", {})
+    probe = student.get("int8_probe")
+    header = ["weight format", "fits the Uno", "flash bytes", "model flash bytes",
+              "weight bytes", "static RAM bytes", "stack peak bytes", "RAM total bytes",
+              "RAM total / TFLM arena", "cycles / inference", "cycles / MAC", "ms at 16 MHz",
+              "board test %", "bit-exact %"]
+    sections = []
+    for entry in cnns.values():
+        host = [r["host_accuracy"] for r in entry["formats"].values() if "host_accuracy" in r]
+        sections.append(
+            f"**{entry['label']}**: `{entry['describe']}` ({entry['conv_macs']:,} of the MACs in "
+            f"convolutions); Keras float32 test accuracy "
+            f"{100 * entry['keras_test_accuracy']:.2f}%"
+            + (f", host int8 reference {100 * host[0]:.2f}%" if host else "")
+            + f". Its int8 `.tflite` ({entry['tflite_bytes']:,} bytes) needs a tflite-micro "
+              f"arena of {entry['tflm_arena_bytes']:,} bytes; the engine's arena, planned by "
+              f"lifetime with each pool fused into its convolution, is "
+              f"{entry['engine_arena_bytes']:,} bytes (one buffer per activation would take "
+              f"{entry['engine_unplanned_bytes']:,}).\n\n"
+            + markdown_table(header, _cnn_rows(entry)))
+    conv_rows = [row for entry in cnns.values() for row in _conv_rows(entry)]
+    dense = (f"{probe['layer_cycles_per_mac']:.1f} cycles per MAC: the probe's one-layer "
+             f"{probe['layer']} int8 model, {probe['cycles']['full']:,.0f} cycles for "
+             f"{64 * 32:,} MACs, its call, bias, requantization and clamp included (its inner "
+             f"loop alone: {probe['cycles_per_mac']:.1f}; the whole 64-32-10 student: "
+             f"{student['formats']['int8']['cycles_mean'] / student['macs']:.1f})"
+             if probe else "not measured in this run")
+    how = (
+        "**The CNNs (issue 14).** The same run, the same sketch and test examples; each CNN "
+        "with dense int8 weights (per channel) in every format (the pipeline's pruning route "
+        "removes dead units, which lesson 04 does for MLPs only). **Stack peak**: the sketch "
+        "paints the free RAM before each inference and reports the deepest byte the stack "
+        "reached (the whole sketch's stack, the model's frames included; the deepest over the "
+        "examples; the empty-model sketch reaches "
+        f"{_bytes(baseline.get('stack_peak_bytes'))}). **RAM total** = static RAM of the "
+        "build (the Arduino core and its serial buffers, the sketch's input and output, the "
+        "engine's arena) + stack peak: what the firmware needs. **TFLM arena**: "
+        "`tl.convert.arena_bytes` of the same `.tflite`, the smallest tensor arena in which "
+        "the tflite-micro interpreter (host build, reference kernels) runs it, found by "
+        "bisection; it excludes the interpreter's own code, static data and stack, so the "
+        "ratio favours tflite-micro. **Engine arena**: `tl.engine.plan_memory(model)."
+        "arena_bytes`, part of the static RAM. **Cycles / MAC**: cycles over all the "
+        "model's multiply-accumulates (`IntegerModel.macs`).\n\n"
+        "MLPs and CNNs side by side, int8 format (weights: non-zero weights for the MLPs, "
+        "all weights for the CNNs):\n\n"
+        + markdown_table(["model", "kind", "weights", "MACs", "flash bytes",
+                          "RAM bytes: static + stack peak = total", "cycles / inference",
+                          "cycles / MAC", "board test %"], _side_by_side(result))
+        + "\n\n" + "\n\n".join(sections)
+        + "\n\n**The convolutions alone** (`conv_cost_probe`, int8, the first "
+          f"{cnns[next(iter(cnns))]['conv_probe']['examples']} test examples): each "
+          "convolution, with the max pool the engine fuses into it, built as a model of its "
+          "own from its ops (`tl.engine.IntegerModel` of `model.ops[a:b]`, the scales of the "
+          "first and last op) and fed the activations it gets inside the CNN (the host's "
+          "integer reference of the ops before it); then all the convolutions as one model, "
+          "from the input to the last pool. Cycles / the convolutions' MACs is their cost "
+          "with the patch copy, every output's requantization and the pooling, compared "
+          f"with the dense int8 layer's measured the same way: {dense}. The ops after the "
+          "convolutions and the whole model are measured on the same examples: inside the "
+          "whole model the convolutions cost (whole - the ops after them) / their MACs, which "
+          "can differ from their cost alone (the compiler inlines the kernels' helpers "
+          "differently when several ops share them).\n\n"
+        + markdown_table(["model", "ops", "slice", "conv MACs", "cycles / inference",
+                          "cycles / conv MAC", "vs the dense layer", "bit-exact %"], conv_rows)
+        + "\n\nGoals (issue 14).\n\n"
+        + markdown_table(["model", "goal", "measured", "goal met"], _cnn_goal_rows(result)))
+    return how
+
+
 def write_docs(result: dict, target: Path) -> None:
     machine, baseline, tools = result["machine"], result["empty_sketch"], result["toolchain"]
     header = ["weight format", "fits the Uno", "flash bytes", "model flash bytes",
-              "weight bytes", "RAM bytes", "cycles / inference", "ms at 16 MHz",
-              "board test %", "bit-exact %"]
+              "weight bytes", "static RAM bytes", "stack peak bytes", "cycles / inference",
+              "ms at 16 MHz", "board test %", "bit-exact %"]
     sections = []
     for key, entry in result["models"].items():
         host = [r["host_accuracy"] for r in entry["formats"].values() if "host_accuracy" in r]
@@ -712,8 +1163,9 @@ def write_docs(result: dict, target: Path) -> None:
         f"2,048 of RAM) runs the inference sketch; each of the {result['examples']} digits test "
         f"examples goes over serial. **Cycles** are counted by Timer1 inside the simulated MCU "
         f"around `tl_model_run` (mean over the examples): they do not depend on the host's load, "
-        f"unlike wall-clock time (the CPU was shared with other jobs). Flash and RAM come from "
-        f"the build (RAM: static data; the stack comes on top). **Model flash** = flash minus "
+        f"unlike wall-clock time (the CPU was shared with other jobs). Flash and static RAM "
+        f"come from the build; the stack's peak is measured on the board (see the CNNs "
+        f"below). **Model flash** = flash minus "
         f"the same sketch built around an empty model ({_bytes(baseline['flash_bytes'])} bytes "
         f"of flash, {_bytes(baseline['ram_bytes'])} of RAM: the Arduino core, Serial, the "
         f"protocol and the cycle counter), so it holds the model's data *and* its kernel code. "
@@ -736,6 +1188,7 @@ def write_docs(result: dict, target: Path) -> None:
           "on the model's share (the fair comparison of formats) and on the whole firmware.\n\n"
         + markdown_table(["model", "goal", "measured", "goal met"], goal_rows)
         + ("\n\n" + "\n\n".join(notes) if notes else "")
+        + ("\n\n" + _cnn_docs(result) if result.get("cnns") else "")
         + f"\n\nWhole run {result['seconds']:.0f} s. Command: `tinylab bench mcu --json --write`.")
     write_section("mcu", body, target, title="On the microcontroller (lesson 07)")
 
