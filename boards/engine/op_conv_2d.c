@@ -15,7 +15,12 @@
  *
  * A max pool with pool_h x pool_w windows that do not overlap may be fused in: the output is
  * then the pooled map, each pooled pixel the largest of its window's convolution outputs
- * (computed one after another, never stored), clamped to the pool's activation. */
+ * (computed one after another, never stored), clamped to the pool's activation. The
+ * requantization never decreases as the accumulator grows, so with pool_raw (set by the
+ * generator when no channel shifts left, where int32 could wrap) the kernel keeps the largest
+ * accumulator of each channel instead and requantizes it once per pooled pixel: a quarter of
+ * the rescales with 2x2 pools. While rows stream, those accumulators are the first
+ * 4 * out_c bytes of the scratch (the arena is int32-aligned). */
 
 typedef struct {
     uint16_t in_h, in_w, in_c;
@@ -23,6 +28,7 @@ typedef struct {
     uint8_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
     int8_t input_zero_point;
     uint8_t pool_h, pool_w; /* a fused max pool, or 1 x 1 */
+    uint8_t pool_raw;       /* pool the accumulators, requantize once */
     int16_t pool_min, pool_max;
     tl_requant_t requant;
     tl_weights_t weights;
@@ -79,18 +85,22 @@ static void tl_conv_2d_clamp(const tl_conv_2d_t *op, int8_t *pixel, uint16_t n, 
 }
 
 #if TL_SOURCE_STREAMS
-TL_NOINLINE static void tl_conv_2d_run(const tl_conv_2d_t *flash_op, const int8_t *input, int8_t *output,
-                           int8_t *patch)
+TL_NOINLINE static void tl_conv_2d_run(const tl_conv_2d_t *flash_op, const int8_t *input,
+                                       int8_t *output, int8_t *scratch)
 {
     tl_conv_2d_t op;
     tl_units_t units;
     tl_source_t source;
     uint16_t oy, ox, c, rows, cols, n;
     uint8_t py, px;
+    int32_t *best;
+    int8_t *patch;
     TL_COPY(&op, flash_op, sizeof op);
     rows = (uint16_t)(op.out_h / op.pool_h);
     cols = (uint16_t)(op.out_w / op.pool_w);
     n = (uint16_t)(op.k_h * op.k_w * op.in_c);
+    best = (int32_t *)(void *)scratch;
+    patch = op.pool_raw ? scratch + 4u * op.out_c : scratch;
     for (oy = 0; oy < rows; ++oy) {
         for (ox = 0; ox < cols; ++ox, output += op.out_c) {
             for (py = 0; py < op.pool_h; ++py) {
@@ -101,11 +111,24 @@ TL_NOINLINE static void tl_conv_2d_run(const tl_conv_2d_t *flash_op, const int8_
                     tl_units_start(&units, &op.requant);
                     tl_source_start(&source, &op.weights);
                     for (c = 0; c < op.out_c; ++c) {
-                        const int8_t value = tl_units_next(&units, tl_source_dot(&source, patch, n));
-                        if (first || value > output[c]) {
-                            output[c] = value;
+                        const int32_t acc = tl_source_dot(&source, patch, n);
+                        if (op.pool_raw) {
+                            if (first || acc > best[c]) {
+                                best[c] = acc;
+                            }
+                        } else {
+                            const int8_t value = tl_units_next(&units, acc);
+                            if (first || value > output[c]) {
+                                output[c] = value;
+                            }
                         }
                     }
+                }
+            }
+            if (op.pool_raw) {
+                tl_units_start(&units, &op.requant);
+                for (c = 0; c < op.out_c; ++c) {
+                    output[c] = tl_units_next(&units, best[c]);
                 }
             }
             tl_conv_2d_clamp(&op, output, op.out_c, 1);
@@ -136,16 +159,28 @@ TL_NOINLINE static void tl_conv_2d_run(const tl_conv_2d_t *flash_op, const int8_
         tl_units_fetch(&units, &channel);
         for (oy = 0; oy < rows; ++oy) {
             for (ox = 0; ox < cols; ++ox, pixel += op.out_c) {
+                int32_t best = 0;
                 for (py = 0; py < op.pool_h; ++py) {
                     for (px = 0; px < op.pool_w; ++px) {
-                        int8_t value;
+                        const uint8_t first = py == 0 && px == 0;
+                        int32_t acc;
                         tl_conv_2d_at(&op, input, (uint16_t)(oy * op.pool_h + py),
                                       (uint16_t)(ox * op.pool_w + px), patch);
-                        value = tl_units_apply(&units, &channel, tl_dot_ram(row, patch, n));
-                        if ((py == 0 && px == 0) || value > *pixel) {
-                            *pixel = value;
+                        acc = tl_dot_ram(row, patch, n);
+                        if (op.pool_raw) {
+                            if (first || acc > best) {
+                                best = acc;
+                            }
+                        } else {
+                            const int8_t value = tl_units_apply(&units, &channel, acc);
+                            if (first || value > *pixel) {
+                                *pixel = value;
+                            }
                         }
                     }
+                }
+                if (op.pool_raw) {
+                    *pixel = tl_units_apply(&units, &channel, best);
                 }
                 tl_conv_2d_clamp(&op, pixel, 1, 1);
             }

@@ -81,6 +81,11 @@ class Op:
         """RAM the C kernel needs while it runs, besides its input and output."""
         return 0
 
+    def scratch(self, streams: bool, pool=None) -> int:
+        """Bytes of scratch the C kernel takes from the arena: :attr:`scratch_bytes`, plus a
+        decoded row (:attr:`row_bytes`) when the format does not stream its rows."""
+        return self.scratch_bytes + (0 if streams else self.row_bytes)
+
     @property
     def row_bytes(self) -> int:
         """RAM for one row of weights decoded by a format that decodes rows (``STREAMS`` False

@@ -4,7 +4,8 @@ An op's input and output are alive together, and its scratch patch only while it
 activation is dead once the next op has read it. :func:`plan_memory` places each buffer of the
 chain in one arena, largest first, at the lowest offset that overlaps no buffer alive at the
 same time (tflite-micro's ``GreedyMemoryPlanner`` does the same). The model's input and output
-stay the caller's arrays; a RESHAPE moves nothing; and a max pool right after a convolution,
+stay the caller's arrays; a RESHAPE moves nothing; every buffer starts on a 4-byte boundary (a
+kernel may keep int32 in its scratch); and a max pool right after a convolution,
 with windows that do not overlap, is fused into it, so the convolution's full output (the
 largest activation of a small CNN) is never stored.
 
@@ -124,16 +125,19 @@ def plan_memory(model, *, format: str = "int8", fuse: bool = True) -> MemoryPlan
     streams = MODULES[check_format(format)].STREAMS
     kernels = _kernels(check_model(model), fuse)
 
-    def scratch(op):
-        return op.scratch_bytes + (0 if streams else op.row_bytes)
+    def scratch(op, pool=None):
+        return op.scratch(streams, pool)
+
+    def words(size):  # buffers in whole int32 words: a kernel may keep int32 in its scratch
+        return -(-size // 4) * 4
 
     last = len(kernels) - 1
     buffers = []  # [size, first step, last step, key]
     for k, (op, pool) in enumerate(kernels):
         if k < last:
-            buffers.append([(pool or op).n_outputs, k, k + 1, ("output", k)])
-        if scratch(op):
-            buffers.append([scratch(op), k, k, ("scratch", k)])
+            buffers.append([words((pool or op).n_outputs), k, k + 1, ("output", k)])
+        if scratch(op, pool):
+            buffers.append([words(scratch(op, pool)), k, k, ("scratch", k)])
     offsets, placed = {}, []
     for size, first, end, key in sorted(buffers, key=lambda b: (-b[0], b[1])):
         offset, moved = 0, True
@@ -152,9 +156,9 @@ def plan_memory(model, *, format: str = "int8", fuse: bool = True) -> MemoryPlan
                           output_offset=offsets.get(("output", k)),
                           output_bytes=(pool or op).n_outputs,
                           scratch_offset=offsets.get(("scratch", k)),
-                          scratch_bytes=scratch(op)))
+                          scratch_bytes=scratch(op, pool)))
     arena = max((offset + size for offset, size, _, _ in placed), default=0)
     unplanned = sum(op.n_outputs for op, _ in _kernels(model, False)[:-1]) \
-        + sum(scratch(op) for op, _ in kernels)
+        + sum(scratch(op) for op, _ in _kernels(model, False))
     return MemoryPlan(steps=tuple(steps), arena_bytes=arena, unplanned_bytes=unplanned,
                       format=format, fused=fuse)

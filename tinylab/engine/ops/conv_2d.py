@@ -7,7 +7,9 @@ padding filled with the input zero point, so that the folded bias stays exact at
 into a scratch patch, then runs every output channel over it as a fully connected row, with
 its weights pulled through the weight format. A MAX_POOL_2D right after, with windows that do
 not overlap, can be fused into it (:func:`tinylab.engine.memory.plan_memory`): the
-convolution's full output is then never stored.
+convolution's full output is then never stored. The requantization never decreases as the
+accumulator grows (:attr:`Conv2D.pools_accumulators`), so the fused kernel keeps the largest
+accumulator of each pool window and requantizes it once, not once per window position.
 
 Introduced in lesson ``09_cnn``.
 """
@@ -77,6 +79,24 @@ class Conv2D(Op):
     def row_bytes(self) -> int:
         return self.scratch_bytes  # a row is as long as a window
 
+    @property
+    def pools_accumulators(self) -> bool:
+        """Whether a fused max pool may take the largest *accumulator* of its window and
+        requantize it once: ``max(requant(a)) == requant(max(a))`` because the requantization
+        (TFLM's rounding multiply, then the zero point and the clamp) never decreases as its
+        input grows. That holds unless a channel's multiplier is above 1 (a left shift, where
+        ``acc << shift`` may wrap around in 32 bits as it does in TFLM): then each position
+        is requantized."""
+        return bool(np.all(self.requant.shifts <= 0))
+
+    def scratch(self, streams: bool, pool=None) -> int:
+        """The window patch, a decoded row if the format decodes rows, and with a fused pool
+        whose accumulators are pooled (:attr:`pools_accumulators`) while rows stream, one
+        int32 per output channel for the largest accumulators (first in the scratch)."""
+        accumulators = 4 * self.output_shape[-1] if pool is not None and streams \
+            and self.pools_accumulators else 0
+        return accumulators + super().scratch(streams, pool)
+
     def weight_rows(self):
         return self.filters.reshape(len(self.filters), -1)
 
@@ -94,9 +114,11 @@ class Conv2D(Op):
     def c_fields(self, requant: str, weights: str, pool=None) -> list:
         """``pool``: a fused :class:`tinylab.engine.ops.pooling.Pool2D` (max, no overlap)."""
         (in_h, in_w, in_c), (out_h, out_w, out_c) = self.input_shape, self.output_shape
-        pool_fields = [".pool_h = 1", ".pool_w = 1", ".pool_min = -128", ".pool_max = 127"]
+        pool_fields = [".pool_h = 1", ".pool_w = 1", ".pool_raw = 0", ".pool_min = -128",
+                       ".pool_max = 127"]
         if pool is not None:
             pool_fields = [f".pool_h = {pool.kernel[0]}", f".pool_w = {pool.kernel[1]}",
+                           f".pool_raw = {int(self.pools_accumulators)}",
                            f".pool_min = {pool.activation_min}",
                            f".pool_max = {pool.activation_max}"]
         return [f".in_h = {in_h}", f".in_w = {in_w}", f".in_c = {in_c}", f".out_h = {out_h}",
