@@ -370,7 +370,10 @@ def conv_cost_probe(model, x_int8) -> dict:
         firmware = deploy.build_firmware(part, "int8", "uno")
         measured = _on_uno(part, firmware, inputs)
         conv_macs = sum(op.macs for op in part.ops if "CONV" in op.kind)
+        conv = part.ops[0] if role == "layer" else None
         rows.append({"role": role, "ops": f"{start}:{end}",
+                     "fan_in": None if conv is None else int(conv.weight_rows().shape[1]),
+                     "outputs": None if conv is None else conv.n_outputs,
                      "what": " + ".join(op.kind for op in part.ops),
                      "names": [op.name for op in part.ops], "conv_macs": conv_macs,
                      "macs": part.macs, "cycles_mean": measured["cycles_mean"],
@@ -753,7 +756,9 @@ def run(limit: int | None = None) -> dict:
         if probe:
             entry["dense_reference"] = {
                 "layer": probe["layer"], "layer_cycles_per_mac": probe["layer_cycles_per_mac"],
-                "inner_loop_cycles_per_mac": probe["cycles_per_mac"]}
+                "inner_loop_cycles_per_mac": probe["cycles_per_mac"],
+                "cycles_per_unit": probe["cycles_per_unit"],
+                "cycles_per_call": probe["cycles_per_call"]}
         entry["goals"] = goals(entry)
         out["cnns"][key] = entry
     return out
@@ -908,6 +913,17 @@ def _cnn_rows(entry: dict) -> list:
     return rows
 
 
+def dense_equivalent_cycles(fan_in: int, outputs: int, dense: dict) -> float:
+    """What a dense int8 layer with the same fan-in and as many outputs would cost, from the
+    dense probe's parts: a call, and per output its requantization and ``fan_in`` MACs.
+
+    A convolution's cost per MAC depends on its fan-in (``k_h * k_w * in_c``) far more than on
+    being a convolution: every output pays one exact rescale whatever its number of products.
+    This separates the two: the convolution's cycles over a dense layer of its shape."""
+    return dense["cycles_per_call"] + outputs * (dense["cycles_per_unit"]
+                                                 + fan_in * dense["inner_loop_cycles_per_mac"])
+
+
 def _conv_rows(entry: dict) -> list:
     probe, dense = entry["conv_probe"], entry.get("dense_reference")
     rows = []
@@ -917,18 +933,23 @@ def _conv_rows(entry: dict) -> list:
                 "whole": "the whole model"}.get(r["role"]) \
             or " + ".join(f"`{n}`" for n in r["names"])
         per_mac = r["cycles_per_mac"]
+        shaped = ""
+        if r.get("fan_in") is not None and dense and "cycles_per_unit" in dense:
+            equivalent = dense_equivalent_cycles(r["fan_in"], r["outputs"], dense)
+            shaped = f"{r['fan_in']} x {r['outputs']:,}: {r['cycles_mean'] / equivalent:.2f}x"
         rows.append([entry["settings"]["architecture"], what, f"`ops[{r['ops']}]`",
                      f"{r['conv_macs']:,}", f"{r['cycles_mean']:,.0f}",
                      "" if per_mac is None else f"{per_mac:.1f}",
                      "" if per_mac is None or not dense else
                      f"{per_mac / dense['layer_cycles_per_mac']:.2f}x",
+                     shaped,
                      f"{100 * r['bit_exact']:.0f}"])
     if dense:
         in_model = probe["in_model_cycles_per_mac"]
         rows.append([entry["settings"]["architecture"],
                      "the convolutions inside the whole model (whole - after)", "",
                      f"{probe['chain']['conv_macs']:,}", "", f"{in_model:.1f}",
-                     f"{in_model / dense['layer_cycles_per_mac']:.2f}x", ""])
+                     f"{in_model / dense['layer_cycles_per_mac']:.2f}x", "", ""])
     return rows
 
 
@@ -1057,9 +1078,16 @@ def _cnn_docs(result: dict) -> str:
           "convolutions and the whole model are measured on the same examples: inside the "
           "whole model the convolutions cost (whole - the ops after them) / their MACs, which "
           "can differ from their cost alone (the compiler inlines the kernels' helpers "
-          "differently when several ops share them).\n\n"
+          "differently when several ops share them). The last column compares each "
+          "convolution with a dense layer of its shape (its fan-in `k_h * k_w * in_c` and "
+          "as many outputs, before the pool), costed from the dense probe's parts "
+          "(`dense_equivalent_cycles`: a call, then per output one requantization and "
+          "fan-in MACs): a first convolution on a one-channel image has 9 products per "
+          "output against one exact rescale each, and so would a dense layer of 9 inputs.\n\n"
         + markdown_table(["model", "ops", "slice", "conv MACs", "cycles / inference",
-                          "cycles / conv MAC", "vs the dense layer", "bit-exact %"], conv_rows)
+                          "cycles / conv MAC", "vs the dense layer",
+                          "vs a dense layer of its shape (fan-in x outputs)", "bit-exact %"],
+                         conv_rows)
         + "\n\nGoals (issue 14).\n\n"
         + markdown_table(["model", "goal", "measured", "goal met"], _cnn_goal_rows(result)))
     return how

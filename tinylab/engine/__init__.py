@@ -40,7 +40,8 @@ Introduced in lesson ``07_deploy``; the convolutions in lesson ``09_cnn``.
 
 from __future__ import annotations
 
-from . import c_source, c_text, fixed_point, flatbuffer, formats, graph, memory, ops, reference, requant
+from . import (c_source, c_text, fixed_point, flatbuffer, formats, graph, memory, ops, reference,
+               requant)
 from .c_source import generate_c
 from .fixed_point import (ACTIVATIONS, multiply_by_quantized_multiplier, quantize_multiplier,
                           rounding_divide_by_pot, saturating_rounding_doubling_high_mul)

@@ -36,7 +36,7 @@ def kernel_text(names) -> str:
 
 
 def _c_name(op) -> str:
-    """``op_conv_2d.c`` -> ``tl_conv_2d``: the op's C type is that plus ``_t``, its call ``_run``."""
+    """``op_conv_2d.c`` -> ``tl_conv_2d``: the op's C type adds ``_t``, its call ``_run``."""
     return "tl_" + op.c_kernel[len("op_"):-len(".c")]
 
 

@@ -175,7 +175,7 @@ class OpContext:
         return ACTIVATIONS[code]
 
     def layer_name(self, slot: int) -> str:
-        """The Keras layer's name from its weights' tensor name ("model/logits/MatMul" -> "logits")."""
+        """The Keras layer's name from its weights' tensor's ("model/logits/MatMul": "logits")."""
         parts = self._input(slot)["name"].split(";")[0].split("/")
         return parts[-2] if len(parts) > 1 and parts[-2] else f"{self.kind.lower()} {self.position}"
 
@@ -234,7 +234,8 @@ def read_tflite(tflite_bytes) -> IntegerModel:
             raise ValueError(f"operator {position} ({name}) does not read the previous "
                              f"operator's output: the engine runs a chain of layers")
         ops.append(OPS[name](OpContext(name, position, op, tensors, schema)))
-        if ops[-1].n_inputs != (ops[-2].n_outputs if len(ops) > 1 else int(np.prod(first["shape"]))):
+        previous = ops[-2].n_outputs if len(ops) > 1 else int(np.prod(first["shape"]))
+        if ops[-1].n_inputs != previous:
             raise ValueError(f"operator {position} ({name}) reads {ops[-1].n_inputs} values, "
                              f"not what the previous operator writes")
         current = op.outputs[0]

@@ -94,11 +94,13 @@ class Op:
         return 0
 
     def run(self, x) -> np.ndarray:
-        """TFLM's arithmetic on a batch: int array ``(n, *input_shape)`` -> int8 ``(n, *output_shape)``."""
+        """TFLM's arithmetic on a batch: ints ``(n, *input_shape)`` -> int8, ``(n, *output_shape)``.
+        """
         raise NotImplementedError
 
     def c_fields(self, weights: str | None) -> list:
-        """The C struct's fields, ``".name = value"`` strings (``weights``: the weights' initializer)."""
+        """The C struct's fields as ``".name = value"`` strings, from the initializers of its
+        parts (keyword arguments as the op needs them: ``requant``, ``weights``, ``pool``)."""
         raise NotImplementedError
 
     def summary(self) -> str:

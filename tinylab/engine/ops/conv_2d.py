@@ -135,7 +135,7 @@ class Conv2D(Op):
 
 
 def from_tflite(context) -> Conv2D:
-    """The convolution of a CONV_2D operator (``context``: :class:`tinylab.engine.flatbuffer.OpContext`)."""
+    """The convolution of a CONV_2D operator (``context``: a flatbuffer ``OpContext``)."""
     options = context.options
     if (options.dilationHFactor, options.dilationWFactor) != (1, 1):
         raise ValueError(f"{context.where} is dilated ({options.dilationHFactor}x"

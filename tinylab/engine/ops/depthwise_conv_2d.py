@@ -108,7 +108,7 @@ class DepthwiseConv2D(Op):
 
 
 def from_tflite(context) -> DepthwiseConv2D:
-    """The layer of a DEPTHWISE_CONV_2D operator (``context``: :class:`tinylab.engine.flatbuffer.OpContext`)."""
+    """The layer of a DEPTHWISE_CONV_2D operator (``context``: a flatbuffer ``OpContext``)."""
     options = context.options
     if (options.dilationHFactor, options.dilationWFactor) != (1, 1):
         raise ValueError(f"{context.where} is dilated ({options.dilationHFactor}x"

@@ -129,7 +129,7 @@ class FullyConnected(Op):
 
 
 def from_tflite(context) -> FullyConnected:
-    """The layer of a FULLY_CONNECTED operator (``context``: :class:`tinylab.engine.flatbuffer.OpContext`)."""
+    """The layer of a FULLY_CONNECTED operator (``context``: a flatbuffer ``OpContext``)."""
     options = context.options
     if options.weightsFormat != 0:
         raise ValueError(f"{context.where} stores its weights shuffled (weights_format "
