@@ -63,6 +63,44 @@ def test_a_per_tensor_convolution_in_c_equals_the_reference(format, tmp_path):
     np.testing.assert_array_equal(engine_c.host_run(program, x, 4), engine.run_int8(model, x))
 
 
+def _conv_then_pool(output_scale):
+    """conv 2x2 (5x5x2 -> 4x4x3, ReLU) then a fusable 2x2 max pool (-> 2x2x3), random weights."""
+    rng = np.random.default_rng(3)
+    requant = Requant.from_scales(input_scale=1.0, weight_scales=[1.0, 0.5, 0.25],
+                                  output_scale=output_scale, output_zero_point=-20,
+                                  activation="RELU", bias=rng.integers(-300, 300, 3),
+                                  n_channels=3)
+    conv = Conv2D(name="conv", input_shape=(5, 5, 2), output_shape=(4, 4, 3), input_scale=1.0,
+                  input_zero_point=7, output_scale=output_scale, output_zero_point=-20,
+                  filters=rng.integers(-127, 128, (3, 2, 2, 2)).astype(np.int8),
+                  strides=(1, 1), padding="VALID", pads=(0, 0), requant=requant,
+                  activation="RELU")
+    pool = Pool2D(name="pool", input_shape=(4, 4, 3), output_shape=(2, 2, 3),
+                  input_scale=output_scale, input_zero_point=-20, output_scale=output_scale,
+                  output_zero_point=-20, average=False, kernel=(2, 2), strides=(2, 2),
+                  padding="VALID", pads=(0, 0), activation="NONE", activation_min=-128,
+                  activation_max=127)
+    return engine.IntegerModel(ops=(conv, pool), input_shape=(5, 5, 2), output_shape=(2, 2, 3),
+                               input_scale=1.0, input_zero_point=7, output_scale=output_scale,
+                               output_zero_point=-20, model_hash="0000f00d")
+
+
+@pytest.mark.parametrize("format", engine.FORMATS)
+@pytest.mark.parametrize("output_scale", [900.0, 0.5])
+def test_a_fused_pool_is_exact_whether_it_pools_accumulators_or_outputs(output_scale, format,
+                                                                        tmp_path):
+    # a multiplier above 1 (output scale 0.5: shifts left) pools requantized outputs; below 1
+    # the largest accumulator, requantized once
+    model = _conv_then_pool(output_scale)
+    conv = model.ops[0]
+    assert conv.pools_accumulators == (output_scale == 900.0)
+    assert [step.label for step in engine.plan_memory(model).steps] == [
+        "CONV_2D + MAX_POOL_2D (fused)"]
+    x = np.random.default_rng(4).integers(-128, 128, (400, 50)).astype(np.int8)
+    program = engine_c.host_build(model, format, tmp_path)
+    np.testing.assert_array_equal(engine_c.host_run(program, x, 12), engine.run_int8(model, x))
+
+
 def test_pooling_rounds_and_clips_as_tflm_by_hand():
     def pool(average, padding, pads, out_hw):
         return Pool2D(name="p", input_shape=(2, 3, 1), output_shape=out_hw + (1,),
