@@ -14,7 +14,7 @@ static void tl_bits_start(tl_bits_t *bits, const uint8_t *flash)
     bits->left = 0;
 }
 
-static uint8_t tl_bit(tl_bits_t *bits)
+TL_UNUSED static uint8_t tl_bit(tl_bits_t *bits)
 {
     if (bits->left == 0) {
         bits->byte = TL_U8(bits->next);

@@ -27,13 +27,22 @@ typedef struct {
     uint8_t gap_bits;
 } tl_source_t;
 
+/* The next count (1 to 8) bits, most significant first: the rest of the current byte, then
+ * the top of the next when the gap spans two bytes. Whole bits at a time, not bit by bit. */
 static uint8_t tl_read_bits(tl_bits_t *bits, uint8_t count)
 {
-    uint8_t value = 0;
-    while (count--) {
-        value = (uint8_t)((value << 1) | tl_bit(bits));
+    uint8_t have, need, value;
+    if (bits->left >= count) {
+        bits->left = (uint8_t)(bits->left - count);
+        return (uint8_t)((bits->byte >> bits->left) & ((1u << count) - 1u));
     }
-    return value;
+    have = bits->left;
+    need = (uint8_t)(count - have);
+    value = (uint8_t)(bits->byte & ((1u << have) - 1u));
+    bits->byte = TL_U8(bits->next);
+    ++bits->next;
+    bits->left = (uint8_t)(8u - need);
+    return (uint8_t)((value << need) | (bits->byte >> bits->left));
 }
 
 static TL_INLINE void tl_source_start(tl_source_t *source, const tl_weights_t *weights)
