@@ -166,6 +166,17 @@ class OpContext:
             raise ValueError(f"{self.where}: {bias.size} biases for {n_channels} channels")
         return bias
 
+    def requant(self, n_channels: int):
+        """The op's epilogue from its scales, the weights of input 1 and the bias of input 2."""
+        from .requant import Requant
+
+        return Requant.from_scales(input_scale=self.input_scale,
+                                   weight_scales=self.weight_scales(1),
+                                   output_scale=self.output_scale,
+                                   output_zero_point=self.output_zero_point,
+                                   activation=self.activation(),
+                                   bias=self.bias(2, n_channels), n_channels=n_channels)
+
     def activation(self) -> str:
         code = getattr(self.options, "fusedActivationFunction", 0)
         if code not in ACTIVATIONS:

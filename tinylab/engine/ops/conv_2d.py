@@ -22,7 +22,7 @@ import numpy as np
 
 from ..graph import Op, frozen
 from ..requant import Requant, folded_bias
-from .window import PADDINGS, output_size, padding_before, windows
+from .window import geometry, windows
 
 __all__ = ["KIND", "Conv2D", "from_tflite"]
 
@@ -136,34 +136,16 @@ class Conv2D(Op):
 
 def from_tflite(context) -> Conv2D:
     """The convolution of a CONV_2D operator (``context``: a flatbuffer ``OpContext``)."""
-    options = context.options
-    if (options.dilationHFactor, options.dilationWFactor) != (1, 1):
-        raise ValueError(f"{context.where} is dilated ({options.dilationHFactor}x"
-                         f"{options.dilationWFactor}); the engine runs dilation 1")
     in_h, in_w, in_c = context.spatial_input()
     filters = context.constant(1, "INT8", ndim=4)
     out_c, k_h, k_w, filter_c = filters.shape
     if filter_c != in_c:
         raise ValueError(f"{context.where} is a grouped convolution ({in_c} input channels, "
                          f"{filter_c} per filter); the engine runs groups of 1")
-    strides = (int(options.strideH), int(options.strideW))
-    padding = PADDINGS[options.padding]
-    out_h = output_size(padding, in_h, k_h, strides[0])
-    out_w = output_size(padding, in_w, k_w, strides[1])
-    if context.output_size != out_h * out_w * out_c:
-        raise ValueError(f"{context.where}: its output holds {context.output_size} values, not "
-                         f"{out_h}x{out_w}x{out_c}")
-    requant = Requant.from_scales(input_scale=context.input_scale,
-                                  weight_scales=context.weight_scales(1),
-                                  output_scale=context.output_scale,
-                                  output_zero_point=context.output_zero_point,
-                                  activation=context.activation(), bias=context.bias(2, out_c),
-                                  n_channels=out_c)
+    strides, padding, (out_h, out_w), pads = geometry(context, (k_h, k_w), out_c)
     return Conv2D(name=context.layer_name(1), input_shape=(in_h, in_w, in_c),
                   output_shape=(out_h, out_w, out_c), input_scale=context.input_scale,
                   input_zero_point=context.input_zero_point, output_scale=context.output_scale,
                   output_zero_point=context.output_zero_point,
-                  filters=frozen(filters, np.int8), strides=strides, padding=padding,
-                  pads=(padding_before(in_h, k_h, strides[0], out_h),
-                        padding_before(in_w, k_w, strides[1], out_w)),
-                  requant=requant, activation=context.activation())
+                  filters=frozen(filters, np.int8), strides=strides, padding=padding, pads=pads,
+                  requant=context.requant(out_c), activation=context.activation())

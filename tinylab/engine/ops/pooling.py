@@ -18,7 +18,7 @@ import numpy as np
 
 from ..fixed_point import activation_range
 from ..graph import Op
-from .window import PADDINGS, output_size, padding_before, windows
+from .window import geometry, windows
 
 __all__ = ["KINDS", "Pool2D", "from_tflite"]
 
@@ -105,13 +105,7 @@ def from_tflite(context) -> Pool2D:
         raise ValueError(f"{context.where} changes the quantization; TFLM's int8 pooling "
                          f"keeps it (convert with tl.convert.to_tflite)")
     kernel = (int(options.filterHeight), int(options.filterWidth))
-    strides = (int(options.strideH), int(options.strideW))
-    padding = PADDINGS[options.padding]
-    out_h = output_size(padding, in_h, kernel[0], strides[0])
-    out_w = output_size(padding, in_w, kernel[1], strides[1])
-    if context.output_size != out_h * out_w * c:
-        raise ValueError(f"{context.where}: its output holds {context.output_size} values, not "
-                         f"{out_h}x{out_w}x{c}")
+    strides, padding, (out_h, out_w), pads = geometry(context, kernel, c)
     activation = context.activation()
     low, high = activation_range(activation, context.output_scale, context.output_zero_point)
     return Pool2D(name=f"{context.kind.lower()} {context.position}",
@@ -120,7 +114,5 @@ def from_tflite(context) -> Pool2D:
                   output_scale=context.output_scale,
                   output_zero_point=context.output_zero_point,
                   average=context.kind == KINDS[1], kernel=kernel, strides=strides,
-                  padding=padding,
-                  pads=(padding_before(in_h, kernel[0], strides[0], out_h),
-                        padding_before(in_w, kernel[1], strides[1], out_w)),
-                  activation=activation, activation_min=low, activation_max=high)
+                  padding=padding, pads=pads, activation=activation, activation_min=low,
+                  activation_max=high)

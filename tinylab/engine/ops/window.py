@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PADDINGS", "output_size", "padding_before", "windows"]
+__all__ = ["PADDINGS", "output_size", "padding_before", "geometry", "windows"]
 
 #: The flatbuffer's Padding enum.
 PADDINGS = {0: "SAME", 1: "VALID"}
@@ -28,6 +28,31 @@ def padding_before(size: int, filter_size: int, stride: int, out_size: int) -> i
     """Rows (or columns) of padding before the input along one axis."""
     total = max((out_size - 1) * stride + filter_size - size, 0)
     return total // 2
+
+
+def geometry(context, kernel, channels: int):
+    """``(strides, padding, (out_h, out_w), pads)`` of a convolution or pool operator.
+
+    ``context`` is the operator's flatbuffer ``OpContext``; ``kernel`` its ``(k_h, k_w)``;
+    ``channels`` its output channels, to check the output tensor's size. A dilated operator
+    is refused.
+    """
+    options = context.options
+    dilation = (getattr(options, "dilationHFactor", 1), getattr(options, "dilationWFactor", 1))
+    if dilation != (1, 1):
+        raise ValueError(f"{context.where} is dilated ({dilation[0]}x{dilation[1]}); the engine "
+                         f"runs dilation 1")
+    in_h, in_w, _ = context.spatial_input()
+    strides = (int(options.strideH), int(options.strideW))
+    padding = PADDINGS[options.padding]
+    out_h = output_size(padding, in_h, kernel[0], strides[0])
+    out_w = output_size(padding, in_w, kernel[1], strides[1])
+    if context.output_size != out_h * out_w * channels:
+        raise ValueError(f"{context.where}: its output holds {context.output_size} values, not "
+                         f"{out_h}x{out_w}x{channels}")
+    pads = (padding_before(in_h, kernel[0], strides[0], out_h),
+            padding_before(in_w, kernel[1], strides[1], out_w))
+    return strides, padding, (out_h, out_w), pads
 
 
 def windows(x, kernel, strides, pads, out_hw, fill) -> np.ndarray:
