@@ -196,45 +196,53 @@ def test_quantize_inputs_matches_convert_predict(mlps, flatbuffers, digits):
 
 # --------------------------------------------------------------------------- weight formats
 
-def _decode_rows(values, gaps, shape):
-    return prune._decode(values, gaps, int(np.prod(shape))).reshape(shape)
-
-
-@pytest.mark.parametrize("name", ["pruned", "shared"])
-def test_sparse_streams_give_the_weights_back(name, mlps):
+@pytest.mark.parametrize("name", ["pruned", "shared_per_tensor", "student"])
+def test_sparse_entries_give_the_weights_back(name, mlps):
+    # per row a count, then (gap, weight) entries: EIE's byte when the layer holds <= 15
+    # distinct weights (4-bit sharing, one scale per layer), else a gap byte and an int8
     for layer in mlps[name].layers:
-        gap_bits = layer.gap_bits
-        assert gap_bits == prune.INDEX_BITS["dense"]  # lesson 04's layout
-        streams = engine.weight_streams(layer, "sparse")
-        assert np.all(streams["gaps"] < 2 ** gap_bits)
-        assert len(streams["gap_bytes"]) == -(-streams["n_entries"] * gap_bits // 8)
-        unpacked = np.unpackbits(np.frombuffer(streams["gap_bytes"], np.uint8))
-        unpacked = unpacked[:streams["n_entries"] * gap_bits].reshape(-1, gap_bits)
-        np.testing.assert_array_equal(unpacked @ (1 << np.arange(4, -1, -1)), streams["gaps"])
-        np.testing.assert_array_equal(_decode_rows(streams["values"], streams["gaps"],
-                                                   layer.weights.shape), layer.weights)
+        stored = engine.formats.store(layer, "sparse")
+        assert stored.layout == ("shared" if name == "shared_per_tensor" else "wide")
+        np.testing.assert_array_equal(engine.formats.sparse.decode(stored, layer.n_inputs),
+                                      layer.weights)
+        gaps, counts = stored.details["gaps"], stored.details["counts"]
+        assert counts.sum() == stored.n_entries >= np.count_nonzero(layer.weights)
+        assert gaps.max(initial=0) <= engine.formats.sparse.GAP_LIMITS[stored.layout]
+        per_entry = 1 if stored.layout == "shared" else 2
+        assert stored.array("entries").nbytes == per_entry * stored.n_entries
+
+
+def test_sparse_fillers_bridge_long_gaps():
+    row = np.zeros(40, np.int8)
+    row[[0, 17, 39]] = [3, -2, 5]
+    gaps, values = engine.formats.sparse.row_entries(row, 15)
+    # 16 zeros before column 17: a filler stands on column 16 (15 zeros skipped)
+    np.testing.assert_array_equal(gaps, [0, 15, 0, 15, 5])
+    np.testing.assert_array_equal(values, [3, 0, -2, 0, 5])
 
 
 @pytest.mark.parametrize("name", ["pruned", "shared", "shared_per_tensor"])
 def test_huffman_streams_give_the_weights_back(name, mlps):
     for layer in mlps[name].layers:
-        streams = engine.weight_streams(layer, "huffman")
-        tables = streams["weight_table"], streams["gap_table"]
-        indices, gaps = (huffman.decode(t["bits"], t["code"], n_bits=t["n_bits"]) for t in tables)
-        values = np.append(streams["codebook"], 0)[indices]
-        np.testing.assert_array_equal(_decode_rows(values, gaps, layer.weights.shape),
-                                      layer.weights)
-        for table in tables:  # the C table: counts per length, symbols in canonical order
-            assert table["counts"].sum() == len(table["code"]) == table["symbols"].size
-            assert table["code"].max_length <= engine.MAX_CODE_BITS
+        stored = engine.formats.store(layer, "huffman")
+        details = stored.details
+        values = np.append(details["codebook"], 0)[details["indices"]]
+        flat = np.zeros(layer.weights.size, np.int64)
+        column = -1
+        for gap, value in zip(details["gaps"], values):
+            column += int(gap) + 1
+            flat[column] = value
+        np.testing.assert_array_equal(flat.reshape(layer.weights.shape), layer.weights)
+        for code in (details["weight_code"], details["gap_code"]):
+            assert code.max_length <= engine.formats.huffman.MAX_CODE_BITS
 
 
 def test_weight_sharing_bounds_the_codebook(mlps):
     # per tensor, a 4-bit sharing with a reserved filler leaves at most 15 int8 values per
     # layer; per channel, each unit scales the 15 centroids differently, giving more
     for layer in mlps["shared_per_tensor"].layers:
-        assert len(engine.weight_streams(layer, "huffman")["codebook"]) <= 15
-    per_channel = [len(engine.weight_streams(layer, "huffman")["codebook"])
+        assert len(engine.formats.store(layer, "huffman").details["codebook"]) <= 15
+    per_channel = [len(engine.formats.store(layer, "huffman").details["codebook"])
                    for layer in mlps["shared"].layers]
     assert max(per_channel) > 15
 
@@ -291,7 +299,9 @@ def test_generated_c_compiles_for_the_atmega328p(name, mlps, tmp_path):
     for format, size in sizes.items():
         print(f"{name} {format}: object {size['object']}, program {size['program']}")
         assert size["object"]["data"] == 0  # every table is in flash, none copied to RAM
-        assert size["object"]["bss"] == engine.plan_memory(mlps[name]).arena_bytes
+        # the arena, and the sparse format's codebook in RAM (16 bytes, aligned to 16)
+        codebook = 16 if format == "sparse" else 0
+        assert size["object"]["bss"] == engine.plan_memory(mlps[name]).arena_bytes + codebook
     if name == "shared":  # 90% pruned, 4-bit shared: each format stores less than the last
         flash = [sizes[format]["object"]["text"] for format in engine.FORMATS]
         assert flash[0] > 3 * flash[1] and flash[1] > flash[2]

@@ -298,11 +298,12 @@ def test_unfused_c_is_bit_exact_too(format, cnns, inputs, tmp_path):
     np.testing.assert_array_equal(got, engine.run_int8(model, inputs["cnn"]))
 
 
-def test_sparse_conv_streams_use_8_bit_gaps_and_fillers(cnns):
+def test_sparse_conv_rows_store_only_their_entries(cnns):
     conv = cnns["pruned_cnn"].ops[2]
-    streams = engine.weight_streams(conv, "sparse")
-    assert conv.gap_bits == 8 and streams["gaps"].max() == 255  # a filler bridged a long run
-    assert streams["n_entries"] < 0.2 * conv.n_weights
+    stored = engine.formats.store(conv, "sparse")
+    rows = conv.weight_rows()
+    np.testing.assert_array_equal(engine.formats.sparse.decode(stored, rows.shape[1]), rows)
+    assert stored.n_entries < 0.2 * conv.n_weights
 
 
 @pytest.mark.parametrize("format", engine.FORMATS)

@@ -34,11 +34,13 @@
 #define TL_FLASH PROGMEM
 #define TL_U8(p) pgm_read_byte(p)
 #define TL_I32(p) ((int32_t)pgm_read_dword(p))
+#define TL_I16(p) ((int16_t)pgm_read_word(p))
 #define TL_COPY(to, from, n) memcpy_P((to), (from), (n))
 #else
 #define TL_FLASH
 #define TL_U8(p) (*(const uint8_t *)(p))
 #define TL_I32(p) (*(p))
+#define TL_I16(p) (*(p))
 #define TL_COPY(to, from, n) memcpy((to), (from), (n))
 #endif
 
@@ -175,6 +177,7 @@ static uint32_t tl_high_mul(uint32_t a, uint32_t b, uint8_t *inexact)
 /* From a layer's int32 accumulator to its int8 output, one output unit at a time. */
 typedef struct {
     const int32_t *bias;       /* one per output unit, or NULL */
+    const int16_t *bias16;     /* the same in 16 bits, when every bias fits (else NULL) */
     const int32_t *multiplier; /* Q0.31 fixed point: one per unit if per_channel, else one */
     const int8_t *shift;       /* power-of-two exponent of each multiplier */
     int16_t output_offset;     /* the output zero point */
@@ -244,6 +247,7 @@ TL_UNUSED static int16_t tl_rescale(int32_t a, int32_t b, uint8_t exponent)
 typedef struct {
     const tl_requant_t *q;
     const int32_t *bias, *multiplier;
+    const int16_t *bias16;
     const int8_t *shift;
     uint8_t relu; /* activation_min is the output zero point or above: a ReLU */
 } tl_units_t;
@@ -257,6 +261,7 @@ static TL_INLINE void tl_units_start(tl_units_t *units, const tl_requant_t *q)
 {
     units->q = q;
     units->bias = q->bias;
+    units->bias16 = q->bias16;
     units->multiplier = q->multiplier;
     units->shift = q->shift;
     units->relu = q->activation_min >= q->output_offset;
@@ -267,7 +272,10 @@ static TL_INLINE void tl_units_fetch(tl_units_t *units, tl_channel_t *channel)
     channel->shift = (int8_t)TL_U8(units->shift);
     channel->multiplier = TL_I32(units->multiplier);
     channel->bias = 0;
-    if (units->bias) {
+    if (units->bias16) {
+        channel->bias = TL_I16(units->bias16);
+        ++units->bias16;
+    } else if (units->bias) {
         channel->bias = TL_I32(units->bias);
         ++units->bias;
     }

@@ -41,13 +41,12 @@ Introduced in lesson ``07_deploy``; the convolutions in lesson ``09_cnn``.
 from __future__ import annotations
 
 from . import (c_source, c_text, fixed_point, flatbuffer, formats, graph, memory, ops, reference,
-               requant)
+               requant, storage)
 from .c_source import generate_c
 from .fixed_point import (ACTIVATIONS, multiply_by_quantized_multiplier, quantize_multiplier,
                           rounding_divide_by_pot, saturating_rounding_doubling_high_mul)
 from .flatbuffer import read_tflite
-from .formats import FORMATS, weight_streams
-from .formats.huffman import MAX_CODE_BITS
+from .formats import FORMATS, store
 from .graph import IntegerModel, Op
 from .memory import MemoryPlan, plan_memory
 from .ops import SUPPORTED_OPS
@@ -58,13 +57,15 @@ from .ops.mean import Mean
 from .ops.pooling import Pool2D
 from .ops.reshape import Reshape
 from .reference import quantize_inputs, run_int8
+from .storage import ModelStorage, OpStorage, model_storage, op_storage
 
-__all__ = ["FORMATS", "SUPPORTED_OPS", "ACTIVATIONS", "MAX_CODE_BITS", "IntegerModel", "Op",
+__all__ = ["FORMATS", "SUPPORTED_OPS", "ACTIVATIONS", "IntegerModel", "Op",
            "FullyConnected", "Conv2D", "DepthwiseConv2D", "Pool2D", "Mean", "Reshape",
            "MemoryPlan", "read_tflite", "quantize_multiplier",
            "saturating_rounding_doubling_high_mul", "rounding_divide_by_pot",
-           "multiply_by_quantized_multiplier", "quantize_inputs", "run_int8", "weight_streams",
-           "plan_memory", "generate_c",
+           "multiply_by_quantized_multiplier", "quantize_inputs", "run_int8", "store",
+           "model_storage", "op_storage", "ModelStorage", "OpStorage", "plan_memory",
+           "generate_c",
            # modules
            "c_source", "c_text", "fixed_point", "flatbuffer", "formats", "graph", "memory",
-           "ops", "reference", "requant"]
+           "ops", "reference", "requant", "storage"]

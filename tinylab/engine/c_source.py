@@ -1,8 +1,8 @@
 """The model as C99 source: the kernels it needs, its data in flash, its arena, its run function.
 
 :func:`generate_c` writes a header (the contract a sketch uses) and a source file that holds,
-in order: ``boards/engine/common.c``; the weight format's C (``format_<name>.c``, and
-``bits.c`` for the compressed ones); the C file of each kind of op the model uses
+in order: ``boards/engine/common.c``; the weight format's C (``format_<name>.c``); the C
+file of each kind of op the model uses
 (``op_<kind>.c``); then per step of the :func:`tinylab.engine.memory.plan_memory` plan the
 op's arrays and its description (``static const tl_<kind>_t tl_op_<i> TL_FLASH``), the arena,
 and ``tl_model_run``, one call per step.
@@ -15,7 +15,8 @@ from __future__ import annotations
 from .._paths import BOARDS_DIR
 from ..export import banner, check_c_name
 from .c_text import c_float
-from .formats import MODULES, check_format
+from .formats import MODULES, c_arrays, check_format
+from .formats.stored import c_source
 from .memory import plan_memory
 from .reference import check_model
 
@@ -43,14 +44,12 @@ def _c_name(op) -> str:
 def _step_source(step, i: int, format: str):
     """The arrays and the flash description of step ``i``."""
     op, prefix, arrays, fields = step.op, f"tl_op_{i}", "", {}
-    if hasattr(op, "c_arrays"):
-        requant_arrays, fields["requant"] = op.c_arrays(prefix)
+    if hasattr(op, "requant_flash"):
+        requant_arrays, fields["requant"] = c_source(*op.requant_flash(), prefix)
         arrays += requant_arrays
     rows = op.weight_rows()
     if rows is not None:
-        module = MODULES[format]
-        weight_arrays, fields["weights"] = module.c_arrays(module.streams(rows, op.gap_bits),
-                                                           prefix)
+        weight_arrays, fields["weights"] = c_arrays(MODULES[format].store(rows), prefix)
         arrays += weight_arrays
     if step.pool is not None:
         fields["pool"] = step.pool
@@ -134,7 +133,7 @@ def generate_c(model, format: str = "int8", name: str = "tl_model", *, fuse: boo
     ----------
     model : IntegerModel
     format : {"int8", "sparse", "huffman"}
-        See :func:`tinylab.engine.weight_streams`.
+        See :func:`tinylab.engine.formats.store`.
     name : str
         The files' base name and include guard, a C identifier. The C symbols are fixed by
         the contract (one model per firmware).

@@ -46,9 +46,6 @@ class Op:
     kind = ""
     #: The C file of ``boards/engine/`` that runs it, None for an op that moves no data.
     c_kernel = None
-    #: Bits of a relative index in the sparse formats (Deep Compression: 5 for fully
-    #: connected layers, 8 for convolutions; :data:`tinylab.prune.INDEX_BITS`).
-    gap_bits = 8
 
     @property
     def n_inputs(self) -> int:

@@ -98,29 +98,37 @@ class Requant:
         return np.clip(scaled + self.output_zero_point, self.activation_min,
                        self.activation_max).astype(np.int8)
 
-    def c_arrays(self, prefix: str, folded_bias) -> tuple:
-        """C arrays and the ``tl_requant_t`` initializer, with ``folded_bias`` (int32 per
-        channel, or None) in place of the bias: see :func:`folded_bias`."""
-        from .c_text import c_array
+    def flash(self, folded_bias) -> tuple:
+        """What the C epilogue reads from flash: ``(arrays, fields)``, the
+        :class:`~tinylab.engine.formats.stored.Array` records and the ``tl_requant_t``
+        initializer, with ``folded_bias`` (int32 per channel, or None) in place of the bias
+        (see :func:`folded_bias`). The bias is stored in 16 bits when every value fits, else
+        in 32; the multiplier and shift once per layer unless the scales are per channel."""
+        from .formats.stored import Array
 
         multipliers = np.asarray(self.multipliers, dtype=np.int64)
         if multipliers.min(initial=0) < 0 or multipliers.max(initial=0) >= 2 ** 31:
             # the C rescale (common.c, tl_rescale) relies on 0 <= multiplier < 2^31, which
             # quantize_multiplier guarantees for the non-negative scales of a real model
-            raise ValueError(f"{prefix}: multipliers must lie in [0, 2**31), as "
-                             f"tl.engine.quantize_multiplier makes them")
-        arrays = [c_array("int32_t", f"{prefix}_multiplier", self.multipliers),
-                  c_array("int8_t", f"{prefix}_shift", self.shifts)]
-        bias = "0"
+            raise ValueError("multipliers must lie in [0, 2**31), as "
+                             "tl.engine.quantize_multiplier makes them")
+        arrays = [Array("multiplier", "int32_t", self.multipliers, "requantization"),
+                  Array("shift", "int8_t", self.shifts, "requantization")]
+        bias, bias16 = "0", "0"
         if folded_bias is not None:
-            arrays.insert(0, c_array("int32_t", f"{prefix}_bias", folded_bias))
-            bias = f"{prefix}_bias"
-        init = (f"{{.bias = {bias}, .multiplier = {prefix}_multiplier, .shift = {prefix}_shift, "
-                f".output_offset = {self.output_zero_point}, "
-                f".activation_min = {self.activation_min}, "
-                f".activation_max = {self.activation_max}, "
-                f".per_channel = {int(self.per_channel)}}}")
-        return "".join(arrays), init
+            folded = np.asarray(folded_bias, dtype=np.int64)
+            if np.all((folded >= -2 ** 15) & (folded < 2 ** 15)):
+                arrays.insert(0, Array("bias", "int16_t", folded, "biases"))
+                bias16 = "{prefix}_bias"
+            else:
+                arrays.insert(0, Array("bias", "int32_t", folded, "biases"))
+                bias = "{prefix}_bias"
+        fields = (("bias", bias), ("bias16", bias16), ("multiplier", "{prefix}_multiplier"),
+                  ("shift", "{prefix}_shift"), ("output_offset", str(self.output_zero_point)),
+                  ("activation_min", str(self.activation_min)),
+                  ("activation_max", str(self.activation_max)),
+                  ("per_channel", str(int(self.per_channel))))
+        return tuple(arrays), fields
 
 
 def folded_bias(bias, rows, input_zero_point: int, name: str):

@@ -9,8 +9,12 @@ A format that decodes its rows (``STREAMS`` False: sparse, huffman) also gives
 ``tl_source_row``, a row decoded into RAM: a convolution, which uses each row at every pixel,
 decodes it once and keeps it while it runs (``Op.row_bytes`` of scratch).
 
-Adding a format: a module here (``NAME``, ``STREAMS``, ``C_FILES``, ``streams``,
-``c_arrays``), a row in :data:`MODULES`, and its C file in ``boards/engine/``.
+A format's ``store(rows)`` returns a :class:`~tinylab.engine.formats.stored.Stored`: the C
+arrays it writes, each labelled with what it holds. The generated C writes exactly those
+arrays, and every byte count TinyLab reports adds them up (:mod:`tinylab.engine.storage`).
+
+Adding a format: a module here (``NAME``, ``STREAMS``, ``C_FILES``, ``store``), a row in
+:data:`MODULES`, and its C file in ``boards/engine/``.
 
 Introduced in lesson ``07_deploy``.
 """
@@ -18,8 +22,10 @@ Introduced in lesson ``07_deploy``.
 from __future__ import annotations
 
 from . import huffman, int8, sparse
+from .stored import Array, Stored, c_arrays
 
-__all__ = ["FORMATS", "MODULES", "check_format", "weight_streams", "huffman", "int8", "sparse"]
+__all__ = ["FORMATS", "MODULES", "Array", "Stored", "c_arrays", "check_format", "store",
+           "huffman", "int8", "sparse"]
 
 #: Format name -> its module.
 MODULES = {module.NAME: module for module in (int8, sparse, huffman)}
@@ -35,7 +41,7 @@ def check_format(format: str) -> str:
     return format
 
 
-def weight_streams(op, format: str) -> dict:
+def store(op, format: str) -> Stored:
     """What a weight format stores in flash for one op's weights (not biases or scales).
 
     Parameters
@@ -46,15 +52,12 @@ def weight_streams(op, format: str) -> dict:
 
     Returns
     -------
-    dict
-        The format module's ``streams``: ``"int8"``: ``weights``; ``"sparse"``: ``values``,
-        ``gaps``, ``gap_bytes``; ``"huffman"``: ``codebook``, ``indices``, ``gaps``,
-        ``weight_table``, ``gap_table``. Every format also gives ``n_entries`` (0 for
-        ``"int8"``) and ``stored_bytes``, the bytes of those arrays in flash. The firmware's
-        flash also holds biases, multipliers and the code: measure it on the build.
+    Stored
+        Its C arrays (``arrays``, ``parts``, ``nbytes``), entry counts and layout. The op's
+        biases and requantization data are counted by :func:`tinylab.engine.storage.op_storage`.
     """
     check_format(format)
     rows = op.weight_rows()
     if rows is None:
         raise ValueError(f"{op.kind} {op.name!r} has no weights to store")
-    return MODULES[format].streams(rows, op.gap_bits)
+    return MODULES[format].store(rows)

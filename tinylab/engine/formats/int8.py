@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..c_text import c_array
+from .stored import Array, Stored
 
-__all__ = ["NAME", "STREAMS", "C_FILES", "streams", "c_arrays"]
+__all__ = ["NAME", "STREAMS", "C_FILES", "store"]
 
 NAME = "int8"
 #: A row read again costs nothing: convolutions stream the rows at every pixel.
@@ -18,13 +18,10 @@ STREAMS = True
 C_FILES = ("format_int8.c",)
 
 
-def streams(rows, gap_bits: int) -> dict:
-    """``weights`` (int8, the rows one after another), ``n_entries`` 0, ``stored_bytes``."""
-    weights = np.asarray(rows, dtype=np.int8).ravel()
-    return {"weights": weights, "n_entries": 0, "stored_bytes": int(weights.size)}
-
-
-def c_arrays(stored: dict, prefix: str) -> tuple:
-    """The C arrays of :func:`streams` and the ``tl_weights_t`` initializer."""
-    return (c_array("int8_t", f"{prefix}_weights", stored["weights"]),
-            f"{{.weights = {prefix}_weights}}")
+def store(rows) -> Stored:
+    """The rows one after another, one int8 per weight."""
+    rows = np.asarray(rows, dtype=np.int8)
+    return Stored(NAME, (Array("weights", "int8_t", rows.ravel(), "weights"),),
+                  (("weights", "{prefix}_weights"),), n_weights=int(rows.size),
+                  n_nonzero=int(np.count_nonzero(rows)), n_entries=int(rows.size),
+                  layout="dense")

@@ -61,7 +61,6 @@ class Conv2D(Op):
 
     kind = KIND
     c_kernel = "op_conv_2d.c"
-    gap_bits = 8
 
     @property
     def kernel(self) -> tuple:
@@ -107,9 +106,9 @@ class Conv2D(Op):
         acc = np.tensordot(patches, self.filters.astype(np.int64), axes=([3, 4, 5], [1, 2, 3]))
         return self.requant.apply(acc)
 
-    def c_arrays(self, prefix: str):
-        return self.requant.c_arrays(prefix, folded_bias(self.requant.bias, self.weight_rows(),
-                                                         self.input_zero_point, self.name))
+    def requant_flash(self):
+        return self.requant.flash(folded_bias(self.requant.bias, self.weight_rows(),
+                                                  self.input_zero_point, self.name))
 
     def c_fields(self, requant: str, weights: str, pool=None) -> list:
         """``pool``: a fused :class:`tinylab.engine.ops.pooling.Pool2D` (max, no overlap)."""

@@ -57,7 +57,6 @@ class DepthwiseConv2D(Op):
 
     kind = KIND
     c_kernel = "op_depthwise_conv_2d.c"
-    gap_bits = 8
 
     @property
     def kernel(self) -> tuple:
@@ -87,9 +86,9 @@ class DepthwiseConv2D(Op):
         acc = np.einsum("nyxhwc,hwc->nyxc", patches, self.filters.astype(np.int64))
         return self.requant.apply(acc)
 
-    def c_arrays(self, prefix: str):
-        return self.requant.c_arrays(prefix, folded_bias(self.requant.bias, self.weight_rows(),
-                                                         self.input_zero_point, self.name))
+    def requant_flash(self):
+        return self.requant.flash(folded_bias(self.requant.bias, self.weight_rows(),
+                                                  self.input_zero_point, self.name))
 
     def c_fields(self, requant: str, weights: str) -> list:
         (in_h, in_w, in_c), (out_h, out_w, out_c) = self.input_shape, self.output_shape

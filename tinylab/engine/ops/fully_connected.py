@@ -47,7 +47,6 @@ class FullyConnected(Op):
 
     kind = KIND
     c_kernel = "op_fully_connected.c"
-    gap_bits = 5
 
     @classmethod
     def from_scales(cls, weights, bias, *, input_scale, input_zero_point, weight_scales,
@@ -118,9 +117,9 @@ class FullyConnected(Op):
         acc = (values - self.input_zero_point) @ self.weights.T.astype(np.int64)
         return self.requant.apply(acc)
 
-    def c_arrays(self, prefix: str):
-        return self.requant.c_arrays(prefix, folded_bias(self.bias, self.weights,
-                                                         self.input_zero_point, self.name))
+    def requant_flash(self):
+        return self.requant.flash(folded_bias(self.bias, self.weights,
+                                                  self.input_zero_point, self.name))
 
     def c_fields(self, requant: str, weights: str) -> list:
         n_outputs, n_inputs = self.weights.shape

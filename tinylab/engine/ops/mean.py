@@ -62,8 +62,8 @@ class Mean(Op):
         return [f".positions = {self.positions}", f".channels = {self.channels}",
                 f".input_zero_point = {self.input_zero_point}", f".requant = {requant}"]
 
-    def c_arrays(self, prefix: str):
-        return self.requant.c_arrays(prefix, None)
+    def requant_flash(self):
+        return self.requant.flash(None)
 
 
 def mean_requant(input_scale, output_scale, output_zero_point, positions: int) -> Requant:
