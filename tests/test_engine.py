@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import engine_c
-from tinylab import convert, engine, huffman, models, prune, quantize, train
+from tinylab import convert, engine, models, prune, quantize, train
 
 
 

@@ -14,9 +14,9 @@
 #include <string.h>
 
 /* A helper some models do not call (a model without weights calls no weight source); a
- * function that must keep its own registers: each op's run, and a format's hot loop (inlined
- * into one large tl_model_run they spill their state to the stack: measured 54% more cycles
- * for the sparse format's loop); and small helpers every output calls, inlined whatever the
+ * function that must keep its own registers: each op's run (inlined into one large
+ * tl_model_run the ops spill their state to the stack: measured 54% more cycles for the
+ * sparse format's former C loop); and small helpers every output calls, inlined whatever the
  * number of ops that call them (GCC inlines them when one op does and calls them when two
  * do: 50% more cycles for the lesson cnn's first convolution, measured in simavr). */
 #ifdef __GNUC__

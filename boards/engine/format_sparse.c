@@ -142,9 +142,11 @@ TL_NOINLINE static int32_t tl_entries_dot(tl_source_t *source, const int8_t *inp
     return sum;
 }
 
-/* The next row times n int8 inputs in RAM, summed (int32). */
-TL_UNUSED TL_NOINLINE static int32_t tl_source_dot(tl_source_t *source, const int8_t *input,
-                                                   uint16_t n)
+/* The next row times n int8 inputs in RAM, summed (int32). Inlined into the op's run: the
+ * assembly keeps its own registers, and a call cost 116 more cycles per row (its saved
+ * registers and the source's fields through a pointer; measured in simavr on the distilled
+ * 64-25-10 model). */
+static TL_INLINE int32_t tl_source_dot(tl_source_t *source, const int8_t *input, uint16_t n)
 {
     const uint16_t count = tl_source_count(source);
 #ifdef __AVR__
