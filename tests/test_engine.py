@@ -272,6 +272,27 @@ def test_generated_c_handles_no_bias_per_tensor_left_shifts_and_no_weights(hidde
         np.testing.assert_array_equal(engine_c.host_run(program, x, 1), engine.run_int8(mlp, x))
 
 
+@pytest.mark.parametrize("bias, width", [([-2 ** 23, 2 ** 23 - 1, -300_000, 1_000_000], 3),
+                                         ([2 ** 23, -2 ** 22, 300_000, 0], 4)],
+                         ids=["24-bit", "32-bit"])
+def test_biases_take_three_bytes_when_they_fit(bias, width, tmp_path):
+    # the folded bias decides: 24 bits when every bias of the op fits, else 32; the
+    # 24-bit ones are read back sign-extended, bit-exact on the host
+    layer = engine.FullyConnected.from_scales(
+        [[1, -2], [3, 4], [-5, 6], [7, -8]], bias, input_scale=1.0, input_zero_point=0,
+        weight_scales=[1e-5] * 4, output_scale=1.0, output_zero_point=0)
+    mlp = engine.IntegerModel(ops=(layer,), input_shape=(2,), output_shape=(4,), input_scale=1.0,
+                              input_zero_point=0, output_scale=1.0, output_zero_point=0,
+                              model_hash="00000001")
+    assert engine.model_storage(mlp, "int8").parts["biases"] == 4 * width
+    x = np.random.default_rng(2).integers(-128, 128, (200, 2)).astype(np.int8)
+    expected = engine.run_int8(mlp, x)
+    assert len(np.unique(expected)) >= 3  # the biases reach the outputs
+    for format in engine.FORMATS:
+        program = engine_c.host_build(mlp, format, tmp_path / format)
+        np.testing.assert_array_equal(engine_c.host_run(program, x, 4), expected)
+
+
 def test_header_holds_the_contract(mlps, tmp_path):
     mlp = mlps["student"]
     files = engine.generate_c(mlp, "huffman", name="digits_model")

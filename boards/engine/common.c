@@ -176,14 +176,15 @@ static uint32_t tl_high_mul(uint32_t a, uint32_t b, uint8_t *inexact)
 
 /* From a layer's int32 accumulator to its int8 output, one output unit at a time. */
 typedef struct {
-    const int32_t *bias;       /* one per output unit, or NULL */
-    const int16_t *bias16;     /* the same in 16 bits, when every bias fits (else NULL) */
+    const void *bias;          /* one per output unit, in bias_bytes each, or NULL */
     const int32_t *multiplier; /* Q0.31 fixed point: one per unit if per_channel, else one */
     const int8_t *shift;       /* power-of-two exponent of each multiplier */
     int16_t output_offset;     /* the output zero point */
     int16_t activation_min;    /* the fused activation (ReLU, or none) as a clamp, int8 values */
     int16_t activation_max;    /* (held in 16 bits: the clamp runs in 16 bits) */
     uint8_t per_channel;
+    uint8_t bias_bytes;        /* 3 (24 bits, little-endian) when every bias of the op
+                                  fits, else 4 (int32); 0: none */
 } tl_requant_t;
 
 /* x >> n for n < 32: whole bytes first (AVR moves them), then at most 7 one-bit steps. A
@@ -246,8 +247,8 @@ TL_UNUSED static int16_t tl_rescale(int32_t a, int32_t b, uint8_t exponent)
  * multiplies for the outputs a ReLU switches off. */
 typedef struct {
     const tl_requant_t *q;
-    const int32_t *bias, *multiplier;
-    const int16_t *bias16;
+    const uint8_t *bias;
+    const int32_t *multiplier;
     const int8_t *shift;
     uint8_t relu; /* activation_min is the output zero point or above: a ReLU */
 } tl_units_t;
@@ -260,24 +261,45 @@ typedef struct {
 static TL_INLINE void tl_units_start(tl_units_t *units, const tl_requant_t *q)
 {
     units->q = q;
-    units->bias = q->bias;
-    units->bias16 = q->bias16;
+    units->bias = (const uint8_t *)q->bias;
     units->multiplier = q->multiplier;
     units->shift = q->shift;
     units->relu = q->activation_min >= q->output_offset;
 }
 
+/* A 24-bit bias, little-endian, sign-extended (on AVR: three lpm, then the top byte). */
+#ifdef __AVR__
+static TL_INLINE int32_t tl_i24(const uint8_t *p)
+{
+    int32_t value;
+    __asm__("lpm %A0, Z+\n\t"
+            "lpm %B0, Z+\n\t"
+            "lpm %C0, Z\n\t"
+            "clr %D0\n\t"
+            "sbrc %C0, 7\n\t"
+            "com %D0\n\t"
+            : "=&r"(value), "+z"(p));
+    return value;
+}
+#else
+static TL_INLINE int32_t tl_i24(const uint8_t *p)
+{
+    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)(int32_t)(int8_t)p[2] << 16);
+}
+#endif
+
 static TL_INLINE void tl_units_fetch(tl_units_t *units, tl_channel_t *channel)
 {
     channel->shift = (int8_t)TL_U8(units->shift);
     channel->multiplier = TL_I32(units->multiplier);
-    channel->bias = 0;
-    if (units->bias16) {
-        channel->bias = TL_I16(units->bias16);
-        ++units->bias16;
-    } else if (units->bias) {
-        channel->bias = TL_I32(units->bias);
-        ++units->bias;
+    if (units->q->bias_bytes == 3) {
+        channel->bias = tl_i24(units->bias);
+        units->bias += 3;
+    } else if (units->q->bias_bytes) {
+        channel->bias = TL_I32((const int32_t *)units->bias);
+        units->bias += 4;
+    } else {
+        channel->bias = 0;
     }
     if (units->q->per_channel) {
         ++units->multiplier;

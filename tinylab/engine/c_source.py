@@ -62,7 +62,7 @@ def _step_source(step, i: int, format: str):
 def _run_source(plan) -> str:
     lines = ["/* activations and scratch: static RAM, planned by lifetime, in int32 words (a "
              "kernel may keep int32 in its scratch) */",
-             f"static int32_t tl_arena_words[{max(-(-plan.arena_bytes // 4), 1)}];",
+             f"TL_UNUSED static int32_t tl_arena_words[{max(-(-plan.arena_bytes // 4), 1)}];",
              "#define tl_arena ((int8_t *)tl_arena_words)", "",
              "void tl_model_run(const int8_t *input, int8_t *output)", "{"]
 
