@@ -95,6 +95,13 @@ GOAL_FLOAT_SPEEDUP = 4
 GOAL_CONV_VS_DENSE = 1.3           # conv cycles per MAC / the dense int8 layer's, at most
 GOAL_RAM_FRACTION_OF_TFLM = 1 / 2  # static RAM + stack peak / tflite-micro's arena, at most
 GOAL_STUDENT_INT8_CYCLES = 42_036  # the 64-32-10 student, int8, with the engine's version 1
+# Issue 15 (compressed formats that pay on the chip).
+GOAL_SPARSE_SPEEDUP = 1.5          # the distilled model: int8 cycles / sparse cycles, at least
+GOAL_HUFFMAN_VS_INT8 = 2.5         # the distilled model: huffman cycles / int8 cycles, at most
+GOAL_SPARSE_PER_NONZERO = 1.5      # the 90% teacher: sparse cycles per non-zero weight over
+                                   # the dense layer's cycles per MAC, at most
+# int8 cycles before issue 15 (docs/benchmarks.md, bench mcu of 2026-12-05): "no slower".
+INT8_CYCLES_BEFORE = {"student": 41_375, "distilled": 34_947}
 
 # The CNNs (lesson 09): key -> how the model is made (see _make_cnn).
 CNN_MODELS = {
@@ -219,12 +226,11 @@ def _macs(mlp) -> int:
 
 
 def _requant_bytes(mlp) -> int:
-    """Flash every format spends per output unit: int32 bias, int32 multiplier, int8 shift."""
-    total = 0
-    for layer in mlp.layers:
-        bias = 0 if layer.bias is None else 4 * layer.n_outputs
-        total += bias + 5 * (layer.n_outputs if layer.per_channel else 1)
-    return total
+    """Flash every format spends on biases and requantization data (``tl.engine.storage``)."""
+    from tinylab import engine
+
+    parts = engine.model_storage(mlp, "int8").parts
+    return parts.get("biases", 0) + parts.get("requantization", 0)
 
 
 def measure_format(mlp, format: str, X, y) -> dict:
@@ -232,9 +238,10 @@ def measure_format(mlp, format: str, X, y) -> dict:
     from tinylab import deploy, engine
 
     firmware = deploy.build_firmware(mlp, format, "uno")
-    row = {"format": format, **_build_row(firmware),
-           "weight_bytes": int(sum(engine.weight_streams(layer, format)["stored_bytes"]
-                                   for layer in mlp.layers))}
+    storage = engine.model_storage(mlp, format)
+    row = {"format": format, **_build_row(firmware), "weight_bytes": storage.weight_bytes,
+           "data_bytes": storage.nbytes, "parts": storage.parts,
+           "layouts": [op.layout for op in storage.ops if op.layout]}
     if not firmware.fits:
         _log(f"    {format}: does not fit ({firmware.flash_bytes} bytes of flash, "
              f"{firmware.ram_bytes} of RAM)")
@@ -701,7 +708,7 @@ def _toolchain() -> dict:
 
 def run(limit: int | None = None) -> dict:
     import tinylab as tl
-    from tinylab import deploy
+    from tinylab import deploy, engine
 
     data = tl.data.load("digits", seed=0)
     n = len(data.y_test) if limit is None else min(limit, len(data.y_test))
@@ -717,7 +724,7 @@ def run(limit: int | None = None) -> dict:
         # weight-shared models: one weight scale per layer keeps their few shared values few
         per_channel = MODELS[key][1] is None
         mlp, _ = deploy.integer_model(model, data, per_channel=per_channel)
-        entry = {"label": label, "settings": settings, "describe": mlp.describe(),
+        entry = {"key": key, "label": label, "settings": settings, "describe": mlp.describe(),
                  "weight_scales": "per channel" if per_channel else "per layer",
                  "shape": [mlp.n_inputs] + [layer.n_outputs for layer in mlp.layers],
                  "macs": _macs(mlp), "units": int(sum(l.n_outputs for l in mlp.layers)),
@@ -746,6 +753,12 @@ def run(limit: int | None = None) -> dict:
             _log("  int8 cost probe")
             entry["int8_probe"] = int8_cost_probe()
             _log(f"    {entry['int8_probe']}")
+        probe = out["models"].get("student", {}).get("int8_probe")
+        if key == "mlp300_p90" and probe:
+            _log("  sparse cost probe")
+            entry["sparse_probe"] = sparse_cost_probe(
+                mlp, engine.quantize_inputs(mlp, X), _dense_reference(probe))
+            _log(f"    {entry['sparse_probe']['whole']}")
         entry["goals"] = goals(entry)
         out["models"][key] = entry
     probe = out["models"].get("student", {}).get("int8_probe")
@@ -754,14 +767,18 @@ def run(limit: int | None = None) -> dict:
         entry, model = measure_cnn(key, data, X, y, baseline, teacher)
         teacher = model if key == "cnn" else teacher
         if probe:
-            entry["dense_reference"] = {
-                "layer": probe["layer"], "layer_cycles_per_mac": probe["layer_cycles_per_mac"],
-                "inner_loop_cycles_per_mac": probe["cycles_per_mac"],
-                "cycles_per_unit": probe["cycles_per_unit"],
-                "cycles_per_call": probe["cycles_per_call"]}
+            entry["dense_reference"] = _dense_reference(probe)
         entry["goals"] = goals(entry)
         out["cnns"][key] = entry
     return out
+
+
+def _dense_reference(probe: dict) -> dict:
+    """The dense int8 probe's parts, as :func:`dense_equivalent_cycles` reads them."""
+    return {"layer": probe["layer"], "layer_cycles_per_mac": probe["layer_cycles_per_mac"],
+            "inner_loop_cycles_per_mac": probe["cycles_per_mac"],
+            "cycles_per_unit": probe["cycles_per_unit"],
+            "cycles_per_call": probe["cycles_per_call"]}
 
 
 def goals(entry: dict) -> dict:
@@ -809,7 +826,66 @@ def goals(entry: dict) -> dict:
         result["student_cycles"] = {
             "before": GOAL_STUDENT_INT8_CYCLES, "int8_cycles": cycles,
             "met": None if cycles is None else cycles <= GOAL_STUDENT_INT8_CYCLES}
+    key = entry.get("key")
+    cycles = {f: r.get("cycles_mean") for f, r in formats.items()}
+    if key in INT8_CYCLES_BEFORE and cycles["int8"]:
+        result["int8_no_slower"] = {"before": INT8_CYCLES_BEFORE[key], "now": cycles["int8"],
+                                    "met": cycles["int8"] <= INT8_CYCLES_BEFORE[key]}
+    if key == "distilled" and cycles["int8"] and cycles["sparse"] and cycles["huffman"]:
+        speedup = cycles["int8"] / cycles["sparse"]
+        result["sparse_speedup"] = {"int8": cycles["int8"], "sparse": cycles["sparse"],
+                                    "speedup": speedup, "met": speedup >= GOAL_SPARSE_SPEEDUP}
+        ratio = cycles["huffman"] / cycles["int8"]
+        result["huffman_vs_int8"] = {"int8": cycles["int8"], "huffman": cycles["huffman"],
+                                     "ratio": ratio, "met": ratio <= GOAL_HUFFMAN_VS_INT8}
+    probe = entry.get("sparse_probe")
+    if probe:
+        result["sparse_per_nonzero"] = {**probe["whole"],
+                                        "met": probe["whole"]["ratio"] <= GOAL_SPARSE_PER_NONZERO}
     return result
+
+
+def sparse_cost_probe(mlp, x_int8, dense: dict) -> dict:
+    """The sparse format's cycles per non-zero weight, layer by layer, against dense int8's.
+
+    Each layer of ``mlp`` runs alone (:func:`sub_model`) in the sparse format on the virtual
+    Uno, on the int8 activations the layers before it give; its cycles over its non-zero
+    weights are compared with what a dense int8 layer of its shape costs per MAC
+    (:func:`dense_equivalent_cycles` from the dense probe). ``whole``: the layers summed.
+    ``marginal``: the same without the per-unit epilogue both share (the probe's
+    ``cycles_per_unit`` and ``cycles_per_call`` taken off both sides): what one entry costs
+    against one dense multiply-accumulate.
+    """
+    from tinylab import deploy, engine
+
+    rows, activations = [], np.asarray(x_int8)
+    for i, layer in enumerate(mlp.ops):
+        part = sub_model(mlp, i, i + 1)
+        if layer.weight_rows() is None:  # a reshape: the host passes its output on
+            activations = engine.run_int8(part, activations)
+            continue
+        firmware = deploy.build_firmware(part, "sparse", "uno")
+        measured = _on_uno(part, firmware, activations[:PROBE_EXAMPLES])
+        if measured["bit_exact"] < 1:
+            raise RuntimeError(f"sparse probe {layer.name}: the board disagrees with the host")
+        nonzero = int(np.count_nonzero(layer.weights))
+        macs = layer.n_inputs * layer.n_outputs
+        dense_cycles = dense_equivalent_cycles(layer.n_inputs, layer.n_outputs, dense)
+        overhead = dense["cycles_per_call"] + layer.n_outputs * dense["cycles_per_unit"]
+        rows.append({"layer": layer.name, "shape": [layer.n_inputs, layer.n_outputs],
+                     "nonzero": nonzero, "entries": engine.formats.store(layer, "sparse").n_entries,
+                     "cycles": measured["cycles_mean"], "dense_cycles": dense_cycles,
+                     "macs": macs, "overhead": overhead})
+        activations = engine.run_int8(part, activations)
+    whole = {key: sum(r[key] for r in rows)
+             for key in ("nonzero", "entries", "cycles", "dense_cycles", "macs", "overhead")}
+    whole["per_nonzero"] = whole["cycles"] / whole["nonzero"]
+    whole["dense_per_mac"] = whole["dense_cycles"] / whole["macs"]
+    whole["ratio"] = whole["per_nonzero"] / whole["dense_per_mac"]
+    marginal = {"per_nonzero": (whole["cycles"] - whole["overhead"]) / whole["nonzero"],
+                "dense_per_mac": dense["inner_loop_cycles_per_mac"]}
+    marginal["ratio"] = marginal["per_nonzero"] / marginal["dense_per_mac"]
+    return {"layers": rows, "whole": whole, "marginal": marginal}
 
 
 def cnn_goals(entry: dict) -> dict:
@@ -1136,6 +1212,36 @@ def write_docs(result: dict, target: Path) -> None:
                           f"{fs['float_cycles']:,.0f} / {fs['int8_cycles']:,.0f} = "
                           f"{fs['speedup']:.2f}x",
                           _verdict(fs["met"])])
+    goal15 = []
+    for key, entry in result["models"].items():
+        g, name = entry["goals"], entry["label"]
+        if "int8_no_slower" in g:
+            n = g["int8_no_slower"]
+            goal15.append([name, "dense int8 no slower than before issue 15",
+                           f"{n['now']:,.0f} vs {n['before']:,}", _verdict(n["met"])])
+        if "sparse_speedup" in g:
+            sp = g["sparse_speedup"]
+            goal15.append([name, f"sparse >= {GOAL_SPARSE_SPEEDUP}x faster than dense int8",
+                           f"{sp['int8']:,.0f} / {sp['sparse']:,.0f} = {sp['speedup']:.2f}x",
+                           _verdict(sp["met"])])
+            hv = g["huffman_vs_int8"]
+            goal15.append([name, f"huffman <= {GOAL_HUFFMAN_VS_INT8}x the dense int8 cycles",
+                           f"{hv['huffman']:,.0f} / {hv['int8']:,.0f} = {hv['ratio']:.2f}x",
+                           _verdict(hv["met"])])
+        if "sparse_per_nonzero" in g:
+            sn, marginal = g["sparse_per_nonzero"], entry["sparse_probe"]["marginal"]
+            goal15.append([name, f"sparse cycles per non-zero weight <= "
+                                 f"{GOAL_SPARSE_PER_NONZERO}x the dense layer's per MAC",
+                           f"{sn['per_nonzero']:.1f} / {sn['dense_per_mac']:.1f} = "
+                           f"{sn['ratio']:.2f}x (without the per-unit epilogue both share: "
+                           f"{marginal['per_nonzero']:.1f} / {marginal['dense_per_mac']:.1f} = "
+                           f"{marginal['ratio']:.2f}x)", _verdict(sn["met"])])
+        if key == "mlp300_p90":
+            fl = g["flash"]
+            goal15.append([name, "huffman model flash <= 1/8 of dense int8's",
+                           "n/a" if fl["model_ratio"] is None else
+                           f"int8 / huffman = {fl['model_ratio']:.2f}x",
+                           _verdict(fl["met_model"])])
     student = result["models"].get("student", {})
     emlearn = student.get("emlearn", {})
     probe = student.get("int8_probe")
@@ -1155,23 +1261,29 @@ def write_docs(result: dict, target: Path) -> None:
                          f"with the plain float C MLP.")
     parts = []
     for entry in result["models"].values():
-        huffman = entry["formats"]["huffman"]
-        if huffman.get("model_flash_bytes") is None:
-            continue
-        rest = huffman["model_flash_bytes"] - huffman["weight_bytes"] - entry["requant_bytes"]
-        parts.append(f"{entry['label']}: {huffman['model_flash_bytes']:,} bytes = "
-                     f"{huffman['weight_bytes']:,} of Huffman streams and their code tables + "
-                     f"{entry['requant_bytes']:,} of requantization data + {rest:,} of kernel "
-                     f"code and layer headers; distinct non-zero int8 weights per layer: "
-                     f"{', '.join(map(str, entry['distinct_int8_weights']))}")
+        int8 = entry["formats"]["int8"]
+        int8_code = (None if int8.get("model_flash_bytes") is None
+                     else int8["model_flash_bytes"] - int8["data_bytes"])
+        for format, row in entry["formats"].items():
+            if row.get("model_flash_bytes") is None or "parts" not in row:
+                continue
+            code = row["model_flash_bytes"] - row["data_bytes"]
+            listed = ", ".join(f"{n:,} {part}" for part, n in row["parts"].items())
+            decoder = ("" if format == "int8" or int8_code is None else
+                       f", of which {code - int8_code:,} more than int8's: the decoder")
+            parts.append(f"{entry['label']}, `{format}`"
+                         + (f" ({'/'.join(sorted(set(row['layouts'])))})"
+                            if format == "sparse" else "")
+                         + f": {row['model_flash_bytes']:,} = {listed} + {code:,} of code "
+                         f"(kernels, op descriptions){decoder}")
     if parts:
         notes.append(
-            "**What the huffman model flash holds.** The weight streams are only part of it: "
-            "every format also stores an int32 bias per output unit, an int32 multiplier and "
-            "an int8 shift per unit (the dense student, converted per channel) or per layer "
-            "(the weight-shared models, converted with one weight scale per layer so that a "
-            "layer's 15 shared values stay 15 int8 values; per channel, each unit would scale "
-            "them differently, into up to 76 values per layer), and the decoder's code. "
+            "**What the model flash holds** (`tl.engine.model_storage`, the arrays the "
+            "generated C writes, by part; the rest is code). Every format stores, beside its "
+            "weights, a bias per output unit (16 bits when every folded bias fits, else 32) "
+            "and a multiplier and shift per unit (the dense student, converted per channel) or "
+            "per layer (the weight-shared models, converted with one weight scale per layer so "
+            "that a layer's 15 shared values stay 15 int8 values). "
             + "; ".join(parts) + ".")
     if probe:
         notes.append(
@@ -1197,7 +1309,8 @@ def write_docs(result: dict, target: Path) -> None:
         f"the same sketch built around an empty model ({_bytes(baseline['flash_bytes'])} bytes "
         f"of flash, {_bytes(baseline['ram_bytes'])} of RAM: the Arduino core, Serial, the "
         f"protocol and the cycle counter), so it holds the model's data *and* its kernel code. "
-        f"**Weight bytes**: the weight arrays alone (`tl.engine.weight_streams`). "
+        f"**Weight bytes**: the format's arrays alone (weights, gaps, codebooks, code "
+        f"tables, row lengths; `tl.engine.model_storage(model, format).weight_bytes`). "
         f"**Bit-exact**: examples whose 10 int8 outputs equal the host's integer reference "
         f"(`tl.engine.run_int8`, itself bit-exact with tflite-micro). Models: seed 0, digits "
         f"split seed 0, pipeline settings fixed in advance (candidates of `bench/quantize.py`), "
@@ -1215,6 +1328,12 @@ def write_docs(result: dict, target: Path) -> None:
           "control and the per-unit requantization come on top. The flash goal is judged both "
           "on the model's share (the fair comparison of formats) and on the whole firmware.\n\n"
         + markdown_table(["model", "goal", "measured", "goal met"], goal_rows)
+        + ("\n\nGoals (issue 15: compressed formats that pay on the chip). Cycles per "
+           "non-zero weight: each layer of the 90%-pruned teacher run alone in the sparse "
+           "format (`sparse_cost_probe`), its cycles over its non-zero weights, against a "
+           "dense int8 layer of the same shape per MAC (from the dense probe below).\n\n"
+           + markdown_table(["model", "goal", "measured", "goal met"], goal15)
+           if goal15 else "")
         + ("\n\n" + "\n\n".join(notes) if notes else "")
         + ("\n\n" + _cnn_docs(result) if result.get("cnns") else "")
         + f"\n\nWhole run {result['seconds']:.0f} s. Command: `tinylab bench mcu --json --write`.")

@@ -83,6 +83,10 @@ def code_table(code: huffman.HuffmanCode) -> tuple:
         raise ValueError(f"the code has {code.max_length}-bit code words; the C decoder reads "
                          f"at most {MAX_CODE_BITS}")
     counts = np.bincount(code.lengths, minlength=code.max_length + 1)[1:]
+    if counts.max(initial=0) > 255:  # all 256 int8 values, equally frequent
+        raise ValueError(f"the code has {counts.max()} code words of one length; the C table "
+                         f"counts at most 255 (TFLite's int8 weights never use -128, so only a "
+                         f"hand-made layer meets this): store it in the int8 or sparse format")
     order = np.lexsort((code.symbols, code.lengths))
     return counts.astype(np.int64), code.symbols[order]
 
