@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import tinylab as tl
-from tinylab import build, cli, deploy, flash, virtual
+from tinylab import build, cli, deploy, engine, flash, virtual
 
 FAKE_BIN = Path(__file__).parent / "fakes" / "bin"
 # Skipped only outside CI: with CI set, a missing toolchain fails these tests with its install line.
@@ -47,6 +47,11 @@ def test_every_format_runs_bit_exact_on_the_virtual_uno(digits, small_model, for
     assert report.ram_peak_bytes == report.ram_bytes + report.stack_peak_bytes
     assert (f"RAM {report.ram_bytes:,} static + {report.stack_peak_bytes:,} stack peak"
             in report.to_text())
+    # the model's data in flash, as the one storage count gives it: less than the build
+    data = sum(report.data_parts.values())
+    assert report.data_parts == engine.model_storage(mlp, format).parts
+    assert 0 < data < report.flash_bytes
+    assert f"the model's data in flash: {data:,} bytes" in report.to_text()
 
 
 def test_the_sketch_folder_holds_the_sketch_and_the_models_c(tmp_path, small_model):

@@ -127,6 +127,9 @@ class DeployReport:
         ``micros()`` around one inference on the board.
     cycles_mean : float or None
         CPU cycles per inference (Timer1 on the Uno), when the board counts them.
+    data_parts : dict of str -> int
+        The model's data in the firmware's flash, by what it holds
+        (:attr:`tinylab.engine.ModelStorage.parts`); the rest of the flash is code.
     stack_peak_bytes : int or None
         The deepest the stack went during any inference of the run, in bytes below the top of
         RAM (the whole sketch's stack, measured on the board by painting its free RAM), when the
@@ -150,6 +153,7 @@ class DeployReport:
     latency_us_mean: float
     cycles_mean: float | None
     stack_peak_bytes: int | None = None
+    data_parts: dict = field(default_factory=dict)
     board_classes: np.ndarray = field(repr=False, default=None)
     host_classes: np.ndarray = field(repr=False, default=None)
 
@@ -177,10 +181,13 @@ class DeployReport:
             ram = (f"RAM {self.ram_bytes:,} static + {self.stack_peak_bytes:,} stack peak = "
                    f"{self.ram_peak_bytes:,} of {self.ram_limit_bytes:,} bytes "
                    f"({self.ram_peak_bytes / self.ram_limit_bytes:.0%})")
+        data = sum(self.data_parts.values())
+        parts = ", ".join(f"{part} {n:,}" for part, n in self.data_parts.items())
         return "\n".join([
             f"{self.format} model {self.model_hash} on {self.board} ({where})",
             f"  flash {self.flash_bytes:,} of {self.flash_limit_bytes:,} bytes "
             f"({self.flash_bytes / self.flash_limit_bytes:.0%}), {ram}",
+            f"  the model's data in flash: {data:,} bytes ({parts}); the rest is code",
             f"  {self.examples} test examples: board accuracy {self.board_accuracy:.2%}, host "
             f"{self.host_accuracy:.2%}; outputs bit-identical with the host's on "
             f"{self.bit_exact:.1%}",
@@ -225,6 +232,7 @@ def run_on_board(mlp, firmware, X, y, *, port: str | None = None, progress: bool
         latency_us_mean=float(np.mean(run.latency_us)),
         cycles_mean=None if run.cycles is None else float(np.mean(run.cycles)),
         stack_peak_bytes=None if run.stack_bytes is None else int(np.max(run.stack_bytes)),
+        data_parts=engine.model_storage(mlp, format).parts,
         board_classes=run.labels, host_classes=host_classes)
 
 
