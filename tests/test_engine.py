@@ -399,13 +399,23 @@ int main(void)
 def _rescale_cases():
     """Edge values and random (accumulator, multiplier, exponent) triples."""
     rng = np.random.default_rng(3)
-    edges_a = [0, 1, -1, 2, -2, 3, -3, 5, -5, 255, -256, 65535, -65536, 2 ** 24 - 1, -2 ** 24,
-               2 ** 30, -2 ** 30, 2 ** 31 - 1, -2 ** 31]
-    edges_b = [0, 1, 2 ** 16 - 1, 2 ** 30, 1610612736, 2 ** 31 - 1]
+    # accumulators either side of 2^24 (the AVR rescale's fast path multiplies 3 bytes)
+    edges_a = [0, 1, -1, 2, -2, 3, -3, 5, -5, 255, -256, 65535, -65536, 2 ** 24 - 1, 2 ** 24,
+               2 ** 24 + 1, -2 ** 24 + 1, -2 ** 24, -2 ** 24 - 1, 2 ** 30, -2 ** 30, 2 ** 31 - 1,
+               -2 ** 31]
+    edges_b = [0, 1, 2 ** 16 - 1, 2 ** 30, 2 ** 30 + 1, 1610612736, 2 ** 31 - 1]
     edges_e = [0, 1, 7, 8, 9, 16, 17, 31]
     a = [x for x in edges_a for _ in edges_b for _ in edges_e]
     b = [y for _ in edges_a for y in edges_b for _ in edges_e]
     e = [z for _ in edges_a for _ in edges_b for z in edges_e]
+    for x in (2 ** 24 - 1, -2 ** 24 - 1, 12345, -12345):  # every exponent
+        for y in (2 ** 30 + 1, 2 ** 31 - 1):
+            a, b, e = a + [x] * 32, b + [y] * 32, e + list(range(32))
+    for exponent in range(1, 21):  # exact halves at the rounding division, both signs
+        for odd in (1, 3, 101):
+            for sign in (1, -1):
+                for y in (2 ** 30, 2 ** 31 - 1):
+                    a, b, e = a + [sign * (odd << exponent)], b + [y], e + [exponent + 1]
     n = 600
     magnitude = rng.integers(0, 32, n)  # accumulators of every size, both signs
     a += (rng.integers(0, 2 ** 31, n) >> (31 - magnitude) * rng.choice([-1, 1], n)).tolist()
@@ -438,7 +448,8 @@ def _hex_lines(text):
 
 def test_the_c_rescale_equals_tflm_arithmetic_on_the_host(tmp_path):
     # gemmlowp's high mul and rounding division, in 32-bit pieces, for edge values (INT32_MIN,
-    # exact halves of both signs, multipliers 0 and 2^31 - 1, exponents 0 and 31) and 600
+    # either side of 2^24, exact halves of both signs, multipliers 0 and 2^31 - 1, every
+    # exponent) and 600
     # random accumulators of every magnitude; limited to +-512 as the kernel does
     program, expected = _rescale_program(tmp_path, engine_c.tool("gcc", "gcc"), ["-O2"])
     done = subprocess.run([str(program)], capture_output=True, text=True, timeout=60)

@@ -60,120 +60,6 @@ TL_UNUSED static inline int16_t tl_mul8(int8_t a, int8_t b)
 }
 #endif
 
-/* floor((a * b + 2^30) / 2^31) for a <= 2^31, b < 2^31; *inexact says whether the division
- * left a remainder. A 64-bit product is a libgcc call of hundreds of cycles on AVR
- * (__muldi3), and at -Os even 16x16 -> 32 becomes a 32x32 multiply. This is the schoolbook
- * product, byte by byte, starting from 2^30 (0x40 in byte 3): the partial products
- * a[i] * b[j] are added column by column (i + j = k) into bytes k, k + 1, k + 2, which
- * cannot overflow. The four products of a's top byte come last, carried through to the top,
- * and only when that byte is not 0 (an accumulator rarely reaches 2^24). The division by
- * 2^31 is one left shift of the top five bytes. About 85 cycles. */
-#ifdef __AVR__
-static uint32_t tl_high_mul(uint32_t a, uint32_t b, uint8_t *inexact)
-{
-    uint32_t q, rest;
-    const uint8_t zero = 0, quarter = 0x40;
-    __asm__("clr %A[rest]\n\t"
-            "clr %B[rest]\n\t"
-            "clr %C[rest]\n\t"
-            "clr %A[q]\n\t"
-            "clr %B[q]\n\t"
-            "clr %C[q]\n\t"
-            "clr %D[q]\n\t"
-            "mov %D[rest], %[quarter]\n\t"
-            "mul %A[a], %A[b]\n\t"
-            "add %A[rest], r0\n\t"
-            "adc %B[rest], r1\n\t"
-            "adc %C[rest], %[zero]\n\t"
-            "mul %A[a], %B[b]\n\t"
-            "add %B[rest], r0\n\t"
-            "adc %C[rest], r1\n\t"
-            "adc %D[rest], %[zero]\n\t"
-            "mul %B[a], %A[b]\n\t"
-            "add %B[rest], r0\n\t"
-            "adc %C[rest], r1\n\t"
-            "adc %D[rest], %[zero]\n\t"
-            "mul %A[a], %C[b]\n\t"
-            "add %C[rest], r0\n\t"
-            "adc %D[rest], r1\n\t"
-            "adc %A[q], %[zero]\n\t"
-            "mul %B[a], %B[b]\n\t"
-            "add %C[rest], r0\n\t"
-            "adc %D[rest], r1\n\t"
-            "adc %A[q], %[zero]\n\t"
-            "mul %C[a], %A[b]\n\t"
-            "add %C[rest], r0\n\t"
-            "adc %D[rest], r1\n\t"
-            "adc %A[q], %[zero]\n\t"
-            "mul %A[a], %D[b]\n\t"
-            "add %D[rest], r0\n\t"
-            "adc %A[q], r1\n\t"
-            "adc %B[q], %[zero]\n\t"
-            "mul %B[a], %C[b]\n\t"
-            "add %D[rest], r0\n\t"
-            "adc %A[q], r1\n\t"
-            "adc %B[q], %[zero]\n\t"
-            "mul %C[a], %B[b]\n\t"
-            "add %D[rest], r0\n\t"
-            "adc %A[q], r1\n\t"
-            "adc %B[q], %[zero]\n\t"
-            "mul %B[a], %D[b]\n\t"
-            "add %A[q], r0\n\t"
-            "adc %B[q], r1\n\t"
-            "adc %C[q], %[zero]\n\t"
-            "mul %C[a], %C[b]\n\t"
-            "add %A[q], r0\n\t"
-            "adc %B[q], r1\n\t"
-            "adc %C[q], %[zero]\n\t"
-            "mul %C[a], %D[b]\n\t"
-            "add %B[q], r0\n\t"
-            "adc %C[q], r1\n\t"
-            "adc %D[q], %[zero]\n\t"
-            "tst %D[a]\n\t"
-            "breq 1f\n\t"
-            "mul %D[a], %A[b]\n\t"
-            "add %D[rest], r0\n\t"
-            "adc %A[q], r1\n\t"
-            "adc %B[q], %[zero]\n\t"
-            "adc %C[q], %[zero]\n\t"
-            "adc %D[q], %[zero]\n\t"
-            "mul %D[a], %B[b]\n\t"
-            "add %A[q], r0\n\t"
-            "adc %B[q], r1\n\t"
-            "adc %C[q], %[zero]\n\t"
-            "adc %D[q], %[zero]\n\t"
-            "mul %D[a], %C[b]\n\t"
-            "add %B[q], r0\n\t"
-            "adc %C[q], r1\n\t"
-            "adc %D[q], %[zero]\n\t"
-            "mul %D[a], %D[b]\n\t"
-            "add %C[q], r0\n\t"
-            "adc %D[q], r1\n\t"
-            "1:\n\t"
-            "clr __zero_reg__\n\t"
-            "lsl %D[rest]\n\t"
-            "rol %A[q]\n\t"
-            "rol %B[q]\n\t"
-            "rol %C[q]\n\t"
-            "rol %D[q]\n\t"
-            "or %A[rest], %B[rest]\n\t"
-            "or %A[rest], %C[rest]\n\t"
-            "or %A[rest], %D[rest]\n\t"
-            : [q] "=&r"(q), [rest] "=&r"(rest)
-            : [a] "r"(a), [b] "r"(b), [zero] "r"(zero), [quarter] "r"(quarter)
-            : "r0");
-    *inexact = (uint8_t)rest;
-    return q;
-}
-#else
-static uint32_t tl_high_mul(uint32_t a, uint32_t b, uint8_t *inexact)
-{
-    const uint64_t nudged = (uint64_t)a * b + ((uint64_t)1 << 30);
-    *inexact = (nudged & 0x7FFFFFFFu) != 0;
-    return (uint32_t)(nudged >> 31);
-}
-#endif
-
 /* From a layer's int32 accumulator to its int8 output, one output unit at a time. */
 typedef struct {
     const void *bias;          /* one per output unit, in bias_bytes each, or NULL */
@@ -186,6 +72,289 @@ typedef struct {
     uint8_t bias_bytes;        /* 3 (24 bits, little-endian) when every bias of the op
                                   fits, else 4 (int32); 0: none */
 } tl_requant_t;
+
+#ifdef __AVR__
+/* tl_rescale on AVR: one hand-written routine, all in registers: about 135 cycles with the
+ * call (a 64-bit product is a libgcc call of hundreds of cycles, and the former C version
+ * around a 32 x 32 asm multiply took about 250).
+ *
+ * The two roundings are one: nested floor divisions merge, floor((floor(x / 2^31) + k) / 2^e)
+ * == floor((x + k 2^31) / 2^(31 + e)), so the magnitude of the result is
+ *     floor((|a| b + 2^30 - [a < 0] + [e > 0] 2^(30 + e)) / 2^(31 + e))
+ * and the quotient needs no remainder flag. The product is built column by column (the
+ * partial products a[i] b[j], i + j = k, added into a window of three bytes k, k + 1, k + 2
+ * that cannot overflow), starting from 2^30 - [a < 0]: bytes 0 to 2 all 0xFF for a < 0, byte 3
+ * 0x40 or 0x3F plus the carry out of byte 2 (the one column the window cannot hold). Bytes 0
+ * to 2 only carry; bytes 3 to 7 are kept (W = the product / 2^24). 12 multiplies when |a| <
+ * 2^24 (the usual accumulator: its byte 3 is then the zero register the carries need); 16,
+ * and r17 saved for the zero register, otherwise.
+ *
+ * Then W / 2^(7 + e), rounded up when e > 0 and bit 6 + e of W is set: whole bytes first, then
+ * the last 1 to 8 bits by a multiply by 2^(8 - bits) (the wanted bits land in the product's
+ * upper bytes; the rounding bit is bit 7 of its lowest byte, rounded in by adding 0x80 to it).
+ * A result beyond 512 is 512, as in the C version; then the sign.
+ *
+ * Its own convention, so that the caller keeps its registers: a in r22..r25, b in r18..r21
+ * (0 <= b < 2^31), e in r26 (0 to 31); the result in r24:r25; r0, r18..r27, r30, r31 used
+ * (all of them call-clobbered in avr-gcc's convention), r1 cleared at the end. */
+__attribute__((naked, noinline, used)) static void tl_rescale_avr(void)
+{
+    __asm__ volatile(
+        /* |a|, the sign in T */
+        /* bytes 0, 1, 2 (r27, r30, r31) start at 0xFF for a < 0, else 0 */
+        "clr r27\n\t"
+        "clr r30\n\t"
+        "clr r31\n\t"
+        "bst r25, 7\n\t"
+        "brtc 1f\n\t"
+        "com r25\n\t"
+        "com r24\n\t"
+        "com r23\n\t"
+        "neg r22\n\t"
+        "sbci r23, 0xFF\n\t"
+        "sbci r24, 0xFF\n\t"
+        "sbci r25, 0xFF\n\t"
+        "dec r27\n\t"
+        "mov r30, r27\n\t"
+        "mov r31, r27\n\t"
+        "1:\n\t"
+        "tst r25\n\t"
+        "breq 2f\n\t"
+        "rjmp 5f\n\t"
+        "2:\n\t"
+        /* |a| < 2^24, r25 is zero. Column 0 */
+        "mul r22, r18\n\t"
+        "add r27, r0\n\t"
+        "adc r30, r1\n\t"
+        "adc r31, r25\n\t"
+        /* column 1; byte 3 (r27) starts at 0x3F + the carry for a < 0, else 0x40 */
+        "ldi r27, 0x3F\n\t"
+        "adc r27, r25\n\t"
+        "brts 3f\n\t"
+        "inc r27\n\t"
+        "3:\n\t"
+        "mul r22, r19\n\t"
+        "add r30, r0\n\t"
+        "adc r31, r1\n\t"
+        "adc r27, r25\n\t"
+        "mul r23, r18\n\t"
+        "add r30, r0\n\t"
+        "adc r31, r1\n\t"
+        "adc r27, r25\n\t"
+        /* column 2; byte 4 in r30 */
+        "clr r30\n\t"
+        "mul r22, r20\n\t"
+        "add r31, r0\n\t"
+        "adc r27, r1\n\t"
+        "adc r30, r25\n\t"
+        "mul r23, r19\n\t"
+        "add r31, r0\n\t"
+        "adc r27, r1\n\t"
+        "adc r30, r25\n\t"
+        "mul r24, r18\n\t"
+        "add r31, r0\n\t"
+        "adc r27, r1\n\t"
+        "adc r30, r25\n\t"
+        /* column 3; byte 5 in r31 */
+        "clr r31\n\t"
+        "mul r22, r21\n\t"
+        "add r27, r0\n\t"
+        "adc r30, r1\n\t"
+        "adc r31, r25\n\t"
+        "mul r23, r20\n\t"
+        "add r27, r0\n\t"
+        "adc r30, r1\n\t"
+        "adc r31, r25\n\t"
+        "mul r24, r19\n\t"
+        "add r27, r0\n\t"
+        "adc r30, r1\n\t"
+        "adc r31, r25\n\t"
+        /* column 4; byte 6 in r18 */
+        "clr r18\n\t"
+        "mul r23, r21\n\t"
+        "add r30, r0\n\t"
+        "adc r31, r1\n\t"
+        "adc r18, r25\n\t"
+        "mul r24, r20\n\t"
+        "add r30, r0\n\t"
+        "adc r31, r1\n\t"
+        "adc r18, r25\n\t"
+        /* column 5, the last: the product is below 2^55 */
+        "mul r24, r21\n\t"
+        "add r31, r0\n\t"
+        "adc r18, r1\n\t"
+        "clr r19\n\t"
+        /* W = r27 (bit 0), r30, r31, r18, r19. r23 zero, r21 the rounding (0x80 if e > 0),
+         * r26 d = e + 6: W / 2^(d + 1) rounded by bit d */
+        "6:\n\t"
+        "clr r23\n\t"
+        "clr r21\n\t"
+        "cpse r26, r23\n\t"
+        "ldi r21, 0x80\n\t"
+        "subi r26, -6\n\t"
+        "sbrs r26, 4\n\t"
+        "rjmp 7f\n\t"
+        "mov r27, r31\n\t"
+        "mov r30, r18\n\t"
+        "mov r31, r19\n\t"
+        "clr r18\n\t"
+        "clr r19\n\t"
+        "7:\n\t"
+        "sbrs r26, 3\n\t"
+        "rjmp 8f\n\t"
+        "mov r27, r30\n\t"
+        "mov r30, r31\n\t"
+        "mov r31, r18\n\t"
+        "mov r18, r19\n\t"
+        "clr r19\n\t"
+        "8:\n\t"
+        "sbrs r26, 5\n\t"
+        "rjmp 9f\n\t"
+        "mov r27, r19\n\t"
+        "clr r30\n\t"
+        "clr r31\n\t"
+        "clr r18\n\t"
+        "clr r19\n\t"
+        "9:\n\t"
+        /* 2^24 or more left after the whole bytes: 2^16 or more after the bits */
+        "or r18, r19\n\t"
+        "brne 12f\n\t"
+        /* r22 = 2^(7 - (d & 7)) */
+        "ldi r22, 1\n\t"
+        "sbrs r26, 1\n\t"
+        "ldi r22, 4\n\t"
+        "sbrs r26, 0\n\t"
+        "lsl r22\n\t"
+        "sbrs r26, 2\n\t"
+        "swap r22\n\t"
+        "mul r27, r22\n\t"
+        "add r0, r21\n\t"
+        "mov r24, r1\n\t"
+        "adc r24, r23\n\t"
+        "mul r30, r22\n\t"
+        "add r24, r0\n\t"
+        "mov r25, r1\n\t"
+        "adc r25, r23\n\t"
+        "mul r31, r22\n\t"
+        "add r25, r0\n\t"
+        "adc r1, r23\n\t"
+        "cpi r25, 2\n\t"
+        "cpc r1, r23\n\t"
+        "brcc 12f\n\t"
+        "10:\n\t"
+        "brtc 11f\n\t"
+        "com r25\n\t"
+        "neg r24\n\t"
+        "sbci r25, 0xFF\n\t"
+        "11:\n\t"
+        "clr r1\n\t"
+        "ret\n\t"
+        "12:\n\t"
+        "ldi r24, 0\n\t"
+        "ldi r25, 2\n\t"
+        "rjmp 10b\n\t"
+        /* |a| >= 2^24: all 16 products, r17 the zero register */
+        "5:\n\t"
+        "push r17\n\t"
+        "clr r17\n\t"
+        "mul r22, r18\n\t"
+        "add r27, r0\n\t"
+        "adc r30, r1\n\t"
+        "adc r31, r17\n\t"
+        "ldi r27, 0x3F\n\t"
+        "adc r27, r17\n\t"
+        "brts 3f\n\t"
+        "inc r27\n\t"
+        "3:\n\t"
+        "mul r22, r19\n\t"
+        "add r30, r0\n\t"
+        "adc r31, r1\n\t"
+        "adc r27, r17\n\t"
+        "mul r23, r18\n\t"
+        "add r30, r0\n\t"
+        "adc r31, r1\n\t"
+        "adc r27, r17\n\t"
+        "clr r30\n\t"
+        "mul r22, r20\n\t"
+        "add r31, r0\n\t"
+        "adc r27, r1\n\t"
+        "adc r30, r17\n\t"
+        "mul r23, r19\n\t"
+        "add r31, r0\n\t"
+        "adc r27, r1\n\t"
+        "adc r30, r17\n\t"
+        "mul r24, r18\n\t"
+        "add r31, r0\n\t"
+        "adc r27, r1\n\t"
+        "adc r30, r17\n\t"
+        "clr r31\n\t"
+        "mul r22, r21\n\t"
+        "add r27, r0\n\t"
+        "adc r30, r1\n\t"
+        "adc r31, r17\n\t"
+        "mul r23, r20\n\t"
+        "add r27, r0\n\t"
+        "adc r30, r1\n\t"
+        "adc r31, r17\n\t"
+        "mul r24, r19\n\t"
+        "add r27, r0\n\t"
+        "adc r30, r1\n\t"
+        "adc r31, r17\n\t"
+        "mul r25, r18\n\t"
+        "add r27, r0\n\t"
+        "adc r30, r1\n\t"
+        "adc r31, r17\n\t"
+        "clr r18\n\t"
+        "mul r23, r21\n\t"
+        "add r30, r0\n\t"
+        "adc r31, r1\n\t"
+        "adc r18, r17\n\t"
+        "mul r24, r20\n\t"
+        "add r30, r0\n\t"
+        "adc r31, r1\n\t"
+        "adc r18, r17\n\t"
+        "mul r25, r19\n\t"
+        "add r30, r0\n\t"
+        "adc r31, r1\n\t"
+        "adc r18, r17\n\t"
+        "clr r19\n\t"
+        "mul r24, r21\n\t"
+        "add r31, r0\n\t"
+        "adc r18, r1\n\t"
+        "adc r19, r17\n\t"
+        "mul r25, r20\n\t"
+        "add r31, r0\n\t"
+        "adc r18, r1\n\t"
+        "adc r19, r17\n\t"
+        "mul r25, r21\n\t"
+        "add r18, r0\n\t"
+        "adc r19, r1\n\t"
+        "pop r17\n\t"
+        "rjmp 6b\n\t");
+}
+
+/* gemmlowp's SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT, for a multiplier
+ * 0 <= b < 2^31, limited to +-512: see tl_rescale_avr above and the C version below. */
+TL_UNUSED static TL_INLINE int16_t tl_rescale(int32_t a, int32_t b, uint8_t exponent)
+{
+    register int32_t a_reg __asm__("r22") = a;
+    register int32_t b_reg __asm__("r18") = b;
+    register uint8_t e_reg __asm__("r26") = exponent;
+    __asm__("%~call %x3" : "+r"(a_reg), "+r"(b_reg), "+r"(e_reg) : "i"(tl_rescale_avr)
+            : "r0", "r27", "r30", "r31");
+    return (int16_t)((uint32_t)a_reg >> 16);
+}
+#else
+/* The plain C99 version, for every other host (AVR's is tl_rescale_avr above).
+ *
+ * floor((a * b + 2^30) / 2^31) for a <= 2^31, b < 2^31; *inexact says whether the division
+ * left a remainder. */
+static uint32_t tl_high_mul(uint32_t a, uint32_t b, uint8_t *inexact)
+{
+    const uint64_t nudged = (uint64_t)a * b + ((uint64_t)1 << 30);
+    *inexact = (nudged & 0x7FFFFFFFu) != 0;
+    return (uint32_t)(nudged >> 31);
+}
 
 /* x >> n for n < 32: whole bytes first (AVR moves them), then at most 7 one-bit steps. A
  * plain variable shift is a loop of n steps of 32 bits. */
@@ -213,8 +382,7 @@ static inline uint32_t tl_shift_right(uint32_t x, uint8_t n)
  * on the magnitude. With b >= 0 the product never saturates (|a| * b < 2^62).
  *
  * floor((m + 2^30 - 1) / 2^31) is floor((m + 2^30) / 2^31) less one exactly when that
- * division is exact. tl_high_mul avoids 64-bit arithmetic, which costs hundreds of cycles on
- * AVR. Equal to the 64-bit formula for every input, up to the limit of
+ * division is exact. Equal to the 64-bit formula for every input, up to the limit of
  * +-512 (tests/test_engine.py checks edge values and random pairs, on the host and in
  * simavr). */
 TL_UNUSED static int16_t tl_rescale(int32_t a, int32_t b, uint8_t exponent)
@@ -234,6 +402,7 @@ TL_UNUSED static int16_t tl_rescale(int32_t a, int32_t b, uint8_t exponent)
     }
     return negative ? (int16_t)-(int16_t)quotient : (int16_t)quotient;
 }
+#endif
 
 /* Bias, fixed-point rescale, output zero point and clamp: TFLM's per-channel epilogue. A
  * cursor walks the bias, multiplier and shift tables channel by channel: tl_units_fetch
