@@ -65,15 +65,17 @@ def codec(seed: int = 0) -> list:
 
 
 def model_streams(seed: int = 0) -> tuple:
-    from tinylab import huffman, pipeline
+    from tinylab import huffman, pipeline, prune
 
     result = pipeline.run(model="mlp300", sparsity=0.9, bits=5, seed=seed, progress=False)
     rows = []
-    for layer in result.layers[:-1]:
-        name = layer["layer"]
-        indices, gaps = pipeline.layer_streams(result.sharing, name, layer["index_bits_pq"])
-        for kind, symbols, width in (("codebook indices", indices, layer["weight_bits_pq"]),
-                                     ("index gaps", gaps, layer["index_bits_pq"])):
+    # the paper's streams (5-bit relative indices, the layer's codebook width), not the
+    # board's layout, whose bytes tinylab.engine.model_storage counts (result.layers)
+    index_bits = prune.INDEX_BITS["dense"]
+    for name, width_bits in result.sharing.bits_.items():
+        indices, gaps = pipeline.layer_streams(result.sharing, name, index_bits)
+        for kind, symbols, width in (("codebook indices", indices, width_bits),
+                                     ("index gaps", gaps, index_bits)):
             stored = huffman.storage(symbols)
             rows.append({"layer": name, "stream": kind, "symbols": int(symbols.size),
                          "fixed_bits": width, "entropy_bits": stored["entropy_bits_per_symbol"],

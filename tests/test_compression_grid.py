@@ -49,15 +49,28 @@ def test_float32_bytes_by_hand(grid):
     assert _stage(point, "distilled")["bytes"] == 4 * 1_210 == 4_840
 
 
-def test_unpruned_sparse_storage_by_hand(grid):
-    # Sparsity 0 keeps all 1,184 kernel weights of small16; no gap reaches 2**5, so no filler:
-    # each entry is a float32 plus a 5-bit relative index, and the 26 biases stay float32.
+def test_unpruned_storage_by_hand(grid):
+    """The bytes are the board's (tinylab.engine.model_storage); their tables by hand.
+
+    small16 (64-16-10) unpruned keeps its 1,184 kernel weights (a few may round to int8 0).
+    P is converted with a weight scale per output channel: 26 rows, each with a one-byte
+    entry count and an int32 multiplier + int8 shift; its entries are "wide" (gap byte +
+    int8 weight). P+Q is converted with one scale per layer: one multiplier + shift per op,
+    and at 4 bits (15 shared values) EIE's one-byte entry, with a codebook of at most 16
+    int8 values per op. The 26 biases take 3 or 4 bytes each (24 bits when they fit)."""
     point = cg.point(grid, 4.0, 0.0, 4)
-    assert _stage(point, "pruned (P)")["bytes"] == (1_184 * (32 + 5) + 26 * 32) // 8 == 5_580
-    # P+Q: a 4-bit index instead of the float, plus two 15-entry float32 codebooks
-    # (reserve_filler leaves one of the 16 indices free).
-    assert _stage(point, "pruned + shared (P+Q)")["bytes"] == \
-        -(-(1_184 * (4 + 5) + 2 * 15 * 32 + 26 * 32) // 8) == 1_556
+    pruned = _stage(point, "pruned (P)")
+    shared = _stage(point, "pruned + shared (P+Q)")
+    assert (pruned["format"], shared["format"]) == ("sparse", "sparse")
+    assert pruned["parts"]["row lengths"] == shared["parts"]["row lengths"] == 16 + 10
+    assert pruned["parts"]["requantization"] == 26 * (4 + 1)
+    assert shared["parts"]["requantization"] == 2 * (4 + 1)
+    assert pruned["parts"]["weights"] % 2 == 0 and pruned["parts"]["weights"] <= 2 * 1_184
+    assert 1_100 <= shared["parts"]["weights"] <= 1_184
+    assert shared["parts"]["codebook"] <= 2 * 16
+    for stage in (pruned, shared):
+        assert 3 * 26 <= stage["parts"]["biases"] <= 4 * 26
+        assert stage["bytes"] == sum(stage["parts"].values())
 
 
 def test_every_point_is_consistent(grid):
@@ -76,11 +89,16 @@ def test_every_point_is_consistent(grid):
 
 
 def test_board_fit_by_hand():
-    uno = cg.board_fit("uno", 29_018)
-    assert uno["flash_left_bytes"] == 32_256 - 3_238 == 29_018 and uno["fits"]
-    assert not cg.board_fit("uno", 29_019)["fits"]
-    nano = cg.board_fit("nano33ble", 202_440)
+    # the Uno's usable flash, minus the empty inference sketch, minus the huffman engine code
+    uno = cg.board_fit("uno", 26_890, "huffman")
+    assert uno["flash_left_bytes"] == 32_256 - 3_422 - 1_944 == 26_890 and uno["fits"]
+    assert not cg.board_fit("uno", 26_891, "huffman")["fits"]
+    assert cg.board_fit("uno", 1_000, "sparse")["flash_left_bytes"] == 32_256 - 3_422 - 1_486
+    assert cg.board_fit("uno", 1_000)["engine_code_bytes"] is None
+    nano = cg.board_fit("nano33ble", 202_440, "huffman")
     assert nano["fits"] and nano["fixed_bytes"] is None and nano["flash_left_bytes"] == 983_040
+    with pytest.raises(ValueError, match="unknown format"):
+        cg.board_fit("uno", 1_000, "float32")
 
 
 @pytest.mark.cross_cpu

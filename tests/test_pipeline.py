@@ -1,4 +1,6 @@
-"""Tests for tinylab.pipeline: the streams it codes, its byte accounting, and a whole run."""
+"""Tests for tinylab.pipeline: the paper's streams, its stage records, and a whole run.
+
+That its bytes are the generated C's is tested in tests/test_storage.py."""
 
 import json
 from types import SimpleNamespace
@@ -34,13 +36,19 @@ def test_stage_table_keys_names_and_labels():
     assert [pipeline.stage_label(entry["stage"]) for entry in pipeline.STAGES.values()] == [
         "float32", "distilled", "P", "P+Q", "P+Q+H"]
     assert pipeline.stage_label("something else") == "something else"
+    assert [pipeline.stage_format(key) for key in pipeline.STAGES] == [
+        "float32", "float32", "sparse", "sparse", "huffman"]
+    assert pipeline.stage_format("P+Q + Huffman (P+Q+H)") == "huffman"
+    with pytest.raises(ValueError, match="unknown stage"):
+        pipeline.stage_format("P+Q+H")
 
 
 def test_stage_record_and_its_row():
     stage = pipeline.Stage("pruned", "tiny_alive", 0.9, 0.8, 1_000, 4_000)
     assert (stage.stage, stage.label, stage.ratio) == ("pruned (P)", "P", 4.0)
     assert stage.row() == {"stage": "pruned (P)", "model": "tiny_alive", "val_accuracy": 0.9,
-                           "test_accuracy": 0.8, "bytes": 1_000, "ratio": 4.0}
+                           "test_accuracy": 0.8, "bytes": 1_000, "ratio": 4.0,
+                           "format": "float32", "parts": {"float32 parameters": 1_000}}
     with pytest.raises(ValueError, match="unknown stage 'P'"):
         pipeline.Stage("P", "tiny", 0.9, 0.8, 1_000, 4_000)
 
@@ -96,47 +104,30 @@ def test_final_model_has_the_codebook_values_and_pruned_zeros(result):
         assert np.all(kernel[result.sharing.indices_[name] < 0] == 0.0)
 
 
-def test_huffman_bytes_are_enough_to_rebuild_every_kernel(result):
-    """Decode each layer from exactly the bytes counted, and get its kernel back."""
-    layers = [row for row in result.layers if row["layer"] != "total"]
-    for row in layers:
-        name = row["layer"]
-        layer = result.model.get_layer(name)
-        kernel = np.asarray(layer.kernel)
-        codes, gaps = pipeline.layer_streams(result.sharing, name, row["index_bits_pq"])
-        packed_codes, packed_gaps = huffman.compress(codes), huffman.compress(gaps)
-        codebook = result.sharing.codebooks_[name]
-        assert row["bits_pqh"] == 8 * (len(packed_codes) + len(packed_gaps)) \
-            + 32 * len(codebook) + 32 * layer.bias.shape[0]
-        decoded_codes = huffman.decompress(packed_codes)
+def test_the_papers_streams_rebuild_every_kernel(result):
+    """Lesson 06's by-hand layout: decode each layer's two Huffman-coded streams back."""
+    for name, codebook in result.sharing.codebooks_.items():
+        kernel = np.asarray(result.model.get_layer(name).kernel)
+        codes, gaps = pipeline.layer_streams(result.sharing, name, index_bits=5)
+        decoded_codes = huffman.decompress(huffman.compress(codes))
         values = np.append(codebook, 0.0)[decoded_codes]  # the spare index is a filler zero
-        stream = prune._decode(values, huffman.decompress(packed_gaps), kernel.size)
+        stream = prune._decode(values, huffman.decompress(huffman.compress(gaps)), kernel.size)
         np.testing.assert_array_equal(stream.reshape(kernel.shape[::-1]).T, kernel)
-    total = result.layers[-1]
-    assert total["bits_pqh"] == sum(row["bits_pqh"] for row in layers)
-    assert result.stages[-1]["bytes"] == -(-total["bits_pqh"] // 8)
 
 
-def test_pruned_bytes_from_the_masks_are_the_tables_p_column(result):
-    """The P stage is counted before sharing, from the masks; the table counts it again."""
-    p_bytes = pipeline.pruned_bytes(result.model, result.sharing.masks_)
-    assert p_bytes == result.stages[1]["bytes"] == pipeline.stage_bytes(result.layers, "pruned")
-    assert pipeline.stage_bytes(result.layers, "huffman") == result.stages[-1]["bytes"]
-
-
-def test_fixed_width_bytes_count_entries_codebooks_and_biases(result):
-    for row in result.layers[:-1]:
-        layer = result.model.get_layer(row["layer"])
-        codebook = result.sharing.codebooks_[row["layer"]]
-        assert row["bits_pq"] == row["entries"] * (3 + 5) + 32 * len(codebook) \
-            + 32 * layer.bias.shape[0]
-        assert row["bits_p"] == row["entries"] * (32 + 5) + 32 * layer.bias.shape[0]
-        assert row["entries"] >= row["kept"]  # fillers
+def test_stages_carry_their_format_parts_and_storage(result):
+    formats = [stage["format"] for stage in result.stages]
+    assert formats == ["float32", "sparse", "sparse", "huffman"]
+    for stage, key in zip(result.stages[1:], ("pruned", "shared", "huffman")):
+        assert stage["parts"] == result.storage[key].parts
+        assert stage["bytes"] == sum(stage["parts"].values())
+    assert set(result.integer_models) == {"pruned", "shared"}
 
 
 def test_text_and_json_carry_both_tables_and_the_paper(result):
     text = result.to_text()
     assert "P+Q+H" in text and "dense_1" in text and "40x after P+Q+H" in text
+    assert "huffman" in text and "no code" in text
     data = json.loads(result.to_json())
     assert data["paper"]["ratio_pqh"] == 40
     assert data["stages"][-1]["bytes"] == result.stages[-1]["bytes"]

@@ -296,27 +296,27 @@ def test_sparse_storage_golden_bytes():
     kernel = np.zeros((41, 1))
     kernel[40, 0] = 1.5
     kernel[0, 0] = -2.0  # entries: -2.0 (gap 0), filler (gap 31), 1.5 (gap 7)
-    rows = prune.sparse_storage({"fc": kernel})
+    rows = prune.paper_storage({"fc": kernel})
     fc, total = rows
     assert fc["kept"] == 2 and fc["fillers"] == 1 and fc["index_bits"] == 5
     assert fc["bytes_dense"] == 41 * 4
     assert fc["bytes_sparse"] == (3 * (32 + 5) + 7) // 8  # 111 bits -> 14 bytes
     assert total["bytes_sparse"] == fc["bytes_sparse"]
-    conv = prune.sparse_storage({"conv": np.zeros((3, 3, 1, 2))})[0]
+    conv = prune.paper_storage({"conv": np.zeros((3, 3, 1, 2))})[0]
     assert conv["index_bits"] == 8 and conv["bytes_sparse"] == 0
 
 
 def test_sparse_storage_of_a_model_counts_biases_dense():
     model = small_mlp()
     prune.prune_model(model, sparsity=0.9)
-    rows = prune.sparse_storage(model)
+    rows = prune.paper_storage(model)
     assert [r["layer"] for r in rows] == ["dense_1", "dense_2", "logits", "total"]
     dense_1 = rows[0]
     assert dense_1["bytes_dense"] == (64 * 12 + 12) * 4
     assert dense_1["kept_percent"] == pytest.approx(100 * round(0.1 * 768) / 768)
     assert rows[-1]["bytes_sparse"] < rows[-1]["bytes_dense"]
     with pytest.raises(ValueError, match="value_bits"):
-        prune.sparse_storage(model, value_bits=0)
+        prune.paper_storage(model, value_bits=0)
 
 
 # --------------------------------------------------------------------------- lesson helpers

@@ -225,7 +225,7 @@ def test_one_bit_sharing_by_hand():
                                [-0.95, -0.95, 0.0, 1.05, 1.05], rtol=1e-6)
     # Han et al.'s size: 4 indices of 1 bit + 2 float32 centroids = 68 bits = 9 bytes,
     # against 4 float32 weights = 16 bytes
-    row = sharing.storage()[0]
+    row = sharing.paper_storage()[0]
     counted = (row["index_bits"], row["codebook_bits"], row["bytes"], row["bytes_float32"])
     assert counted == (4, 64, 9, 16)
 
@@ -314,7 +314,7 @@ def test_fine_tuning_keeps_structure_and_lowers_training_loss(pruned_student):
 def test_storage_counts_indices_and_codebook(pruned_student):
     weights, masks, _ = pruned_student
     sharing = quantize.WeightSharing(bits=5).fit(rebuilt(weights), masks)
-    rows = {row["layer"]: row for row in sharing.storage()}
+    rows = {row["layer"]: row for row in sharing.paper_storage()}
     # dense_1: 64 x 32 = 2048 weights, 1024 kept -> 1024 * 5 + 32 * 32 = 6144 bits = 768 bytes
     assert rows["dense_1"]["kept"] == 1024 and rows["dense_1"]["bytes"] == 768
     assert rows["dense_1"]["ratio"] == pytest.approx(4 * 1024 / 768)

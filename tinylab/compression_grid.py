@@ -15,12 +15,17 @@ One grid point is the route of :func:`tinylab.pipeline.run`:
         fine-tuned (P+Q) -> Huffman coding of indices and gaps (P+Q+H)
 
 with "no distillation" (``temperature=None``) compressing the teacher itself. Bytes are
-counted as :mod:`tinylab.pipeline` counts them (every byte a decoder needs, float32 biases
-and codebooks included). :func:`compute_grid` composes the same stage functions as
-:func:`tinylab.pipeline.run` (``distill_stage``, ``prune_stage``, ``share_stage``,
-``encode_stage``) and reuses work across the grid: the teacher is trained once, each
-temperature distills once, each (temperature, sparsity) prunes once, and only sharing +
-fine-tuning + Huffman runs per bit width.
+counted as :mod:`tinylab.pipeline` counts them: each compressed stage's model converted to
+int8 and counted by :func:`tinylab.engine.model_storage`, i.e. the model's data in the
+board's flash (P and P+Q in the engine's ``sparse`` format, P+Q+H in ``huffman``; weights and
+their tables, biases, requantization data), the float32 stages at 4 bytes per parameter.
+:func:`compute_grid` composes the same stage functions as :func:`tinylab.pipeline.run`
+(``distill_stage``, ``prune_stage``, ``share_stage``, ``compress_stages``, ``encode_stage``)
+and reuses work across the grid: the teacher is trained once, each temperature distills
+once, each (temperature, sparsity) prunes once, and only sharing + fine-tuning + conversion
+runs per bit width. :func:`board_fit` compares like with like: the model's data plus the
+firmware's fixed part (:data:`FIXED_FIRMWARE`) plus the engine's code for the stage's format
+(:data:`ENGINE_CODE`) against the board's flash.
 
 Run it from the repository root (``datasets/compression_grid/README.md`` has the command
 the committed grid was recorded with):
@@ -41,8 +46,8 @@ from pathlib import Path
 from . import _paths, pipeline
 
 __all__ = ["DEFAULT_PATH", "TEMPERATURES", "SPARSITIES", "BITS", "SETTINGS", "STAGES",
-           "FIXED_FIRMWARE", "compute_point", "compute_grid", "validate", "load", "point",
-           "stages_for", "board_fit", "main"]
+           "FIXED_FIRMWARE", "ENGINE_CODE", "compute_point", "compute_grid", "validate", "load",
+           "point", "stages_for", "board_fit", "main"]
 
 #: Where the recorded grid is committed.
 DEFAULT_PATH = _paths.DATASETS_DIR / "compression_grid" / "grid.json"
@@ -68,22 +73,44 @@ STAGES = tuple(entry["stage"] for entry in pipeline.STAGES.values())
 
 #: The flash an inference firmware takes before any model: TinyLab's inference sketch built
 #: around an empty model (``tl_model_run`` writes zeros): the Arduino core, Serial, the line
-#: protocol and the cycle counter. Measured by ``bench/mcu.py`` (``empty_sketch``), reported
-#: in docs/benchmarks.md (2026-11-24, avr-gcc 5.4.0, Debian arduino-core-avr 1.8.7). The
-#: decoder's own code (about 1.75-1.8 KB for the huffman kernel, same page) is NOT in it.
+#: protocol, the cycle counter and the stack painter. Measured 2026-12-05 by building
+#: ``bench/mcu.py``'s ``empty_sketch()`` sketch (compile only; avr-gcc 5.4.0, Debian
+#: arduino-core-avr 1.8.7): 3,422 bytes (docs/benchmarks.md's 3,238 of 2026-11-24 predates
+#: the sketch's current version). The engine's code is not in it: :data:`ENGINE_CODE`.
 #: The Nano 33 BLE's mbed core cannot be built offline here, so its fixed cost is unmeasured
 #: (``None``): its model bytes are compared with the whole usable flash.
 FIXED_FIRMWARE = {
-    "uno": {"flash_bytes": 3238,
-            "source": "docs/benchmarks.md: bench/mcu.py empty_sketch(), the inference sketch "
-                      "built around an empty model, avr-gcc 5.4.0, 2026-11-24"},
+    "uno": {"flash_bytes": 3422,
+            "source": "bench/mcu.py empty_sketch(): the inference sketch around an empty "
+                      "model, built 2026-12-05, avr-gcc 5.4.0, arduino-core-avr 1.8.7"},
     "nano33ble": {"flash_bytes": None,
                   "source": "not measured: the mbed core (arduino:mbed_nano) is not installable "
                             "offline here; compared with the whole usable flash"},
 }
 
-_SCHEMA = 1
-_STAGE_KEYS = ("stage", "model", "val_accuracy", "test_accuracy", "bytes", "ratio")
+#: The engine's code in flash, per weight format: firmware flash - :data:`FIXED_FIRMWARE` -
+#: the model's data (:func:`tinylab.engine.model_storage`), i.e. the engine's common code,
+#: the format's decoder, the op kernels and each op's description. Measured 2026-12-05 on
+#: the Uno (avr-gcc 5.4.0, the engine of commit 359e061) with
+#: ``tinylab.deploy.build_firmware(mlp, format, "uno")`` for the compressed teacher
+#: (``tl.pipeline.ROUTES["compressed_teacher"]``, three fully connected ops, converted with
+#: ``per_channel=False``): int8 43,704 - 3,422 - 38,864; sparse 11,350 - 3,422 - 6,442;
+#: huffman 10,996 - 3,422 - 5,630 bytes. The distilled student (``ROUTES["distilled"]``,
+#: two ops) measured 35-48 bytes less per format (1,383, 1,444, 1,896): each op's
+#: description; the grid's models have two or three ops, so the three-op numbers are used.
+#: Measure again when the engine's C changes. Not measured for the Nano 33 BLE (``None``).
+ENGINE_CODE = {
+    "uno": {"int8": 1418, "sparse": 1486, "huffman": 1944,
+            "source": "tinylab.deploy.build_firmware on the compressed teacher (3 ops), "
+                      "2026-12-05, avr-gcc 5.4.0: flash - empty sketch - model data"},
+    "nano33ble": {"int8": None, "sparse": None, "huffman": None,
+                  "source": "not measured: no mbed toolchain offline here"},
+}
+
+#: 2: the bytes are the board's (tinylab.engine.model_storage); 1 counted the paper's layout.
+_SCHEMA = 2
+_STAGE_KEYS = ("stage", "model", "val_accuracy", "test_accuracy", "bytes", "ratio", "format",
+               "parts")
 
 
 # --------------------------------------------------------------------------- computing
@@ -129,7 +156,8 @@ def compute_point(temperature, sparsity, bits, data=None, *, settings=None,
     dict
         ``temperature``, ``sparsity``, ``bits``, ``kept_percent`` and ``stages``: one dict per
         stage (``stage``, ``model``, ``val_accuracy``, ``test_accuracy``, ``bytes``, ``ratio``
-        against the teacher's float32 bytes), as in :attr:`tinylab.pipeline.PipelineResult.stages`.
+        against the teacher's float32 bytes, ``format``, ``parts``), as in
+        :attr:`tinylab.pipeline.PipelineResult.stages`.
     """
     grid = compute_grid([temperature], [sparsity], [bits], data, settings=settings,
                         progress=progress, training_progress=progress)
@@ -196,6 +224,7 @@ def compute_grid(temperatures=TEMPERATURES, sparsities=SPARSITIES, bits=BITS, da
                     seed=seed, progress=training_progress)
                 head.append(score("distilled", base, pipeline.float_bytes(base)).row())
             original_weights = pipeline.kernel_sizes(base)
+            original_bytes = pipeline.layer_float_bytes(base)
             for sparsity in sparsities:
                 bar.set_postfix_str(f"T={temperature} s={sparsity} pruning")
                 # sparsity 0 (None to prune_stage) prunes nothing and does not retrain
@@ -204,18 +233,26 @@ def compute_grid(temperatures=TEMPERATURES, sparsities=SPARSITIES, bits=BITS, da
                     epochs_per_step=settings["epochs_per_step"],
                     learning_rate=settings["prune_learning_rate"], seed=seed,
                     progress=training_progress)
-                pruned_row = score("pruned", pruned, pipeline.pruned_bytes(pruned, masks)).row()
+                pruned_int8 = pipeline.convert_stage(pruned, data, "pruned", seed=seed)
+                pruned_storage = pipeline.chip_storage(pruned_int8, "pruned")
+                pruned_row = score("pruned", pruned, pruned_storage).row()
                 for width in bits_list:
                     bar.set_postfix_str(f"T={temperature} s={sparsity} b={width}")
-                    shared, sharing = pipeline.share_stage(
+                    shared, _ = pipeline.share_stage(
                         pruned, masks, data, width, fine_tune_epochs=settings["fine_tune_epochs"],
                         learning_rate=settings["fine_tune_learning_rate"], seed=seed)
-                    table = pipeline.layer_table(shared, sharing, original_weights)
-                    shared_stage = score("shared", shared, pipeline.stage_bytes(table, "shared"))
+                    shared_int8 = pipeline.convert_stage(shared, data, "shared", seed=seed)
+                    storage = {"pruned": pruned_storage,
+                               "shared": pipeline.chip_storage(shared_int8, "shared"),
+                               "huffman": pipeline.chip_storage(shared_int8, "huffman")}
+                    table = pipeline.layer_table(storage, shared_int8, original_weights,
+                                                 original_bytes)
+                    shared_stage = score("shared", shared, storage["shared"])
                     points.append({"temperature": temperature, "sparsity": sparsity,
                                    "bits": width, "kept_percent": table[-1]["kept_percent"],
                                    "stages": [*head, pruned_row, shared_stage.row(),
-                                              pipeline.encode_stage(shared_stage, table).row()]})
+                                              pipeline.encode_stage(shared_stage,
+                                                                    storage["huffman"]).row()]})
                     bar.update(1)
     return {"schema": _SCHEMA, "settings": settings,
             "axes": {"temperature": temperatures, "sparsity": sparsities, "bits": bits_list},
@@ -350,26 +387,45 @@ def stages_for(entry: dict, huffman: bool = True) -> list:
     return [s for s in entry["stages"] if huffman or s["stage"] != STAGES[-1]]
 
 
-def board_fit(board_id: str, model_bytes: int) -> dict:
-    """Whether ``model_bytes`` fits in the flash a board has left after the fixed firmware.
+def board_fit(board_id: str, model_bytes: int, format: str | None = None) -> dict:
+    """Whether a model's data fits in the flash a board has left after the firmware's code.
 
-    Compares the model's bytes with the board's usable flash (``boards/<id>.json``) minus
-    :data:`FIXED_FIRMWARE` (the inference sketch without a model; when unmeasured, nothing is
-    subtracted). Flash only: RAM for activations is not compared here.
+    Compares like with like: the model's data in flash (a stage's ``bytes``,
+    :func:`tinylab.engine.model_storage`) against the board's usable flash
+    (``boards/<id>.json``) minus :data:`FIXED_FIRMWARE` (the inference sketch without a
+    model) minus the engine's code for ``format`` (:data:`ENGINE_CODE`). What is unmeasured
+    (the Nano 33 BLE's) is not subtracted. Flash only: RAM for activations is not compared.
+
+    Parameters
+    ----------
+    board_id : str
+        ``"uno"`` or ``"nano33ble"``.
+    model_bytes : int
+        The model's data in flash.
+    format : {"int8", "sparse", "huffman"}, optional
+        The engine format the bytes are in (:func:`tinylab.pipeline.stage_format`); None
+        subtracts no engine code.
 
     Returns
     -------
     dict
-        ``board`` (name), ``fits``, ``model_bytes``, ``flash_left_bytes``,
-        ``fixed_bytes`` (None when unmeasured), ``share`` (model / flash left).
+        ``board`` (name), ``fits``, ``model_bytes``, ``flash_left_bytes`` (for the model's
+        data), ``flash_usable_bytes``, ``fixed_bytes`` and ``engine_code_bytes`` (None when
+        unmeasured), ``format``, ``share`` (model / flash left).
     """
     from . import boards
 
+    if format is not None and format not in ENGINE_CODE["uno"]:
+        raise ValueError(f"unknown format {format!r}; choose one of "
+                         f"{[k for k in ENGINE_CODE['uno'] if k != 'source']}")
     profile = boards.load(board_id)
     fixed = FIXED_FIRMWARE.get(board_id, {}).get("flash_bytes")
-    left = profile["flash_usable_bytes"] - (fixed or 0)
+    code = None if format is None else ENGINE_CODE.get(board_id, {}).get(format)
+    left = profile["flash_usable_bytes"] - (fixed or 0) - (code or 0)
     return {"board": profile["name"], "fits": model_bytes <= left, "model_bytes": int(model_bytes),
-            "flash_left_bytes": int(left), "fixed_bytes": fixed, "share": model_bytes / left}
+            "flash_left_bytes": int(left), "flash_usable_bytes": int(profile["flash_usable_bytes"]),
+            "fixed_bytes": fixed, "engine_code_bytes": code, "format": format,
+            "share": model_bytes / left}
 
 
 # --------------------------------------------------------------------------- command line

@@ -761,6 +761,12 @@ def decompress(data) -> np.ndarray:
 def storage(symbols, code: HuffmanCode | None = None) -> dict:
     """Bits per symbol against the entropy, and the bytes of :func:`compress`, part by part.
 
+    The bytes of lesson 06's self-contained byte string (a varint code table, the stream's
+    length, the bits), for one stream. The board stores its Huffman-coded weights otherwise
+    (gap and weight code words interleaved in one stream, the tables as plain bytes:
+    :mod:`tinylab.engine.formats.huffman`); their bytes are
+    :func:`tinylab.engine.model_storage`'s, which :mod:`tinylab.pipeline` reports.
+
     Parameters
     ----------
     symbols : array_like of int, any shape

@@ -12,26 +12,39 @@ weight and per index after P+Q and after P+Q+H, size as a % of float32), and per
 accuracy, the bytes and the compression ratio against the float32 model the pipeline started
 from (the teacher, also when a student is distilled).
 
-The byte counts hold everything a decoder needs, as the file it would read:
+The bytes of a compressed stage are the bytes the board's flash holds for the model's data:
+the stage's Keras model is converted to int8 with the real TFLite converter
+(:func:`tinylab.deploy.integer_model`) and counted by the one storage definition,
+:func:`tinylab.engine.model_storage`, which adds up exactly the C arrays
+:func:`tinylab.engine.generate_c` writes (:data:`STAGE_FORMATS`):
 
-- **P** stores each kept weight as float32 with a 5-bit relative index (8 for convolutions),
-  plus the filler entries that bridge gaps longer than the index can count
-  (:func:`tinylab.prune.relative_indices`);
-- **P+Q** stores a ``bits``-wide codebook index instead of the float (fillers take the spare
-  index that ``WeightSharing(reserve_filler=True)`` leaves free), plus each layer's codebook
-  as float32;
-- **P+Q+H** Huffman-codes each layer's index stream and gap stream separately and counts
-  their code tables and stream lengths (:func:`tinylab.huffman.compress`);
-- every stage also stores the biases as float32, which Han et al.'s table leaves out. Dead
-  units (survey Fig. 5) are removed after pruning, with identical outputs, which takes their
-  biases away too.
+- **P** in the engine's ``"sparse"`` format (per-channel weight scales, the converter's
+  default): per output row a count of entries, then per entry the zeros skipped (a gap) and
+  the non-zero int8 weight;
+- **P+Q** in ``"sparse"`` too, converted with one weight scale per layer so that a layer's
+  few shared values stay few int8 values: with at most 15 of them an entry is EIE's single
+  byte (a 4-bit gap and a 4-bit codebook index) and the layer stores its int8 codebook;
+- **P+Q+H** in ``"huffman"`` (the same integer model as P+Q): gap and weight code words
+  interleaved in one bit stream, with each op's two canonical code tables;
+- every stage also holds each op's biases (3 bytes each when they fit 24 bits, else 4)
+  and its requantization data (output multipliers and shifts), which Han et al.'s table
+  leaves out. Code (the kernels and decoders, each op's small description) is not in these
+  bytes; the compiler reports it (:data:`tinylab.compression_grid.ENGINE_CODE`).
+
+The float32 and distilled stages are the reference: 4 bytes per parameter. Dead units
+(survey Fig. 5) are removed after pruning, with identical outputs, which takes their biases
+away too. Deep Compression's own layout (float32 values and codebooks, 5-bit relative
+indices running across rows) is what lessons 04-06 work out by hand
+(:func:`tinylab.prune.paper_storage`, :func:`layer_streams`); lesson 06 compares the two.
 
 Each stage is also a function of its own, usable alone, and :func:`run` adds nothing they do
 not expose: :func:`distill_stage`, :func:`prune_stage`, :func:`share_stage` (each returns a
 new model and leaves its input unchanged) and :func:`encode_stage` (Huffman coding changes
-the bytes, never the weights); :func:`layer_table` counts the bits of P, P+Q and P+Q+H per
-layer, and :func:`measure` scores a stage's model into a :class:`Stage` record. :data:`STAGES`
-names the stages; :data:`ROUTES` holds the routes lessons and benchmarks run.
+the bytes, never the weights); :func:`compress_stages` converts the P and P+Q models
+(:func:`convert_stage`) and counts their bytes (:func:`chip_storage`), :func:`layer_table`
+reads those counts per layer, and :func:`measure` scores a stage's model into a
+:class:`Stage` record. :data:`STAGES` names the stages; :data:`ROUTES` holds the routes
+lessons and benchmarks run.
 :mod:`tinylab.compression_grid` composes the same functions over a grid of settings.
 
 ``tinylab pipeline`` prints the same tables; lesson 06 ends with them.
@@ -46,16 +59,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import huffman
-
 # prune (whose MaskConstraint subclasses a Keras class) and quantize are imported inside the
 # functions that use them, so that reading STAGES imports no TensorFlow: the compression
 # explorer app (tinylab.compression_grid, tinylab.plot) must render without it.
 
 __all__ = ["run", "PipelineResult", "PAPER_LENET_300_100", "STAGES", "ROUTES", "Stage",
            "stage_label", "measure", "distill_stage", "prune_stage", "share_stage",
-           "encode_stage", "float_bytes", "kernel_sizes", "pruned_bytes", "bias_bits",
-           "layer_table", "stage_bytes", "layer_streams"]
+           "encode_stage", "float_bytes", "kernel_sizes", "layer_float_bytes", "STAGE_FORMATS",
+           "stage_format", "convert_stage", "chip_storage", "compress_stages", "layer_table",
+           "layer_streams"]
 
 #: The stages :func:`run` measures, in order, by key: ``stage``, the name a stage's row
 #: carries (in :attr:`PipelineResult.stages`, the printed tables, the lessons, the app and the
@@ -79,8 +91,18 @@ ROUTES = {
     "compressed_teacher": {"model": "mlp300", "sparsity": 0.9, "bits": 4},
 }
 
-#: The column of :func:`layer_table` that holds each compressed stage's bits.
-_TABLE_BITS = {"pruned": "bits_p", "shared": "bits_pq", "huffman": "bits_pqh"}
+#: How each stage's bytes are counted: the engine's weight format
+#: (:data:`tinylab.engine.FORMATS`) and whether the int8 conversion gives each output channel
+#: its own weight scale (``per_channel``). The float32 and distilled stages are counted as
+#: float32 parameters (``"float32"``), the reference every ratio compares with.
+STAGE_FORMATS = {
+    "float32": {"format": "float32", "per_channel": None},
+    "distilled": {"format": "float32", "per_channel": None},
+    "pruned": {"format": "sparse", "per_channel": True},
+    # one weight scale per layer: a layer's <= 15 shared floats stay <= 15 int8 values
+    "shared": {"format": "sparse", "per_channel": False},
+    "huffman": {"format": "huffman", "per_channel": False},
+}
 
 #: Deep Compression, Table 2 (LeNet-300-100 on MNIST), for comparison with :func:`run`'s table.
 #: Bits are per stored weight / index; ``size_pq`` and ``size_pqh`` are % of float32.
@@ -119,9 +141,17 @@ class Stage:
     val_accuracy, test_accuracy : float
         On the dataset's validation and test splits.
     bytes : int
-        Every byte a decoder needs, as this module counts them.
+        The model's data in flash in the stage's format (:data:`STAGE_FORMATS`): weights and
+        their tables, biases, requantization data; no code. For the float32 and distilled
+        stages, 4 bytes per parameter.
     reference_bytes : int
         The starting float32 model's bytes.
+    format : str
+        ``"float32"``, or the engine format the bytes are counted in.
+    parts : dict of str -> int
+        The bytes by what they hold (:attr:`tinylab.engine.ModelStorage.parts`: ``weights``,
+        ``gaps``, ``codebook``, ``code tables``, ``row lengths``, ``biases``,
+        ``requantization``); ``{"float32 parameters": bytes}`` for a float32 stage.
     """
 
     key: str
@@ -130,10 +160,14 @@ class Stage:
     test_accuracy: float
     bytes: int
     reference_bytes: int
+    format: str = "float32"
+    parts: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.key not in STAGES:
             raise ValueError(f"unknown stage {self.key!r}; the stages are {list(STAGES)}")
+        if not self.parts:
+            object.__setattr__(self, "parts", {"float32 parameters": int(self.bytes)})
 
     @property
     def stage(self) -> str:
@@ -153,7 +187,21 @@ class Stage:
     def row(self) -> dict:
         """The stage as a row of :attr:`PipelineResult.stages` and of the recorded grid."""
         return {"stage": self.stage, "model": self.model, "val_accuracy": self.val_accuracy,
-                "test_accuracy": self.test_accuracy, "bytes": self.bytes, "ratio": self.ratio}
+                "test_accuracy": self.test_accuracy, "bytes": self.bytes, "ratio": self.ratio,
+                "format": self.format, "parts": dict(self.parts)}
+
+
+def stage_format(name: str) -> str:
+    """The format a stage's bytes are counted in, by its key or its row's name (the app).
+
+    >>> stage_format("P+Q + Huffman (P+Q+H)"), stage_format("pruned"), stage_format("float32")
+    ('huffman', 'sparse', 'float32')
+    """
+    keys = {entry["stage"]: key for key, entry in STAGES.items()}
+    key = keys.get(name, name)
+    if key not in STAGE_FORMATS:
+        raise ValueError(f"unknown stage {name!r}; the stages are {list(keys)}")
+    return STAGE_FORMATS[key]["format"]
 
 
 def stage_label(name: str) -> str:
@@ -181,16 +229,23 @@ class PipelineResult:
     ----------
     stages : list of dict
         One row per stage (:meth:`Stage.row`): ``stage``, ``model`` (its name),
-        ``val_accuracy``, ``test_accuracy``, ``bytes``,
-        ``ratio`` (the starting float32 model's bytes / these bytes).
+        ``val_accuracy``, ``test_accuracy``, ``bytes``, ``ratio`` (the starting float32
+        model's bytes / these bytes), ``format`` and ``parts``.
     layers : list of dict
-        One row per layer and a ``"total"`` row, the columns of Deep Compression's Table 2.
+        One row per layer and a ``"total"`` row, the columns of Deep Compression's Table 2
+        read from the same counts (:func:`layer_table`).
     settings : dict
         The arguments of the run.
     model : keras.Model
         The final model (pruned, shared; Huffman coding does not change its weights).
     sharing : tinylab.quantize.WeightSharing
         Its codebooks and indices.
+    storage : dict of str -> tinylab.engine.ModelStorage
+        The compressed stages' bytes in flash, by stage key (``"pruned"``, ``"shared"``,
+        ``"huffman"``): ``storage["huffman"].to_text()`` prints them op by op.
+    integer_models : dict of str -> tinylab.engine.IntegerModel
+        The int8 models those bytes hold: ``"pruned"`` (per-channel scales) and ``"shared"``
+        (one scale per layer; also the P+Q+H stage's model).
     """
 
     stages: list
@@ -198,6 +253,8 @@ class PipelineResult:
     settings: dict
     model: object = field(repr=False, default=None)
     sharing: object = field(repr=False, default=None)
+    storage: dict = field(repr=False, default_factory=dict)
+    integer_models: dict = field(repr=False, default_factory=dict)
 
     def to_dict(self) -> dict:
         """The JSON-ready part: stages, layers, settings and the paper's numbers."""
@@ -209,19 +266,27 @@ class PipelineResult:
 
     def to_text(self) -> str:
         """Both tables as aligned plain text, the paper's LeNet-300-100 numbers underneath."""
-        stage_rows = [[s["stage"], s["model"], f"{s['test_accuracy']:.2%}", f"{s['bytes']:,}",
-                       f"{s['ratio']:.1f}x"] for s in self.stages]
+        def bits(value):
+            return "mixed" if value is None else f"{value:.1f}"
+
+        stage_rows = [[s["stage"], s["model"], s["format"], f"{s['test_accuracy']:.2%}",
+                       f"{s['bytes']:,}", f"{s['ratio']:.1f}x"] for s in self.stages]
         layer_rows = [[r["layer"], f"{r['weights']:,}", f"{r['kept_percent']:.1f}%",
-                       f"{r['weight_bits_pq']}", f"{r['weight_bits_pqh']:.1f}",
-                       f"{r['index_bits_pq']}", f"{r['index_bits_pqh']:.1f}",
+                       r["layout_pq"], bits(r["weight_bits_pq"]), bits(r["weight_bits_pqh"]),
+                       bits(r["index_bits_pq"]), bits(r["index_bits_pqh"]),
+                       f"{r['bytes_p']:,}", f"{r['bytes_pq']:,}", f"{r['bytes_pqh']:,}",
                        f"{r['size_pq']:.1f}%", f"{r['size_pqh']:.1f}%"] for r in self.layers]
         paper = PAPER_LENET_300_100
         return "\n".join([
-            _table(["stage", "model", "test accuracy", "bytes", "vs float32"], stage_rows),
+            _table(["stage", "model", "format", "test accuracy", "bytes", "vs float32"],
+                   stage_rows),
             "",
-            _table(["layer", "weights", "kept", "weight bits P+Q", "P+Q+H", "index bits P+Q",
-                    "P+Q+H", "size P+Q", "P+Q+H"], layer_rows),
+            _table(["layer", "weights", "kept", "layout P+Q", "weight bits P+Q", "P+Q+H",
+                    "index bits P+Q", "P+Q+H", "bytes P", "P+Q", "P+Q+H", "size P+Q", "P+Q+H"],
+                   layer_rows),
             "",
+            "Bytes: the model's data in the board's flash (int8 weights and their tables, "
+            "biases, requantization data; no code); size: % of the layer as float32.",
             f"Paper ({paper['source']}): LeNet-300-100 on MNIST, {paper['ratio_p']}x after P, "
             f"{paper['ratio_pq']}x after P+Q, {paper['ratio_pqh']}x after P+Q+H; error "
             f"{paper['error_before_percent']}% -> {paper['error_after_percent']}%.",
@@ -236,7 +301,14 @@ def _table(header, rows) -> str:
 
 
 def layer_streams(sharing, name: str, index_bits: int):
-    """The two symbol streams of one shared, pruned layer, in sparse-storage order.
+    """Deep Compression's two symbol streams of one shared, pruned layer (the paper's layout).
+
+    The layout lessons 04-06 work out by hand: one relative index running across the rows
+    (:func:`tinylab.prune.relative_indices`, ``index_bits`` wide) and a codebook index per
+    entry. The board stores the same model otherwise (:mod:`tinylab.engine.formats.sparse`,
+    :mod:`tinylab.engine.formats.huffman`), and the stages' bytes are the board's
+    (:func:`chip_storage`); lesson 06 and ``tl.widgets.huffman_explorer`` use these streams to
+    show Huffman coding at work.
 
     Returns
     -------
@@ -269,8 +341,7 @@ def float_bytes(model) -> int:
 def kernel_sizes(model) -> dict:
     """{layer name: number of kernel weights} of every layer with a kernel (lesson 06).
 
-    Taken before pruning, they are what :func:`layer_table` compares the stored bits with
-    (Table 2's ``weights`` column).
+    Taken before pruning, they are Table 2's ``weights`` column (:func:`layer_table`).
     """
     from . import prune
 
@@ -278,111 +349,156 @@ def kernel_sizes(model) -> dict:
             for name in prune.prunable_layers(model)}
 
 
-def bias_bits(model, name) -> int:
-    """Bits of layer ``name``'s biases stored as float32, which every stage stores (lesson 06;
-    0 for a layer without biases)."""
-    bias = getattr(model.get_layer(name), "bias", None)
-    return 0 if bias is None else 32 * int(np.size(bias))
+def layer_float_bytes(model) -> dict:
+    """{layer name: bytes of its kernel and biases as float32} of every layer with a kernel.
 
-
-def _bytes(bits) -> int:
-    return -(-int(bits) // 8)
-
-
-def pruned_bytes(model, masks) -> int:
-    """Bytes of the P stage, from the masks alone: no codebook needed (lesson 06).
-
-    Each kept weight as float32 with its relative index (:data:`tinylab.prune.INDEX_BITS`),
-    the filler entries, and float32 biases: :func:`layer_table`'s ``bits_p``, in bytes.
-
-    Parameters
-    ----------
-    model : keras.Model
-        The pruned model (its biases are counted).
-    masks : dict of str -> ndarray of bool
-        Its keep-masks, shaped like the kernels.
-
-    Returns
-    -------
-    int
+    Taken before pruning, they are what :func:`layer_table` compares each stage's bytes with
+    (lesson 06).
     """
     from . import prune
 
-    bits = 0
-    for name, mask in masks.items():
-        index_bits = prune.INDEX_BITS[prune.layer_kind(np.asarray(mask))]
-        values, _, _ = prune.relative_indices(np.asarray(mask, dtype=np.float32), index_bits)
-        bits += len(values) * (32 + index_bits) + bias_bits(model, name)
-    return _bytes(bits)
+    sizes = {}
+    for name in prune.prunable_layers(model):
+        layer = model.get_layer(name)
+        bias = getattr(layer, "bias", None)
+        n_biases = 0 if bias is None else int(np.size(bias))
+        sizes[name] = 4 * (int(np.size(layer.kernel)) + n_biases)
+    return sizes
 
 
-def layer_table(model, sharing, original_weights: dict) -> list:
-    """Deep Compression's Table 2 for each shared layer of ``model``, and a total row (lesson 06).
+def convert_stage(model, data, key: str, *, seed: int = 0):
+    """A stage's Keras model as the int8 model a board runs, converted as :data:`STAGE_FORMATS`
+    says (per-channel weight scales for P, one per layer for P+Q and P+Q+H).
 
     Parameters
     ----------
     model : keras.Model
-        The pruned model (shared or not: only the kept positions and biases count).
-    sharing : tinylab.quantize.WeightSharing
-        Fitted on ``model`` with ``reserve_filler=True``.
+    data : tinylab.data.Dataset
+        Its training split is the converter's representative data.
+    key : {"pruned", "shared", "huffman"}
+    seed : int
+
+    Returns
+    -------
+    tinylab.engine.IntegerModel
+    """
+    from . import deploy
+
+    if STAGE_FORMATS.get(key, {}).get("per_channel") is None:
+        converted = [k for k, v in STAGE_FORMATS.items() if v["per_channel"] is not None]
+        raise ValueError(f"stage {key!r} is counted as float32, not converted; convert one of "
+                         f"{converted}")
+    integer, _ = deploy.integer_model(model, data, seed=seed,
+                                      per_channel=STAGE_FORMATS[key]["per_channel"])
+    return integer
+
+
+def chip_storage(integer_model, key: str):
+    """Stage ``key``'s bytes in flash: :func:`tinylab.engine.model_storage` of its int8 model in
+    the stage's format (:data:`STAGE_FORMATS`): weights and their tables, biases,
+    requantization data, exactly the arrays :func:`tinylab.engine.generate_c` writes; no code.
+
+    Returns
+    -------
+    tinylab.engine.ModelStorage
+    """
+    from . import engine
+
+    fmt = STAGE_FORMATS.get(key, {}).get("format")
+    if fmt not in engine.FORMATS:
+        chip = [k for k, v in STAGE_FORMATS.items() if v["format"] in engine.FORMATS]
+        raise ValueError(f"stage {key!r} is counted as float32; the chip's stages are {chip}")
+    return engine.model_storage(integer_model, fmt)
+
+
+def _gap_bits(layout: str) -> int:
+    from .engine.formats import sparse
+
+    return int(sparse.GAP_LIMITS[layout]).bit_length()
+
+
+def layer_table(storage: dict, coded_model, original_weights: dict,
+                original_bytes: dict) -> list:
+    """Deep Compression's Table 2 for each layer with weights, and a total row (lesson 06).
+
+    Read from the stages' :class:`tinylab.engine.ModelStorage` (:func:`chip_storage`), so
+    its bytes are the stages' bytes, op by op: no second count.
+
+    Parameters
+    ----------
+    storage : dict of str -> tinylab.engine.ModelStorage
+        ``"pruned"``, ``"shared"`` and ``"huffman"``, as :attr:`PipelineResult.storage`.
+    coded_model : tinylab.engine.IntegerModel
+        The P+Q+H stage's int8 model: its Huffman streams split the stream's bits between
+        weights and gaps (``tinylab.engine.store(op, "huffman").details``).
     original_weights : dict of str -> int
-        Each layer's kernel size before pruning (:func:`kernel_sizes`).
+        Each layer's kernel size before pruning (:func:`kernel_sizes`), in the model's order:
+        the ops with weights, in order, are these layers.
+    original_bytes : dict of str -> int
+        Each layer's float32 bytes (kernel and biases) before pruning
+        (:func:`layer_float_bytes`).
 
     Returns
     -------
     list of dict
-        Per layer, then ``"total"``: ``weights``, ``kept``, ``entries`` (with fillers),
-        ``kept_percent``, bits per weight and per index after P+Q and P+Q+H, ``bits_p``,
-        ``bits_pq``, ``bits_pqh``, ``bits_float32``, and ``size_pq``, ``size_pqh`` (% of
-        float32).
+        Per layer, then ``"total"``: ``layer``, ``op`` (the engine's name), ``weights``,
+        ``kept`` (non-zero int8 weights after P+Q), ``entries`` (P+Q's, fillers included),
+        ``kept_percent``, ``layout_pq`` (``"shared"``: EIE's byte; ``"wide"``: gap byte +
+        weight byte), bits per weight and per index (gap) after P+Q and P+Q+H
+        (``weight_bits_pq``, ``index_bits_pq``, ``weight_bits_pqh``, ``index_bits_pqh``: per
+        stored entry; None in the total when layers differ), ``bytes_p``, ``bytes_pq``,
+        ``bytes_pqh`` (all of the op's data in flash), ``bytes_float32``, and ``size_p``,
+        ``size_pq``, ``size_pqh`` (% of float32).
     """
-    from . import prune
+    from .engine import store
 
+    ops = {key: storage[key].ops for key in ("pruned", "shared", "huffman")}
+    coded = {op.name: op for op in coded_model.layers}
+    names = list(original_weights)
+    if not all(len(found) == len(names) for found in ops.values()):
+        raise ValueError(f"{len(names)} layers with weights ({names}) but the stages store "
+                         f"{ {k: [op.name for op in v] for k, v in ops.items()} }")
     rows = []
-    for name in sharing.codebooks_:
-        kernel = np.asarray(model.get_layer(name).kernel)
-        index_bits = prune.INDEX_BITS[prune.layer_kind(kernel)]
-        indices, gaps = layer_streams(sharing, name, index_bits)
-        kept, entries, bits = int(np.count_nonzero(kernel)), len(indices), sharing.bits_[name]
-        codebook_bits, biases = 32 * len(sharing.codebooks_[name]), bias_bits(model, name)
-        huffman_index_bits = 8 * len(huffman.compress(indices)) if entries else 0
-        huffman_gap_bits = 8 * len(huffman.compress(gaps)) if entries else 0
+    for name, p, pq, pqh in zip(names, ops["pruned"], ops["shared"], ops["huffman"]):
+        entries = max(pq.n_entries, 1)
+        index_bits = _gap_bits(pq.layout)
+        streams = store(coded[pqh.name], "huffman").details
         rows.append({
-            "layer": name, "weights": original_weights[name], "kept": kept, "entries": entries,
-            "kept_percent": 100.0 * kept / original_weights[name],
-            "weight_bits_pq": bits, "index_bits_pq": index_bits,
-            "weight_bits_pqh": huffman_index_bits / max(entries, 1),
-            "index_bits_pqh": huffman_gap_bits / max(entries, 1),
-            "bits_p": entries * (32 + index_bits) + biases,
-            "bits_pq": entries * (bits + index_bits) + codebook_bits + biases,
-            "bits_pqh": huffman_index_bits + huffman_gap_bits + codebook_bits + biases,
-            "bits_float32": 32 * original_weights[name] + biases,
+            "layer": name, "op": pq.name, "weights": original_weights[name],
+            "kept": pq.n_nonzero, "entries": pq.n_entries,
+            "kept_percent": 100.0 * pq.n_nonzero / original_weights[name],
+            "layout_pq": pq.layout,
+            "weight_bits_pq": 8 * pq.parts.get("weights", 0) / entries - index_bits,
+            "index_bits_pq": index_bits,
+            "weight_bits_pqh": streams["weight_bits"] / max(pqh.n_entries, 1),
+            "index_bits_pqh": streams["gap_bits"] / max(pqh.n_entries, 1),
+            "huffman_entries": pqh.n_entries,
+            "bytes_p": p.nbytes, "bytes_pq": pq.nbytes, "bytes_pqh": pqh.nbytes,
+            "bytes_float32": original_bytes[name],
         })
-    total = {"layer": "total", "weights": sum(r["weights"] for r in rows),
-             "kept": sum(r["kept"] for r in rows), "entries": sum(r["entries"] for r in rows)}
-    for key in ("bits_p", "bits_pq", "bits_pqh", "bits_float32"):
+    total = {"layer": "total", "op": "",
+             "layout_pq": "/".join(sorted({r["layout_pq"] for r in rows}))}
+    for key in ("weights", "kept", "entries", "huffman_entries", "bytes_p", "bytes_pq",
+                "bytes_pqh", "bytes_float32"):
         total[key] = sum(r[key] for r in rows)
-    total["kept_percent"] = 100.0 * total["kept"] / total["weights"]
-    entries = max(total["entries"], 1)
-    total["weight_bits_pq"] = rows[0]["weight_bits_pq"] if len({r["weight_bits_pq"] for r in rows}) == 1 else None
-    total["index_bits_pq"] = rows[0]["index_bits_pq"] if len({r["index_bits_pq"] for r in rows}) == 1 else None
-    total["weight_bits_pqh"] = sum(r["weight_bits_pqh"] * r["entries"] for r in rows) / entries
-    total["index_bits_pqh"] = sum(r["index_bits_pqh"] * r["entries"] for r in rows) / entries
+    # every op's data in flash, also of ops without weights (none in an MLP)
+    total["bytes_p"] = storage["pruned"].nbytes
+    total["bytes_pq"], total["bytes_pqh"] = storage["shared"].nbytes, storage["huffman"].nbytes
+    total["kept_percent"] = 100.0 * total["kept"] / max(total["weights"], 1)
+    for key in ("weight_bits_pq", "index_bits_pq"):
+        values = {r[key] for r in rows}
+        total[key] = values.pop() if len(values) == 1 else None
+    for key in ("weight_bits_pqh", "index_bits_pqh"):
+        total[key] = sum(r[key] * r["huffman_entries"] for r in rows) / max(
+            total["huffman_entries"], 1)
     rows.append(total)
     for row in rows:
-        # As in the paper: size after P+Q and after P+Q+H as a share of the float32 layer.
-        row["size_pq"] = 100.0 * row["bits_pq"] / row["bits_float32"]
-        row["size_pqh"] = 100.0 * row["bits_pqh"] / row["bits_float32"]
+        for stage in ("p", "pq", "pqh"):
+            row[f"size_{stage}"] = 100.0 * row[f"bytes_{stage}"] / row["bytes_float32"]
     return rows
 
 
-def stage_bytes(table, key: str) -> int:
-    """Bytes of stage ``key`` (``"pruned"``, ``"shared"`` or ``"huffman"``) by the total row
-    of a :func:`layer_table`: its bits, rounded up to whole bytes (lesson 06)."""
-    return _bytes(table[-1][_TABLE_BITS[key]])
-
-
-def measure(key: str, model, n_bytes: int, *, data, reference_bytes: int) -> Stage:
+def measure(key: str, model, n_bytes, *, data, reference_bytes: int) -> Stage:
     """Score ``model`` as stage ``key``: its accuracy on the validation and test splits.
 
     Parameters
@@ -390,8 +506,9 @@ def measure(key: str, model, n_bytes: int, *, data, reference_bytes: int) -> Sta
     key : str
         One of :data:`STAGES`.
     model : keras.Model
-    n_bytes : int
-        Its bytes as this stage stores it.
+    n_bytes : int or tinylab.engine.ModelStorage
+        Its bytes as this stage stores them: a compressed stage's :func:`chip_storage`
+        (which gives the format and the parts too), or a float32 stage's :func:`float_bytes`.
     data : tinylab.data.Dataset
     reference_bytes : int
         The starting float32 model's bytes (:func:`float_bytes`).
@@ -402,9 +519,13 @@ def measure(key: str, model, n_bytes: int, *, data, reference_bytes: int) -> Sta
     """
     from . import train
 
+    stored = {}
+    if hasattr(n_bytes, "parts"):  # a ModelStorage
+        stored = {"format": n_bytes.format, "parts": dict(n_bytes.parts)}
+        n_bytes = n_bytes.nbytes
     return Stage(key, model.name, train.accuracy(model, data.X_val, data.y_val),
                  train.accuracy(model, data.X_test, data.y_test), int(n_bytes),
-                 int(reference_bytes))
+                 int(reference_bytes), **stored)
 
 
 def _copy(model):
@@ -515,7 +636,7 @@ def share_stage(model, masks, data, bits: int, *, fine_tune_epochs: int = 3,
     return shared, sharing
 
 
-def encode_stage(shared: Stage, table) -> Stage:
+def encode_stage(shared: Stage, storage) -> Stage:
     """The P+Q+H stage (lesson 06): the shared model's scores, the Huffman-coded bytes.
 
     Huffman coding changes the bytes, never the weights, so nothing is measured again.
@@ -524,14 +645,43 @@ def encode_stage(shared: Stage, table) -> Stage:
     ----------
     shared : Stage
         The ``"shared"`` stage.
-    table : list of dict
-        Its :func:`layer_table`.
+    storage : tinylab.engine.ModelStorage
+        Its int8 model in the ``"huffman"`` format (:func:`chip_storage` with
+        ``"huffman"``).
 
     Returns
     -------
     Stage
     """
-    return dataclasses.replace(shared, key="huffman", bytes=stage_bytes(table, "huffman"))
+    return dataclasses.replace(shared, key="huffman", bytes=storage.nbytes,
+                               format=storage.format, parts=dict(storage.parts))
+
+
+def compress_stages(pruned, shared, data, *, seed: int = 0) -> tuple:
+    """The int8 models and bytes in flash of the P, P+Q and P+Q+H stages (lesson 06).
+
+    Parameters
+    ----------
+    pruned : keras.Model
+        The P stage's model (:func:`prune_stage`).
+    shared : keras.Model
+        The P+Q stage's model (:func:`share_stage`), also P+Q+H's.
+    data : tinylab.data.Dataset
+    seed : int
+
+    Returns
+    -------
+    integer_models : dict
+        ``"pruned"`` and ``"shared"``: :func:`convert_stage`.
+    storage : dict
+        ``"pruned"``, ``"shared"``, ``"huffman"``: :func:`chip_storage`.
+    """
+    integer_models = {"pruned": convert_stage(pruned, data, "pruned", seed=seed),
+                      "shared": convert_stage(shared, data, "shared", seed=seed)}
+    storage = {"pruned": chip_storage(integer_models["pruned"], "pruned"),
+               "shared": chip_storage(integer_models["shared"], "shared"),
+               "huffman": chip_storage(integer_models["shared"], "huffman")}
+    return integer_models, storage
 
 
 def run(data=None, *, model: str = "mlp300", student: str | None = None,
@@ -557,7 +707,10 @@ def run(data=None, *, model: str = "mlp300", student: str | None = None,
         Final sparsity of every layer (or of each named layer) (:func:`tinylab.prune.iterative_prune` with ``steps``,
         ``epochs_per_step``, ``prune_learning_rate``); dead units are removed afterwards.
     bits : int
-        Codebook index width of every layer (Han et al.: 5 for fully connected layers).
+        Codebook index width of every layer (Han et al.: 5 for fully connected layers). At 4
+        bits or fewer a layer's shared values fit the board's 4-bit codebook index (EIE's
+        byte, :mod:`tinylab.engine.formats.sparse`); wider codebooks are stored a gap byte
+        and a weight byte per entry.
     fine_tune_epochs : int
         Epochs of centroid fine-tuning (0 to skip), at ``fine_tune_learning_rate``.
     seed : int
@@ -596,15 +749,17 @@ def run(data=None, *, model: str = "mlp300", student: str | None = None,
                                 epochs=distill_epochs, learning_rate=distill_learning_rate,
                                 seed=seed, progress=progress)
         stages.append(score("distilled", current, float_bytes(current)))
-    original_weights = kernel_sizes(current)
+    original_weights, original_bytes = kernel_sizes(current), layer_float_bytes(current)
     pruned, masks = prune_stage(current, data, sparsity, steps=steps,
                                 epochs_per_step=epochs_per_step,
                                 learning_rate=prune_learning_rate, seed=seed, progress=progress)
-    stages.append(score("pruned", pruned, pruned_bytes(pruned, masks)))
     shared, sharing = share_stage(pruned, masks, data, bits, fine_tune_epochs=fine_tune_epochs,
                                   learning_rate=fine_tune_learning_rate, seed=seed)
-    table = layer_table(shared, sharing, original_weights)
-    stages.append(score("shared", shared, stage_bytes(table, "shared")))
-    stages.append(encode_stage(stages[-1], table))
+    integer_models, storage = compress_stages(pruned, shared, data, seed=seed)
+    stages.append(score("pruned", pruned, storage["pruned"]))
+    stages.append(score("shared", shared, storage["shared"]))
+    stages.append(encode_stage(stages[-1], storage["huffman"]))
+    table = layer_table(storage, integer_models["shared"], original_weights, original_bytes)
     return PipelineResult(stages=[stage.row() for stage in stages], layers=table,
-                          settings=settings, model=shared, sharing=sharing)
+                          settings=settings, model=shared, sharing=sharing, storage=storage,
+                          integer_models=integer_models)

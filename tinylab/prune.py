@@ -9,7 +9,8 @@ step on a Keras 3 model:
   :func:`sparsity_mask`, :func:`relative_indices` (Deep Compression's sparse layout);
 - model steps: :func:`prune_model` (returns the masks), :func:`apply_masks`, :func:`retrain`
   (pruned weights stay exactly zero), :func:`iterative_prune`, :func:`remove_dead_neurons`;
-- accounting: :func:`sparsity`, :func:`sparse_storage`;
+- accounting: :func:`sparsity`, :func:`paper_storage` (the paper's layout; the board's
+  bytes are :func:`tinylab.engine.model_storage`'s);
 - hand-over to later lessons: :func:`save_pruned`, :func:`load_or_prune`.
 
 Masks are data: a dict mapping a layer name to a boolean array shaped like that layer's
@@ -25,7 +26,7 @@ import numpy as np
 __all__ = ["prunable_layers", "quality_threshold", "threshold_mask", "sparsity_mask",
            "prune_model", "apply_masks", "masks_from_weights", "sparsity", "MaskConstraint",
            "retrain", "schedule", "iterative_prune", "accuracy_without_retraining",
-           "dead_neurons", "remove_dead_neurons", "relative_indices", "sparse_storage",
+           "dead_neurons", "remove_dead_neurons", "relative_indices", "paper_storage",
            "save_pruned", "load_or_prune", "check_fraction", "layer_kind"]
 
 #: Deep Compression's relative-index widths (Han, Mao & Dally 2016, section 2):
@@ -620,12 +621,15 @@ def layer_kind(kernel) -> str:
     return "conv" if np.ndim(kernel) > 2 else "dense"
 
 
-def sparse_storage(weights_or_model, index_bits=None, value_bits: int = 32) -> list:
-    """Per-layer bytes of the weights stored dense and stored sparse (Deep Compression).
+def paper_storage(weights_or_model, index_bits=None, value_bits: int = 32) -> list:
+    """Per-layer bytes of the weights stored dense and stored sparse in the paper's layout.
 
-    Sparse storage keeps, for every entry (non-zero weight or filler), its value in
-    ``value_bits`` and its relative index in ``index_bits`` (see :func:`relative_indices`);
-    biases are stored dense in both columns.
+    Deep Compression's layout, worked out by hand in lesson 04: for every entry (non-zero
+    weight or filler) its value in ``value_bits`` and its relative index in ``index_bits``
+    (see :func:`relative_indices`); biases are stored dense in both columns. The board stores
+    a pruned model otherwise (int8 values, per-row entry counts, gap bytes:
+    :mod:`tinylab.engine.formats.sparse`), and its bytes are counted by
+    :func:`tinylab.engine.model_storage` (what :mod:`tinylab.pipeline` reports).
 
     Parameters
     ----------

@@ -357,7 +357,7 @@ class WeightSharing:
 
     ``fit`` runs k-means (scikit-learn's ``KMeans``, one run from :func:`initial_centroids`)
     over each layer's kept (non-pruned) kernel weights; ``apply`` writes the shared values
-    into a model; ``fine_tune`` trains the centroids with :func:`centroid_gradients`; ``storage``
+    into a model; ``fine_tune`` trains the centroids with :func:`centroid_gradients`; ``paper_storage``
     counts the bits a decoder needs. Cluster indices are fixed once fitted, as in the paper.
 
     Parameters
@@ -559,12 +559,16 @@ class WeightSharing:
 
     # ----------------------------------------------------------------------- accounting
 
-    def storage(self) -> list:
-        """Bits a decoder needs for each shared kernel: indices plus codebook.
+    def paper_storage(self) -> list:
+        """Bits of each shared kernel in the paper's layout: indices plus a float32 codebook.
 
-        ``index_bits = kept * bits`` (one index per kept weight) and ``codebook_bits =
-        clusters * 32`` (float32 centroids). Not counted: where the kept weights sit in a
-        pruned kernel (see :func:`tinylab.prune.sparse_storage`) and the float32 biases
+        Deep Compression's count (lesson 05): ``index_bits = kept * bits`` (one index per
+        kept weight) and ``codebook_bits = clusters * 32`` (float32 centroids). The board
+        stores a shared model otherwise (int8 codebooks, EIE's 4-bit index + 4-bit gap byte:
+        :mod:`tinylab.engine.formats.sparse`); its bytes are
+        :func:`tinylab.engine.model_storage`'s, which :mod:`tinylab.pipeline` reports. Not
+        counted here: where the kept weights sit in a pruned kernel (see
+        :func:`tinylab.prune.paper_storage`) and the float32 biases
         (:func:`tinylab.models.parameter_table`). ``ratio`` compares with the same kept
         weights as float32: Han et al.'s ``n * 32 / (n * bits + clusters * 32)``.
 

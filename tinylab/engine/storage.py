@@ -53,10 +53,12 @@ class OpStorage:
         return sum(self.parts.values())
 
     def row(self) -> dict:
+        """``op``, ``kind``, ``layout``, the counts ``n_weights``, ``n_nonzero``,
+        ``n_entries``, then bytes: one key per part, ``weight_bytes`` and ``bytes``."""
         return {"op": self.name, "kind": self.kind, "layout": self.layout,
-                "weights": self.n_weights, "non-zero": self.n_nonzero,
-                "entries": self.n_entries, **{part: self.parts.get(part, 0) for part in PARTS},
-                "weight bytes": self.weight_bytes, "bytes": self.nbytes}
+                "n_weights": self.n_weights, "n_nonzero": self.n_nonzero,
+                "n_entries": self.n_entries, **{part: self.parts.get(part, 0) for part in PARTS},
+                "weight_bytes": self.weight_bytes, "bytes": self.nbytes}
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,16 @@ class ModelStorage:
         return rows + [total]
 
     def to_text(self) -> str:
-        columns = ["op", "layout", "weights", "non-zero", "entries",
+        """A table: per op its layout and counts, then its bytes by part."""
+        columns = ["op", "layout", "n_weights", "n_nonzero", "n_entries",
                    *[part for part in PARTS if part in self.parts], "bytes"]
+        labels = ["op", "layout", "weights", "non-zero", "entries",
+                  *[f"{part} B" for part in PARTS if part in self.parts], "bytes"]
         rows = [[row[c] if isinstance(row[c], str) else f"{row[c]:,}" for c in columns]
                 for row in self.rows()]
-        widths = [max(len(str(x)) for x in col) for col in zip(columns, *rows)]
+        widths = [max(len(str(x)) for x in col) for col in zip(labels, *rows)]
         lines = ["  ".join(str(x).rjust(w) for x, w in zip(line, widths))
-                 for line in [columns, *rows]]
+                 for line in [labels, *rows]]
         return (f"{self.format}: {self.nbytes:,} bytes of data in flash\n"
                 + "\n".join(lines[:1] + ["  ".join("-" * w for w in widths)] + lines[1:]))
 

@@ -14,7 +14,7 @@ import time
 
 import ipywidgets as widgets
 
-from .. import compression_grid, plot
+from .. import compression_grid, pipeline, plot
 from ._panel import reporting_errors
 
 #: The boards the panel answers for, in the order the summary names them.
@@ -63,15 +63,20 @@ def _fits_html(fit: dict, board_id: str) -> str:
 
 def _comparison_note(fits: dict) -> str:
     uno, nano = fits["uno"], fits["nano33ble"]
+    code = (f"minus {uno['engine_code_bytes']:,} B of TinyLab's C engine for the "
+            f"<code>{html.escape(str(uno['format']))}</code> format"
+            if uno["engine_code_bytes"] is not None else "(the engine's code not counted)")
     return (
-        "<small style='color:#57606a'>What is compared: the model's bytes as the pipeline "
-        "counts them (every byte a decoder needs: kept weights' codebook indices and relative "
-        "positions, codebooks, float32 biases, Huffman tables) against the flash a board has "
-        f"left for a model. Uno: {uno['flash_left_bytes'] + uno['fixed_bytes']:,} B usable "
-        f"minus {uno['fixed_bytes']:,} B measured for TinyLab's inference firmware without a "
-        f"model (docs/benchmarks.md); the decoder's own code (about 1.8 KB) is not counted. "
-        f"Nano 33 BLE: its {nano['flash_left_bytes']:,} B of usable flash, the firmware's "
-        "fixed cost not measured here (no mbed toolchain offline). RAM is not compared. "
+        "<small style='color:#57606a'>What is compared: the model's data as the board's flash "
+        "holds it (<code>tl.engine.model_storage</code>: int8 weights or codebook indices with "
+        "their gaps and row counts, codebooks, Huffman code tables, biases, requantization "
+        "data), against the flash a board has left for it. "
+        f"Uno: {uno['flash_usable_bytes']:,} B usable, minus {uno['fixed_bytes']:,} B for "
+        f"TinyLab's inference firmware without a model, {code} (both measured with avr-gcc "
+        "5.4, <code>tinylab.compression_grid</code>): "
+        f"{uno['flash_left_bytes']:,} B left. "
+        f"Nano 33 BLE: its {nano['flash_left_bytes']:,} B of usable flash, the firmware's and "
+        "engine's code not measured here (no mbed toolchain offline). RAM is not compared. "
         "Accuracy: the test split of the digits (270 examples). Recorded grid, no training "
         "here.</small>")
 
@@ -167,7 +172,9 @@ def compression_explorer(grid=None, *, temperature=None, sparsity=None, bits=Non
     def stages_and_fits(key):
         stages = compression_grid.stages_for(compression_grid.point(grid, *key[:3]),
                                              huffman=key[3])
-        return stages, {board: compression_grid.board_fit(board, stages[-1]["bytes"])
+        final_format = pipeline.stage_format(stages[-1]["stage"])
+        return stages, {board: compression_grid.board_fit(board, stages[-1]["bytes"],
+                                                          final_format)
                         for board in BOARDS}
 
     def png_for(key) -> bytes:
