@@ -5,8 +5,9 @@ compressed at least 40x against float32 with at most 0.5 pp of test-accuracy los
 distillation first, at least 100x against the teacher with at most 1 pp.
 
 How: ``tinylab.pipeline.run`` (prune + retrain, dead units removed, k-means weight sharing with
-fine-tuned centroids, Huffman coding of codebook indices and index gaps; every byte a decoder
-needs is counted, float32 biases included). The settings of each route are **chosen on the
+fine-tuned centroids, Huffman coding of codebook indices and index gaps; the bytes are the
+model's data in the board's flash, each stage converted to int8 and counted by
+``tinylab.engine.model_storage``). The settings of each route are **chosen on the
 validation split** (seed 0) among ``CANDIDATES``: the smallest model whose validation
 accuracy is within the goal's loss of the float32 model's; then the chosen settings run with
 seeds ``SEEDS`` and only then is the test split read.
@@ -173,9 +174,11 @@ def write_docs(result: dict, target: Path) -> None:
                                f"{c['val_loss_pp']:+.2f}"])
     body = (
         f"{measured_on(machine)}; "
-        f"digits split seed 0, seeds {list(SEEDS)}. Bytes count everything a decoder needs: "
-        f"Huffman-coded codebook indices and index gaps with their code tables, the float32 "
-        f"codebooks and the float32 biases. Ratios are against the float32 teacher "
+        f"digits split seed 0, seeds {list(SEEDS)}. Bytes are the model's data in the "
+        f"board's flash (`tl.pipeline`, counted by `tl.engine.model_storage`): each stage "
+        f"converted to int8, P and P+Q in the engine's sparse format, P+Q+H in its Huffman "
+        f"format, with their codebooks, code tables, biases and requantization data (the "
+        f"engine's code not included). Ratios are against the float32 teacher "
         f"(64-300-100-10, 202,440 bytes). Settings chosen on the validation split (seed 0), "
         f"candidates below.\n\n"
         + markdown_table(["route", "chosen settings", "float32 test %", "compressed test %",
