@@ -240,7 +240,7 @@ def measure_format(mlp, format: str, X, y) -> dict:
     firmware = deploy.build_firmware(mlp, format, "uno")
     storage = engine.model_storage(mlp, format)
     row = {"format": format, **_build_row(firmware), "weight_bytes": storage.weight_bytes,
-           "data_bytes": storage.nbytes, "parts": storage.parts,
+           "data_bytes": storage.nbytes, "parts": storage.parts, "entries": storage.n_entries,
            "layouts": [op.layout for op in storage.ops if op.layout]}
     if not firmware.fits:
         _log(f"    {format}: does not fit ({firmware.flash_bytes} bytes of flash, "
@@ -1169,6 +1169,72 @@ def _cnn_docs(result: dict) -> str:
     return how
 
 
+def _entropy(p: float) -> float:
+    """Bits of information in a yes/no choice made with probability ``p``."""
+    return 0.0 if p <= 0 or p >= 1 else float(-p * np.log2(p) - (1 - p) * np.log2(1 - p))
+
+
+def _issue15_notes(result: dict, probe) -> list:
+    """Why each of issue 15's missed goals is out of reach, from the measured numbers."""
+    from tinylab.engine.formats import sparse
+
+    notes, models = [], result["models"]
+    distilled, teacher = models.get("distilled"), models.get("mlp300_p90")
+    if distilled and probe and distilled["goals"].get("sparse_speedup", {}).get("met") is False:
+        int8, row = distilled["formats"]["int8"], distilled["formats"]["sparse"]
+        entries = row.get("entries") or row["parts"]["weights"]  # shared: a byte per entry
+        macs = distilled["macs"] * probe["cycles_per_mac"]
+        rest = int8["cycles_mean"] - macs
+        per_entry = (row["cycles_mean"] - rest) / entries
+        need = (int8["cycles_mean"] / GOAL_SPARSE_SPEEDUP - rest) / entries
+        notes.append(
+            f"**Why the sparse format is not {GOAL_SPARSE_SPEEDUP}x faster on the distilled "
+            f"model.** Of the int8 build's {int8['cycles_mean']:,.0f} cycles, about "
+            f"{macs:,.0f} are its {distilled['macs']:,} multiply-accumulates "
+            f"({probe['cycles_per_mac']:.1f} each, the dense probe below) and the other "
+            f"{rest:,.0f} (requantizing {distilled['units']} output units, the calls and "
+            f"loops) are paid by the sparse build too. Its {entries:,} entries "
+            f"({distilled['nonzero_weights']:,} non-zero weights and the fillers; layout "
+            f"{'/'.join(sorted(set(row['layouts'])))}) then cost about {per_entry:.1f} cycles "
+            f"each; {GOAL_SPARSE_SPEEDUP}x would need at most {need:.1f} per entry, less than "
+            f"an entry takes on this CPU (fetch it, move the input pointer by its gap, load "
+            f"the input, fetch or look up the weight, multiply, add: about 17 cycles in the "
+            f"wide layout's loop, 21 in the shared one's, whose entries are half the size; "
+            f"`boards/engine/format_sparse.c`). The model keeps {distilled['nonzero_weights']:,}"
+            f" of its {distilled['macs']:,} weights ({distilled['nonzero_weights'] / distilled['macs']:.0%}"
+            f"): pruning removed dead units, which int8 profits from too.")
+    if teacher and probe and teacher.get("sparse_probe"):
+        whole = teacher["sparse_probe"]["whole"]
+        units = sum(r["shape"][1] for r in teacher["sparse_probe"]["layers"])
+        notes.append(
+            f"**Why the 90%-pruned teacher's sparse cycles per non-zero weight stay above "
+            f"{GOAL_SPARSE_PER_NONZERO}x a dense MAC.** A dense layer spreads each output "
+            f"unit's requantization ({probe['cycles_per_unit']:,.0f} cycles, the dense probe) "
+            f"over its fan-in of multiply-accumulates; at {whole['nonzero'] / whole['macs']:.0%}"
+            f" density the sparse layer spreads it over a tenth as many. Of the sparse layers' "
+            f"{whole['cycles']:,.0f} cycles, {whole['overhead']:,.0f} are that per-unit work for "
+            f"{units} units; the entries themselves cost "
+            f"{(whole['cycles'] - whole['overhead']) / whole['nonzero']:.1f} cycles per non-zero "
+            f"weight ({whole['entries']:,} entries for {whole['nonzero']:,} non-zero weights: "
+            f"gaps of up to {sparse.GAP_LIMITS['shared']} zeros per entry in the shared layout).")
+    if teacher and teacher["goals"]["flash"].get("met_model") is False:
+        row, int8 = teacher["formats"]["huffman"], teacher["formats"]["int8"]
+        goal = GOAL_FLASH_FRACTION * int8["model_flash_bytes"]
+        density = teacher["nonzero_weights"] / teacher["macs"]
+        positions = teacher["macs"] * _entropy(density) / 8
+        notes.append(
+            f"**Why the deep-compressed teacher's model flash misses 1/8 of int8's.** 1/8 of "
+            f"{int8['model_flash_bytes']:,} is {goal:,.0f} bytes. The Huffman build's data "
+            f"alone is {row['data_bytes']:,} bytes ({row['parts'].get('weights', 0):,} of code "
+            f"words, {row['parts'].get('biases', 0):,} of biases), before its "
+            f"{row['model_flash_bytes'] - row['data_bytes']:,} bytes of code. Which "
+            f"{teacher['nonzero_weights']:,} of its {teacher['macs']:,} weights are kept is "
+            f"itself {positions:,.0f} bytes of information ({_entropy(density):.2f} bits per "
+            f"weight at {density:.1%} density), whatever the coding, and each kept weight's "
+            f"value from a 15-value codebook adds about 3 to 4 bits more.")
+    return notes
+
+
 def write_docs(result: dict, target: Path) -> None:
     machine, baseline, tools = result["machine"], result["empty_sketch"], result["toolchain"]
     header = ["weight format", "fits the Uno", "flash bytes", "model flash bytes",
@@ -1245,7 +1311,7 @@ def write_docs(result: dict, target: Path) -> None:
     student = result["models"].get("student", {})
     emlearn = student.get("emlearn", {})
     probe = student.get("int8_probe")
-    notes = []
+    notes = _issue15_notes(result, probe)
     if emlearn:
         if emlearn.get("why_not"):
             notes.append(f"**Why not emlearn's float MLP.** {emlearn['why_not']}. So the float "
@@ -1280,7 +1346,7 @@ def write_docs(result: dict, target: Path) -> None:
         notes.append(
             "**What the model flash holds** (`tl.engine.model_storage`, the arrays the "
             "generated C writes, by part; the rest is code). Every format stores, beside its "
-            "weights, a bias per output unit (16 bits when every folded bias fits, else 32) "
+            "weights, a bias per output unit (24 bits when every folded bias of the op fits, else 32) "
             "and a multiplier and shift per unit (the dense student, converted per channel) or "
             "per layer (the weight-shared models, converted with one weight scale per layer so "
             "that a layer's 15 shared values stay 15 int8 values). "
