@@ -271,8 +271,10 @@ def _load_digits(split=DEFAULT_SPLIT, seed=0) -> Dataset:
     provenance = {
         "source": "scikit-learn sklearn.datasets.load_digits (UCI Optical Recognition of "
                   "Handwritten Digits, test part)",
-        "how_made": "43 writers; 32x32 bitmaps cut into 4x4 blocks, each pixel the count of "
-                    "set bits in its block (0..16)",
+        "how_made": "13 writers (the UCI test part; 30 others wrote the training part, not "
+                    "shipped); 32x32 bitmaps cut into 4x4 blocks, each pixel the count of "
+                    "set bits in its block (0..16). A random split puts each writer on both "
+                    "sides",
         "citation": "Alpaydin & Kaynak (1998), UCI Machine Learning Repository",
         "offline": True,
     }
