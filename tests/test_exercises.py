@@ -27,6 +27,11 @@ def test_uno_weights_by_hand():
     (lambda raw: np.asarray(raw).ravel() / 16, "shape"),
     (lambda raw: 1 / 0, "ZeroDivisionError"),
     ("not a function", "pass your function"),
+    # realistic wrong answers that the first probes (each with a 0 and a 16) let through
+    (lambda raw: raw / np.max(raw), "array's own largest pixel"),
+    (lambda raw: (raw - np.min(raw)) / (np.max(raw) - np.min(raw)), "own minimum and maximum"),
+    (lambda raw: np.asarray(raw) / 255, "16 should become 1.0"),
+    (lambda raw: np.clip(np.asarray(raw) / 16 * 1.1, 0, 1), "16 should become 1.0"),
 ])
 def test_normalize_checker_explains_what_is_wrong(attempt, hint):
     result = ex.check_normalize(attempt)
