@@ -115,6 +115,22 @@ static TL_INLINE uint16_t tl_source_count(tl_source_t *source)
 
 #endif
 
+/* The entry at *entries, in plain C: its weight, with *column moved on by its gap and
+ * *entries past it. */
+static TL_INLINE int8_t tl_entry(const tl_source_t *source, const uint8_t **entries,
+                                 uint16_t *column)
+{
+    const uint8_t e = TL_U8(*entries);
+    if (source->shared) {
+        *column = (uint16_t)(*column + (e >> 4));
+        ++*entries;
+        return tl_codebook[e & 15u];
+    }
+    *column = (uint16_t)(*column + e);
+    *entries += 2;
+    return (int8_t)TL_U8(*entries - 1);
+}
+
 /* sum_i w[i] * x[column i] over count entries, in plain C: the host's loop, and on AVR the
  * loop for a row of more than 240 entries. */
 TL_NOINLINE static int32_t tl_entries_dot(tl_source_t *source, const int8_t *input,
@@ -124,17 +140,7 @@ TL_NOINLINE static int32_t tl_entries_dot(tl_source_t *source, const int8_t *inp
     int32_t sum = 0;
     uint16_t column = 0;
     while (count--) {
-        const uint8_t e = TL_U8(entries);
-        int8_t w;
-        if (source->shared) {
-            column = (uint16_t)(column + (e >> 4));
-            w = tl_codebook[e & 15u];
-            ++entries;
-        } else {
-            column = (uint16_t)(column + e);
-            w = (int8_t)TL_U8(entries + 1);
-            entries += 2;
-        }
+        const int8_t w = tl_entry(source, &entries, &column);
         sum += tl_mul8(w, input[column]);
         ++column;
     }
@@ -196,17 +202,9 @@ TL_UNUSED static void tl_source_row(tl_source_t *source, int8_t *row, uint16_t n
     const uint8_t *entries = source->entries;
     memset(row, 0, n);
     while (count--) {
-        const uint8_t e = TL_U8(entries);
-        if (source->shared) {
-            column = (uint16_t)(column + (e >> 4));
-            row[column] = tl_codebook[e & 15u];
-            ++entries;
-        } else {
-            column = (uint16_t)(column + e);
-            row[column] = (int8_t)TL_U8(entries + 1);
-            entries += 2;
-        }
-        ++column; /* a filler writes its 0 over a 0 */
+        const int8_t w = tl_entry(source, &entries, &column);
+        row[column] = w; /* a filler writes its 0 over a 0 */
+        ++column;
     }
     source->entries = entries;
 }

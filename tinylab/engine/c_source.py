@@ -16,7 +16,7 @@ from .._paths import BOARDS_DIR
 from ..export import banner, check_c_name
 from .c_text import c_float
 from .formats import MODULES, c_arrays, check_format
-from .formats.stored import c_source
+from .formats.stored import c_definitions
 from .memory import plan_memory
 from .reference import check_model
 
@@ -45,7 +45,7 @@ def _step_source(step, i: int, format: str):
     """The arrays and the flash description of step ``i``."""
     op, prefix, arrays, fields = step.op, f"tl_op_{i}", "", {}
     if hasattr(op, "requant_flash"):
-        requant_arrays, fields["requant"] = c_source(*op.requant_flash(), prefix)
+        requant_arrays, fields["requant"] = c_definitions(*op.requant_flash(), prefix)
         arrays += requant_arrays
     rows = op.weight_rows()
     if rows is not None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..c_text import c_array
 
-__all__ = ["CTYPES", "PARTS", "Array", "Stored", "c_arrays", "c_source"]
+__all__ = ["CTYPES", "PARTS", "Array", "Stored", "c_arrays", "c_definitions"]
 
 #: The C types a format's arrays may have, with their bytes per element.
 CTYPES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4}
@@ -107,7 +107,7 @@ class Stored:
                        f"{[a.name for a in self.arrays]}")
 
 
-def c_source(arrays, fields, prefix: str) -> tuple:
+def c_definitions(arrays, fields, prefix: str) -> tuple:
     """C text of ``arrays`` and the struct initializer of ``fields``, for op ``prefix``."""
     text = "".join(c_array(array.ctype, f"{prefix}_{array.name}", array.values)
                    for array in arrays)
@@ -118,4 +118,4 @@ def c_source(arrays, fields, prefix: str) -> tuple:
 
 def c_arrays(stored: Stored, prefix: str) -> tuple:
     """The C arrays of ``stored`` and its ``tl_weights_t`` initializer, for op ``prefix``."""
-    return c_source(stored.arrays, stored.fields, prefix)
+    return c_definitions(stored.arrays, stored.fields, prefix)
