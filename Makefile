@@ -38,7 +38,7 @@ app: setup
 # The cross-CPU tests under another instruction set first (two minutes), then everything.
 test: setup test-browser test-isa
 	rm -rf $(TEST_WORKSPACE)
-	TINYLAB_WORKSPACE=$(TEST_WORKSPACE) MPLBACKEND=Agg \
+	TINYLAB_WORKSPACE=$(TEST_WORKSPACE) TINYLAB_HANDOFFS=strict MPLBACKEND=Agg \
 	  $(BIN)/python -m pytest tests $(LESSONS) $(APPS) --nbval-lax --nbval-current-env
 
 # The tests that compare float training with a recorded number (marked cross_cpu), again with
@@ -86,7 +86,7 @@ endef
 
 # The board toolchain (compile, upload, the virtual Uno).
 toolchain:
-	$(call apt_ensure,Board toolchain,$(APT_PACKAGES),lessons 00-06 run without it; deploying to a board needs it)
+	$(call apt_ensure,Board toolchain,$(APT_PACKAGES),lessons 00-07 run without it; deploying to a board needs it)
 
 # The browser the Voila apps are tested in (the browser tests skip without it, or fail when CI
 # is set).

@@ -1,4 +1,4 @@
-"""Benchmark: TinyLab's Huffman codec (lesson 06), its speed and how close it gets to entropy.
+"""Benchmark: TinyLab's Huffman codec (lesson 07), its speed and how close it gets to entropy.
 
 Two parts:
 
@@ -108,7 +108,7 @@ def write_docs(result: dict, target: Path) -> None:
         + markdown_table(["layer", "stream", "symbols", "fixed bits", "entropy (bits)",
                           "Huffman (bits)", "fixed bytes", "Huffman bytes"], model_rows)
         + "\n\nCommand: `tinylab bench huffman --json --write`.")
-    write_section("huffman", body, target, title="Huffman coding (lesson 06)")
+    write_section("huffman", body, target, title="Huffman coding (lesson 07)")
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,4 @@
-"""Benchmark: the TinyLab C engine on the virtual Uno, per weight format (lesson 07).
+"""Benchmark: the TinyLab C engine on the virtual Uno, per weight format (lesson 08).
 
 For each model and each weight format of :func:`tinylab.engine.generate_c` (``int8``,
 ``sparse``, ``huffman``), the inference sketch is compiled for the Arduino Uno and run on the
@@ -15,7 +15,7 @@ Models (settings fixed before the run, nothing tuned here; seed 0, digits split 
 - the lesson student (``tl.train.load_or_train("student")``, 64-32-10 dense);
 - the distilled route of ``bench/quantize.py``: mlp300 distilled into the student, pruned to
   70% and shared with 4-bit codebooks (``tl.pipeline.run`` with
-  ``tl.pipeline.ROUTES["distilled"]``, lesson 07's model);
+  ``tl.pipeline.ROUTES["distilled"]``, lesson 08's model);
 - the first route of ``bench/quantize.py``: mlp300 pruned to 90% and shared with 4-bit
   codebooks (``tl.pipeline.ROUTES["compressed_teacher"]``). Its dense int8 form does not fit
   the Uno: reported with the bytes it needs;
@@ -103,7 +103,7 @@ GOAL_SPARSE_PER_NONZERO = 1.5      # the 90% teacher: sparse cycles per non-zero
 # int8 cycles before issue 15 (docs/benchmarks.md, bench mcu of 2026-12-05): "no slower".
 INT8_CYCLES_BEFORE = {"student": 41_375, "distilled": 34_947}
 
-# The CNNs (lesson 09): key -> how the model is made (see _make_cnn).
+# The CNNs (lesson 10): key -> how the model is made (see _make_cnn).
 CNN_MODELS = {
     "cnn": {"architecture": "cnn"},
     "cnn_student": {"architecture": "cnn_student", "distilled_from": "cnn",
@@ -1403,7 +1403,7 @@ def write_docs(result: dict, target: Path) -> None:
         + ("\n\n" + "\n\n".join(notes) if notes else "")
         + ("\n\n" + _cnn_docs(result) if result.get("cnns") else "")
         + f"\n\nWhole run {result['seconds']:.0f} s. Command: `tinylab bench mcu --json --write`.")
-    write_section("mcu", body, target, title="On the microcontroller (lesson 07)")
+    write_section("mcu", body, target, title="On the microcontroller (lesson 08)")
 
 
 def main(argv=None) -> int:

@@ -198,7 +198,7 @@ def write_docs(result: dict, target: Path) -> None:
         + "\n\nCandidates scored on validation (seed 0):\n\n"
         + markdown_table(["route", "settings", "ratio", "validation loss (pp)"], candidates)
         + "\n\nCommand: `tinylab bench quantize --json --write`.")
-    write_section("quantize", body, target, title="Compression pipeline and TFLite (lessons 05-06)")
+    write_section("quantize", body, target, title="Compression pipeline and TFLite (lessons 05-07)")
 
 
 def main(argv=None) -> int:

@@ -30,6 +30,7 @@ def _isolated_workspace(tmp_path, monkeypatch):
     workspace = tmp_path / "workspace"
     monkeypatch.setenv("TINYLAB_WORKSPACE", str(workspace))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("TINYLAB_HANDOFFS", raising=False)  # `make test` sets it for the lessons
     return workspace
 
 

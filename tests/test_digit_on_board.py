@@ -71,7 +71,7 @@ def test_load_or_compress_saves_once_and_reads_back(compressed_in_workspace, dig
     again = deep_compressed.load_or_compress(digits, route=QUICK_ROUTE)
     assert again.cached and again.tflite == made.tflite
     assert again.mlp.model_hash == made.mlp.model_hash
-    # The app's route is lesson 07's and bench/mcu.py's distilled one.
+    # The app's route is lesson 08's and bench/mcu.py's distilled one.
     assert deep_compressed.DISTILLED_ROUTE == {"model": "mlp300", "student": "student",
                                                "sparsity": 0.7, "bits": 4}
 

@@ -1,4 +1,4 @@
-"""Tests for the engine's convolution, pooling and mean ops (issue 14, lesson 09).
+"""Tests for the engine's convolution, pooling and mean ops (issue 14, lesson 10).
 
 By hand first (one output pixel of an int8 convolution, pooling's rounding, a mean); then
 every output byte of the numpy reference against the tflite-micro interpreter on the digits

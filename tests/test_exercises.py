@@ -58,7 +58,7 @@ def test_show_solution_gives_source_and_rejects_unknown_names():
         ex.show_solution("nope")
 
 
-# --------------------------------------------------------------------------- lesson 06: Huffman
+# --------------------------------------------------------------------------- lesson 07: Huffman
 
 def test_huffman_lengths_reference_by_hand_and_against_the_package():
     assert ex.solutions.huffman_lengths([5, 2, 1, 1]) == [1, 2, 3, 3]
@@ -192,7 +192,7 @@ def test_fits_uno_checker_explains_what_is_wrong(attempt, hint):
     assert hint in result.message
 
 
-# --------------------------------------------------------------------------- lesson 09: CNN
+# --------------------------------------------------------------------------- lesson 10: CNN
 
 def test_conv2d_macs_by_hand_and_against_the_package():
     assert ex.solutions.conv2d_macs((8, 8, 1), 16, 3) == 8 * 8 * 16 * 9 == 9216

@@ -119,8 +119,8 @@ def test_each_channel_is_standardized_on_the_training_split_only(gestures):
 
 
 @pytest.fixture(scope="module")
-def lesson_08_model(gestures):
-    """Lesson 08's 300-16-4 MLP, trained as the lesson trains it."""
+def lesson_09_model(gestures):
+    """Lesson 09's 300-16-4 MLP, trained as the lesson trains it."""
     pytest.importorskip("tensorflow")
     from tinylab import models, train
 
@@ -141,9 +141,9 @@ def _int8_levels(model, dataset):
 
 
 @pytest.mark.cross_cpu
-def test_the_accelerometer_gets_many_int8_levels(gestures, lesson_08_model):
-    levels, _ = _int8_levels(lesson_08_model, gestures)
-    raw_levels, _ = _int8_levels(lesson_08_model, data.load_recorded(FOLDER, seed=0))
+def test_the_accelerometer_gets_many_int8_levels(gestures, lesson_09_model):
+    levels, _ = _int8_levels(lesson_09_model, gestures)
+    raw_levels, _ = _int8_levels(lesson_09_model, data.load_recorded(FOLDER, seed=0))
     print(f"int8 levels per channel: raw {raw_levels}, standardized {levels}")
     # Raw, one input scale for g and deg/s left the accelerometer 2-5 levels (observed
     # ax 5, ay 3, az 2); standardized, it gets 151, 133, 123.
@@ -153,14 +153,14 @@ def test_the_accelerometer_gets_many_int8_levels(gestures, lesson_08_model):
 
 
 @pytest.mark.cross_cpu
-def test_lesson_08_accuracy_does_not_drop(gestures, lesson_08_model):
+def test_lesson_09_accuracy_does_not_drop(gestures, lesson_09_model):
     from tinylab import deploy, engine, train
 
-    accuracy = train.accuracy(lesson_08_model, gestures.X_test, gestures.y_test)
-    mlp, _ = deploy.integer_model(lesson_08_model, gestures)
+    accuracy = train.accuracy(lesson_09_model, gestures.X_test, gestures.y_test)
+    mlp, _ = deploy.integer_model(lesson_09_model, gestures)
     scores = engine.run_int8(mlp, engine.quantize_inputs(mlp, gestures.X_test))
     int8_accuracy = float((scores.argmax(axis=1) == gestures.y_test).mean())
-    print(f"lesson 08 MLP: test accuracy {accuracy:.3f} float, {int8_accuracy:.3f} int8")
+    print(f"lesson 09 MLP: test accuracy {accuracy:.3f} float, {int8_accuracy:.3f} int8")
     # Measured 36 of 36 test windows, float and int8, where this test was written and on an
     # AMD EPYC with the default, SSE4.1-capped and oneDNN-ops float kernels (make test-isa;
     # docs/reproducibility.md): a spread of 0. One window (2.8 pp) of margin for another CPU;

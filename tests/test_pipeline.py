@@ -105,7 +105,7 @@ def test_final_model_has_the_codebook_values_and_pruned_zeros(result):
 
 
 def test_the_papers_streams_rebuild_every_kernel(result):
-    """Lesson 06's by-hand layout: decode each layer's two Huffman-coded streams back."""
+    """Lesson 07's by-hand layout: decode each layer's two Huffman-coded streams back."""
     for name, codebook in result.sharing.codebooks_.items():
         kernel = np.asarray(result.model.get_layer(name).kernel)
         codes, gaps = pipeline.layer_streams(result.sharing, name, index_bits=5)

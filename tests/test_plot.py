@@ -65,7 +65,7 @@ def test_non_square_vectors_are_refused():
         tl.plot.image_grid(np.zeros((2, 10)))
 
 
-# --------------------------------------------------------------------------- lesson 06: Huffman
+# --------------------------------------------------------------------------- lesson 07: Huffman
 
 def test_huffman_tree_writes_weights_bits_and_code_words():
     # counts 5, 2, 1, 1: merges make 2, 4, 9; the leaves' paths are the tree's code words

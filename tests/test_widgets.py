@@ -115,7 +115,7 @@ def test_size_table_totals_match_the_model():
 
 @pytest.fixture(scope="module")
 def pruned_mlp(digits):
-    """A small trained MLP with half of each kernel pruned, as lesson 05 gets from lesson 04."""
+    """A small trained MLP with half of each kernel pruned, as lesson 06 gets from lesson 04."""
     model = tl.models.mlp(digits.input_shape, digits.n_classes, hidden_units=(32, 16), seed=0)
     tl.train.fit(model, digits, epochs=4, learning_rate=3e-3, progress=False)
     tl.prune.prune_model(model, sparsity=0.5)
@@ -173,7 +173,7 @@ def test_quantize_explorer_rejects_bad_settings(digits, pruned_mlp, options, mes
         tl.widgets.quantize_explorer(pruned_mlp, digits, **options)
 
 
-# --------------------------------------------------------------------------- lesson 06: Huffman
+# --------------------------------------------------------------------------- lesson 07: Huffman
 
 @pytest.fixture
 def pruned_student():
@@ -227,7 +227,7 @@ def test_huffman_explorer_refuses_bad_options(pruned_student):
         tl.widgets.huffman_explorer(model, masks, index_bits=0)
 
 
-# --------------------------------------------------------------------------- lesson 07: deploy
+# --------------------------------------------------------------------------- lesson 08: deploy
 
 def _digits_mlp(seed=0):
     """A 64 -> 10 int8 model with random weights: enough for a panel that only browses."""

@@ -71,3 +71,29 @@ def test_loading_a_missing_model_says_to_run_lesson_02():
     assert "mlp300" in str(caught.value)
     with pytest.raises(FileNotFoundError, match="lesson 02"):
         workspace.load_card("student")
+
+
+def test_reuse_takes_a_hand_off_only_when_its_card_matches(capsys):
+    workspace.save_model(models.mlp(hidden_units=(2,)), "mlp300", {"epochs": 40, "seed": 0})
+    assert workspace.reuse("mlp300", {"epochs": 40, "seed": 0})
+    assert not workspace.reuse("mlp300", {"epochs": 40, "seed": 1})
+    said = capsys.readouterr().out
+    assert "seed: saved 0, wanted 1" in said and "as lesson 02_train does" in said
+    # a model that is no hand-off is made again without a word
+    assert not workspace.reuse("my_model", {"seed": 0})
+    assert capsys.readouterr().out == ""
+
+
+def test_reuse_in_strict_mode_names_the_lesson_that_should_have_saved_it(monkeypatch):
+    monkeypatch.setenv(workspace.STRICT_VAR, "strict")
+    with pytest.raises(workspace.HandoffError, match="notebooks/06_sharing.ipynb first"):
+        workspace.reuse("mlp300_shared", {"bits": 4})
+    workspace.save_model(models.mlp(hidden_units=(2,)), "mlp300_pruned", {"final_sparsity": 0.9})
+    with pytest.raises(workspace.HandoffError, match="masks"):   # the masks are missing
+        workspace.reuse("mlp300_pruned", {"final_sparsity": 0.9}, arrays=("mlp300_pruned_masks",))
+    workspace.save_arrays("mlp300_pruned_masks", dense_1=np.ones(2, bool))
+    assert workspace.reuse("mlp300_pruned", {"final_sparsity": 0.9}, arrays=("mlp300_pruned_masks",))
+    with pytest.raises(workspace.HandoffError, match="final_sparsity: saved 0.9, wanted 0.8"):
+        workspace.reuse("mlp300_pruned", {"final_sparsity": 0.8}, arrays=("mlp300_pruned_masks",))
+    assert not workspace.reuse("small16", {"seed": 0})   # strict only for the hand-offs
+

@@ -10,11 +10,11 @@ models      lesson model builders and their size in parameters and bytes (lesson
 train       training with progress bars, evaluation, load_or_train (lesson 02)
 distill     knowledge distillation: softmax temperature, eq. (1)-(5), Distiller (lesson 03)
 prune       magnitude pruning, masks, retraining, dead neurons, sparse storage (lesson 04)
-quantize    affine quantization, k-means weight sharing and its fine-tuning (lesson 05)
+quantize    affine quantization (lesson 05), k-means weight sharing and its fine-tuning (lesson 06)
 convert     Keras -> .tflite (float, dynamic, int8), run in tflite-micro and LiteRT (lesson 05)
-huffman     canonical Huffman codes: encode, decode, code tables, entropy (lesson 06)
-pipeline    train -> distill -> prune -> share -> Huffman in one call, Deep Compression's table (06)
-compression_grid  the compression explorer app's recorded grid of the lesson 03-06 route
+huffman     canonical Huffman codes: encode, decode, code tables, entropy (lesson 07)
+pipeline    train -> distill -> prune -> share -> Huffman in one call, Deep Compression's table (07)
+compression_grid  the compression explorer app's recorded grid of the lesson 03-07 route
 export      .tflite -> C array header, and back (07)
 engine      the int8 MLP in integers: TFLM-exact numpy reference, generated C in 3 formats (07)
 build       compile a sketch for a board (arduino-cli or arduino-builder), flash/RAM, fits? (07)
@@ -25,7 +25,7 @@ capture     the capture sketch's client: record rows into a CSV, cut windows (01
 flash       arduino-cli board list, upload with arduino-cli or avrdude (07)
 session     a firmware on a board (real or virtual, uploaded only when needed) and its link
 deploy      model -> int8 -> C -> sketch -> board (real or virtual) -> test set over serial (07)
-deep_compressed  lesson 07's deep-compressed digit model, made once for the draw-a-digit app
+deep_compressed  lesson 08's deep-compressed digit model, made once for the draw-a-digit app
 workspace   the folder where lessons hand models to each other
 errors      TinyLabError, the root of every error TinyLab raises, and the command's exit codes
 machine     the CPU and instruction sets a recorded number was measured on

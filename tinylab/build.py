@@ -1,6 +1,6 @@
 """Compile an Arduino sketch and measure what it costs: flash and RAM against the board's limits.
 
-Lesson ``07_deploy`` compiles the inference sketch for each weight format and compares the
+Lesson ``08_deploy`` compiles the inference sketch for each weight format and compares the
 bytes each one takes on the chip. Two toolchains are supported:
 
 - ``arduino-cli`` when it is on PATH (what owners of a Nano 33 BLE Sense use): ``compile
@@ -377,7 +377,7 @@ def compile_sketch(sketch_dir, board: str = "uno", build_dir=None, *, toolchain:
     CompileError
         The compiler rejected the sketch (the message shows its first error lines).
 
-    Introduced in lesson ``07_deploy``.
+    Introduced in lesson ``08_deploy``.
     """
     profile = boards.load(board)
     sketch_dir, sketch = _resolve_sketch(sketch_dir)

@@ -2,7 +2,7 @@
 
 The "Compression explorer" app (``notebooks/apps/compression_explorer.ipynb``) lets a visitor
 move sliders for the distillation temperature, the sparsity and the bit width and see, at
-once, what every stage of lesson 06's pipeline buys: bytes and accuracy, from the float32
+once, what every stage of lesson 07's pipeline buys: bytes and accuracy, from the float32
 teacher to the Huffman-coded model, and whether the result fits an Arduino Uno or a Nano 33
 BLE. Training at every slider move would take a minute; so the grid is computed once, here,
 with the lessons' own functions, and committed as ``datasets/compression_grid/grid.json``.
@@ -32,7 +32,7 @@ the committed grid was recorded with):
 
     .venv/bin/python -m tinylab.compression_grid --out datasets/compression_grid/grid.json
 
-Introduced by the app of issue 7; the stages are lessons 03-06.
+Introduced by the app of issue 7; the stages are lessons 03-07.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ TEMPERATURES = (None, 1.0, 2.0, 4.0, 8.0)
 SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
 BITS = (2, 3, 4, 5, 8)
 
-#: Every other setting of the route: those of lesson 06 and ``bench/quantize.py``'s distilled
+#: Every other setting of the route: those of lesson 07 and ``bench/quantize.py``'s distilled
 #: route (small16 is lesson 03's student; alpha 0.9 and Adam 1e-2 as ``pipeline.run``).
 SETTINGS = {"dataset": "digits", "data_seed": 0, "model": "mlp300", "student": "small16",
             "alpha": 0.9, "distill_learning_rate": 1e-2, "steps": 4, "epochs_per_step": 5,

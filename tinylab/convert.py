@@ -25,7 +25,7 @@ predicted class on the digits (``tests/test_convert.py`` checks both).
 forked child process, because an arena that is far too small can crash TFLM (a segmentation
 fault, seen with tflite-micro 0.dev20261023182759), not just raise.
 
-Introduced in lesson ``05_quantization``; lesson ``07_deploy`` uses the arena size.
+Introduced in lesson ``05_quantization``; lesson ``08_deploy`` uses the arena size.
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ def to_tflite(model, mode: str = "int8", representative=None, *,
         fully connected layer. False: one scale per layer, through the converter's
         experimental ``_experimental_disable_per_channel_quantization_for_dense_layers``
         switch. A weight-shared layer then keeps its few centroids as few int8 values, which is
-        what lets Huffman coding shrink it on the board (lesson 07); the accuracy cost is
+        what lets Huffman coding shrink it on the board (lesson 08); the accuracy cost is
         usually nil for the lesson models, but check it.
 
     Returns

@@ -406,7 +406,7 @@ def standardize_channels(dataset: Dataset, *, min_std: float = 1e-6) -> Dataset:
     every time step of every *training* example only (validation and test data must not
     leak into the preprocessing). For an IMU window ``(50, 6)`` that puts acceleration (g)
     and rotation rate (deg/s) on the same footing, so that one int8 input scale gives each of
-    them many levels (lesson ``08_gestures``). The statistics are kept in
+    them many levels (lesson ``09_gestures``). The statistics are kept in
     ``normalization`` (``offset`` = mean, ``scale`` = 1 / std, lists of one value per
     channel): a board applies the same transform to its raw readings before quantizing them.
 

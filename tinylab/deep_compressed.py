@@ -1,6 +1,6 @@
 """The deep-compressed digit model a board carries, made once and kept in the workspace.
 
-Lesson 07 and ``bench/mcu.py`` build it on the way: the mlp300 teacher distilled into the
+Lesson 08 and ``bench/mcu.py`` build it on the way: the mlp300 teacher distilled into the
 student, pruned to 70% and weight-shared with 4-bit codebooks (:func:`tinylab.pipeline.run`),
 then converted to full int8 (:func:`tinylab.deploy.integer_model`). That takes about half a
 minute of training and conversion; an app that shows the model on a board (the Voila app
@@ -20,7 +20,7 @@ from . import pipeline
 
 __all__ = ["DISTILLED_ROUTE", "NAME", "DeepCompressed", "load_or_compress"]
 
-#: The distilled route of ``bench/mcu.py`` and lesson 07 (``tl.pipeline.run`` settings):
+#: The distilled route of ``bench/mcu.py`` and lesson 08 (``tl.pipeline.run`` settings):
 #: :data:`tinylab.pipeline.ROUTES` ``["distilled"]``.
 DISTILLED_ROUTE = pipeline.ROUTES["distilled"]
 #: The workspace name of the default route's float model (its int8 bytes: ``NAME + "_int8"``).
@@ -69,7 +69,7 @@ def load_or_compress(data=None, *, route: dict | None = None, seed: int = 0,
     workspace when they match, :func:`tinylab.train.load_or_train`), then
     :func:`tinylab.deploy.integer_model`; about 30 s on two cores with nothing cached. A saved
     model is reused only if its card names the same route, dataset, split and seeds.
-    Introduced for the app ``notebooks/apps/draw_digit.ipynb`` (lesson 07's model).
+    Introduced for the app ``notebooks/apps/draw_digit.ipynb`` (lesson 08's model).
 
     Parameters
     ----------

@@ -12,7 +12,7 @@ data path, each step a module of its own:
          integer reference (:func:`tinylab.engine.run_int8`) byte for byte.
 
 :func:`deploy` does it all and returns a :class:`DeployReport`; ``tinylab deploy`` prints it.
-Introduced in lesson ``07_deploy``.
+Introduced in lesson ``08_deploy``.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def write_sketch(mlp, format: str = "int8", folder=None) -> Path:
 
 
 def sketch_around(model_files: dict, folder, *, fresh: bool = False) -> Path:
-    """The inference sketch in ``folder``/inference with ``model_files`` beside it (lesson 07).
+    """The inference sketch in ``folder``/inference with ``model_files`` beside it (lesson 08).
 
     Parameters
     ----------
@@ -107,7 +107,7 @@ def build_firmware(mlp, format: str = "int8", board: str = "uno"):
 
 @dataclass
 class DeployReport:
-    """What a deployment measured on the board (lesson 07, ``tinylab deploy``).
+    """What a deployment measured on the board (lesson 08, ``tinylab deploy``).
 
     Attributes
     ----------
@@ -238,7 +238,7 @@ def run_on_board(mlp, firmware, X, y, *, port: str | None = None, progress: bool
 
 def deploy(model, data, *, format: str = "int8", board: str = "uno", port: str | None = None,
            limit: int | None = None, progress: bool = True) -> DeployReport:
-    """Convert, generate, compile, run (virtual Uno or ``port``) and compare: all of lesson 07.
+    """Convert, generate, compile, run (virtual Uno or ``port``) and compare: all of lesson 08.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Talk to a board that runs TinyLab's inference sketch, over serial (lesson 07).
+"""Talk to a board that runs TinyLab's inference sketch, over serial (lesson 08).
 
 The board can be a real Arduino on a USB port (``/dev/ttyACM0``) or the virtual Uno's
 pseudo-terminal (``tinylab.virtual``): both are opened the same way, with pyserial. The line
@@ -442,7 +442,7 @@ class Device:
     def ask(self, line: str) -> str:
         """Send one raw protocol line and return the board's answer line, unparsed.
 
-        For exploring the protocol (lesson 07): ``ask("?")`` returns the banner,
+        For exploring the protocol (lesson 08): ``ask("?")`` returns the banner,
         ``ask("I 1 2 3")`` the board's complaint (``"! expected 64 values, got 3"``). The line
         is paced like :meth:`infer`'s; the answer is the next line starting with ``R``, ``!``
         or ``#TINYLAB``.

@@ -13,7 +13,7 @@ Python (xxd is not on every student's machine) and writes what tflite-micro's
 - :func:`check_c_name`: a C identifier, or a ValueError saying why not.
 
 The TinyLab C engine (:mod:`tinylab.engine`) writes the model as code instead, with no
-interpreter; both routes land in lesson ``07_deploy``.
+interpreter; both routes land in lesson ``08_deploy``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Find boards on serial ports and upload firmware to them (lesson 07).
+"""Find boards on serial ports and upload firmware to them (lesson 08).
 
 Two ways of uploading, chosen by what is installed:
 

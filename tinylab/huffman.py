@@ -18,7 +18,7 @@ A *canonical* code is fully described by each symbol's code length: sort the sym
 (length, symbol) and count up, so ``5, 2, 1, 1`` (lengths 1, 2, 3, 3) gives ``0, 10, 110,
 111``. The table stored next to the bits therefore holds lengths and symbols, no code words.
 
-Introduced in lesson ``06_huffman``.
+Introduced in lesson ``07_huffman``.
 """
 
 from __future__ import annotations
@@ -761,7 +761,7 @@ def decompress(data) -> np.ndarray:
 def storage(symbols, code: HuffmanCode | None = None) -> dict:
     """Bits per symbol against the entropy, and the bytes of :func:`compress`, part by part.
 
-    The bytes of lesson 06's self-contained byte string (a varint code table, the stream's
+    The bytes of lesson 07's self-contained byte string (a varint code table, the stream's
     length, the bits), for one stream. The board stores its Huffman-coded weights otherwise
     (gap and weight code words interleaved in one stream, the tables as plain bytes:
     :mod:`tinylab.engine.formats.huffman`); their bytes are

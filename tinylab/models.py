@@ -5,7 +5,7 @@ and returns *logits*, one per class, with no softmax layer: lesson 03 divides lo
 temperature before the softmax, and an MCU only needs the arg-max.
 
 Introduced in lesson ``02_train``; the multiply-accumulate counts (:func:`count_macs`) in
-lesson ``09_cnn``.
+lesson ``10_cnn``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ ARCHITECTURES = {
     # where the teacher's soft targets help (Hinton et al. 2015). 60 epochs at Adam 1e-2.
     "small16": {"kind": "mlp", "hidden_units": (16,), "epochs": 60,
                 "role": "student: one hidden layer of 16 units, the distillation lesson's student"},
-    # Lesson 09's CNN student: the cnn's shape with fewer filters, distilled from it for the
+    # Lesson 10's CNN student: the cnn's shape with fewer filters, distilled from it for the
     # Uno. Filters chosen by distilling each candidate for 30 epochs (T = 4, alpha = 0.5, Adam
     # 1e-2; 5-10 s each) from a cnn trained 30 epochs at Adam 3e-3, over 5 seeds, digits split
     # seed 0, on 2 cores of an AMD EPYC (2026-12). Mean validation / test accuracy: (4, 8)
@@ -45,7 +45,7 @@ ARCHITECTURES = {
     # test points.
     "cnn_student": {"kind": "cnn", "filters": (8, 8), "epochs": 30,
                     "role": "student: the cnn's shape with (8, 8) filters, distilled from it for "
-                            "the Uno (lesson 09)"},
+                            "the Uno (lesson 10)"},
 }
 
 
@@ -206,7 +206,7 @@ def mac_table(model) -> list:
     - ``Conv1D`` (kernel ``(k, c_in / groups, c_out)``): ``k * c_in / groups`` per output value,
       ``steps_out * c_out`` of them.
 
-    Introduced in lesson ``09_cnn``.
+    Introduced in lesson ``10_cnn``.
 
     Parameters
     ----------
@@ -256,7 +256,7 @@ def count_macs(model) -> int:
     say what it computes (time, and on an MCU energy). A convolution reuses each weight at
     every position of its input, so it does far more MACs per parameter than a Dense layer.
 
-    Introduced in lesson ``09_cnn``.
+    Introduced in lesson ``10_cnn``.
 
     Parameters
     ----------
@@ -280,7 +280,7 @@ def count_macs(model) -> int:
 def feature_maps(model, layer: str, X) -> np.ndarray:
     """What one layer of ``model`` outputs for the examples ``X``: for a Conv2D, its maps.
 
-    Introduced in lesson ``09_cnn``, to show what each filter of a convolution responds to.
+    Introduced in lesson ``10_cnn``, to show what each filter of a convolution responds to.
 
     Parameters
     ----------

@@ -34,8 +34,8 @@ the stage's Keras model is converted to int8 with the real TFLite converter
 The float32 and distilled stages are the reference: 4 bytes per parameter. Dead units
 (survey Fig. 5) are removed after pruning, with identical outputs, which takes their biases
 away too. Deep Compression's own layout (float32 values and codebooks, 5-bit relative
-indices running across rows) is what lessons 04-06 work out by hand
-(:func:`tinylab.prune.paper_storage`, :func:`layer_streams`); lesson 06 compares the two.
+indices running across rows) is what lessons 04-07 work out by hand
+(:func:`tinylab.prune.paper_storage`, :func:`layer_streams`); lesson 07 compares the two.
 
 Each stage is also a function of its own, usable alone, and :func:`run` adds nothing they do
 not expose: :func:`distill_stage`, :func:`prune_stage`, :func:`share_stage` (each returns a
@@ -47,7 +47,7 @@ reads those counts per layer, and :func:`measure` scores a stage's model into a
 lessons and benchmarks run.
 :mod:`tinylab.compression_grid` composes the same functions over a grid of settings.
 
-``tinylab pipeline`` prints the same tables; lesson 06 ends with them.
+``tinylab pipeline`` prints the same tables; lesson 07 ends with them.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ STAGES = {
 #: The routes lessons and benchmarks name, as :func:`run` keyword arguments (the other
 #: arguments at their defaults: temperature 4, alpha 0.9, 4 prune-retrain steps, ...).
 ROUTES = {
-    # Lesson 07's deep-compressed model (tinylab.deep_compressed, bench/mcu.py): the mlp300
+    # Lesson 08's deep-compressed model (tinylab.deep_compressed, bench/mcu.py): the mlp300
     # teacher distilled into the lesson student at T=4, pruned to 70%, 4-bit shared.
     "distilled": {"model": "mlp300", "student": "student", "sparsity": 0.7, "bits": 4},
     # The deep-compressed teacher of bench/mcu.py: mlp300 pruned to 90%, 4-bit shared.
@@ -129,7 +129,7 @@ PAPER_LENET_300_100 = {
 
 @dataclass(frozen=True)
 class Stage:
-    """One measured stage of the pipeline (lesson 06): which stage, its scores, its bytes.
+    """One measured stage of the pipeline (lesson 07): which stage, its scores, its bytes.
 
     Attributes
     ----------
@@ -205,7 +205,7 @@ def stage_format(name: str) -> str:
 
 
 def stage_label(name: str) -> str:
-    """The short label of a stage's name, for a figure's axis (lesson 06, the app).
+    """The short label of a stage's name, for a figure's axis (lesson 07, the app).
 
     Parameters
     ----------
@@ -303,11 +303,11 @@ def _table(header, rows) -> str:
 def layer_streams(sharing, name: str, index_bits: int):
     """Deep Compression's two symbol streams of one shared, pruned layer (the paper's layout).
 
-    The layout lessons 04-06 work out by hand: one relative index running across the rows
+    The layout lessons 04-07 work out by hand: one relative index running across the rows
     (:func:`tinylab.prune.relative_indices`, ``index_bits`` wide) and a codebook index per
     entry. The board stores the same model otherwise (:mod:`tinylab.engine.formats.sparse`,
     :mod:`tinylab.engine.formats.huffman`), and the stages' bytes are the board's
-    (:func:`chip_storage`); lesson 06 and ``tl.widgets.huffman_explorer`` use these streams to
+    (:func:`chip_storage`); lesson 07 and ``tl.widgets.huffman_explorer`` use these streams to
     show Huffman coding at work.
 
     Returns
@@ -332,14 +332,14 @@ def layer_streams(sharing, name: str, index_bits: int):
 
 def float_bytes(model) -> int:
     """Bytes of ``model`` stored as float32, 4 per parameter: the float32 and distilled stages
-    (lesson 06)."""
+    (lesson 07)."""
     from . import models
 
     return 4 * models.count_params(model)
 
 
 def kernel_sizes(model) -> dict:
-    """{layer name: number of kernel weights} of every layer with a kernel (lesson 06).
+    """{layer name: number of kernel weights} of every layer with a kernel (lesson 07).
 
     Taken before pruning, they are Table 2's ``weights`` column (:func:`layer_table`).
     """
@@ -353,7 +353,7 @@ def layer_float_bytes(model) -> dict:
     """{layer name: bytes of its kernel and biases as float32} of every layer with a kernel.
 
     Taken before pruning, they are what :func:`layer_table` compares each stage's bytes with
-    (lesson 06).
+    (lesson 07).
     """
     from . import prune
 
@@ -419,7 +419,7 @@ def _gap_bits(layout: str) -> int:
 
 def layer_table(storage: dict, coded_model, original_weights: dict,
                 original_bytes: dict) -> list:
-    """Deep Compression's Table 2 for each layer with weights, and a total row (lesson 06).
+    """Deep Compression's Table 2 for each layer with weights, and a total row (lesson 07).
 
     Read from the stages' :class:`tinylab.engine.ModelStorage` (:func:`chip_storage`), so
     its bytes are the stages' bytes, op by op: no second count.
@@ -603,7 +603,7 @@ def prune_stage(model, data, sparsity, *, steps: int = 4, epochs_per_step: int =
 
 def share_stage(model, masks, data, bits: int, *, fine_tune_epochs: int = 3,
                 learning_rate: float = 1e-3, seed: int = 0):
-    """A weight-shared copy of a pruned model, its centroids fine-tuned (lesson 05's steps).
+    """A weight-shared copy of a pruned model, its centroids fine-tuned (lesson 06's steps).
 
     Parameters
     ----------
@@ -637,7 +637,7 @@ def share_stage(model, masks, data, bits: int, *, fine_tune_epochs: int = 3,
 
 
 def encode_stage(shared: Stage, storage) -> Stage:
-    """The P+Q+H stage (lesson 06): the shared model's scores, the Huffman-coded bytes.
+    """The P+Q+H stage (lesson 07): the shared model's scores, the Huffman-coded bytes.
 
     Huffman coding changes the bytes, never the weights, so nothing is measured again.
 
@@ -658,7 +658,7 @@ def encode_stage(shared: Stage, storage) -> Stage:
 
 
 def compress_stages(pruned, shared, data, *, seed: int = 0) -> tuple:
-    """The int8 models and bytes in flash of the P, P+Q and P+Q+H stages (lesson 06).
+    """The int8 models and bytes in flash of the P, P+Q and P+Q+H stages (lesson 07).
 
     Parameters
     ----------

@@ -37,7 +37,7 @@ INDEX_BITS = {"dense": 5, "conv": 8}
 # --------------------------------------------------------------------------- pure kernels
 
 def check_fraction(value, what: str = "sparsity") -> float:
-    """A sparsity checked: a float in [0, 1) (lesson 04; also used by lesson 06's pipeline).
+    """A sparsity checked: a float in [0, 1) (lesson 04; also used by lesson 07's pipeline).
 
     Parameters
     ----------
@@ -596,7 +596,7 @@ def relative_indices(weights, index_bits: int = 5):
 
 
 def _decode(values, gaps, size):
-    """Inverse of :func:`relative_indices` (the stream, length ``size``); for tests and lesson 06."""
+    """Inverse of :func:`relative_indices` (the stream, length ``size``); for tests and lesson 07."""
     stream = np.zeros(size, dtype=np.float32)
     position = -1
     for value, gap in zip(values, gaps):
@@ -723,7 +723,7 @@ def load_or_prune(data, *, name: str = "mlp300", final_sparsity: float = 0.9, st
 
     Pruning again means: the trained teacher (:func:`tinylab.train.load_or_train`),
     :func:`iterative_prune` to ``final_sparsity``, :func:`remove_dead_neurons`, and
-    :func:`save_pruned`; about 15 s for ``mlp300`` on the digits. So lessons 05-06 run
+    :func:`save_pruned`; about 15 s for ``mlp300`` on the digits. So lessons 05-07 run
     standalone, and after lesson 04 they reuse its result.
 
     Returns
@@ -736,10 +736,8 @@ def load_or_prune(data, *, name: str = "mlp300", final_sparsity: float = 0.9, st
 
     wanted = _pruned_card(name, data, final_sparsity, steps, epochs_per_step, seed)
     saved = f"{name}_pruned"
-    if workspace.has_model(saved) and workspace.has_arrays(f"{saved}_masks"):
-        card = workspace.load_card(saved)
-        if all(card.get(key) == value for key, value in wanted.items()):
-            return workspace.load_model(saved), workspace.load_arrays(f"{saved}_masks")
+    if workspace.reuse(saved, wanted, arrays=(f"{saved}_masks",)):
+        return workspace.load_model(saved), workspace.load_arrays(f"{saved}_masks")
     model = train.load_or_train(name, data, seed=seed, progress=progress)
     masks, _ = iterative_prune(model, data, final_sparsity=final_sparsity, steps=steps,
                                epochs_per_step=epochs_per_step, learning_rate=learning_rate,

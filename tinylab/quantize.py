@@ -562,7 +562,7 @@ class WeightSharing:
     def paper_storage(self) -> list:
         """Bits of each shared kernel in the paper's layout: indices plus a float32 codebook.
 
-        Deep Compression's count (lesson 05): ``index_bits = kept * bits`` (one index per
+        Deep Compression's count (lesson 06): ``index_bits = kept * bits`` (one index per
         kept weight) and ``codebook_bits = clusters * 32`` (float32 centroids). The board
         stores a shared model otherwise (int8 codebooks, EIE's 4-bit index + 4-bit gap byte:
         :mod:`tinylab.engine.formats.sparse`); its bytes are

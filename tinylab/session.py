@@ -1,6 +1,6 @@
 """A firmware on a board, real or virtual, and the link to it: one home for "flash and talk".
 
-Every place that puts a sketch on a board and talks to it (``tinylab deploy``, lesson 07, the
+Every place that puts a sketch on a board and talks to it (``tinylab deploy``, lesson 08, the
 draw-a-digit app, lesson 01's capture panel, ``tinylab capture``, the gestures recording,
 ``bench/mcu.py``) does it through a :class:`BoardSession`:
 

@@ -244,9 +244,7 @@ def load_or_train(name: str, data=None, *, epochs: int | None = None, seed: int 
         raise ValueError(f"unknown model {name!r}; choose one of {models.available()}")
     data = data if data is not None else datasets.load("digits")
     epochs = int(epochs or models.ARCHITECTURES[name]["epochs"])
-    if not retrain and workspace.has_model(name):
-        card = workspace.load_card(name)
-        if all(card.get(k) == v for k, v in model_card(name, data, epochs, seed).items()):
-            return workspace.load_model(name)
+    if not retrain and workspace.reuse(name, model_card(name, data, epochs, seed)):
+        return workspace.load_model(name)
     model, _ = train_and_save(name, data, epochs=epochs, seed=seed, progress=progress)
     return model

@@ -1,6 +1,6 @@
 """The virtual Arduino Uno: the same firmware, run in simavr, behind a serial port.
 
-Students without a board flash the *virtual* Uno in lesson ``07_deploy``. A small C harness
+Students without a board flash the *virtual* Uno in lesson ``08_deploy``. A small C harness
 (``boards/simavr/harness.c``, built with the system C compiler on first use and cached) runs the
 compiled ELF on simavr's ATmega328P at 16 MHz and exposes its UART as a pseudo-terminal
 (``/dev/pts/N``). Host code opens it with pyserial exactly as it opens ``/dev/ttyACM0``::
@@ -167,7 +167,7 @@ class VirtualUno:
         How long to wait for the harness to report its port before giving up.
 
     Use it as a context manager (``with VirtualUno(elf) as board:``) or call :meth:`start`
-    and :meth:`stop`. Introduced in lesson ``07_deploy``.
+    and :meth:`stop`. Introduced in lesson ``08_deploy``.
     """
 
     def __init__(self, firmware, *, speed: float = 1.0, reset_on_open: bool = True,

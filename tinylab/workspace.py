@@ -1,8 +1,11 @@
 """The workspace: a git-ignored folder where lessons hand models to each other.
 
-Lesson 02 saves the teacher and the student here; lessons 03-07 load them. Every saved model
-carries a JSON card (dataset, seed, accuracy, TinyLab version) so a later lesson can tell a
-model it can use from a stale one and rebuild it on its own when needed.
+The course is one thread: each lesson saves what the next one loads (:data:`HANDOFFS`).
+Every saved model carries a JSON card (dataset, seed, the settings it was made with, accuracy,
+TinyLab version) so a later lesson can tell a model it can use from a stale one, and, run on
+its own, make it again exactly as the earlier lesson does (:func:`reuse`). With
+``TINYLAB_HANDOFFS=strict`` (``make test`` runs the lessons in order that way) a lesson that
+would have to make a hand-off again fails instead, naming the lesson that should have saved it.
 
 The folder is ``$TINYLAB_WORKSPACE`` when set, else ``workspace/`` at the root of a TinyLab
 checkout (where ``make lab`` runs), else ``~/tinylab-workspace``.
@@ -17,9 +20,26 @@ from pathlib import Path
 from . import _paths
 
 __all__ = ["path", "model_path", "save_model", "load_model", "load_card", "has_model", "list_models",
-           "save_arrays", "load_arrays", "has_arrays"]
+           "save_arrays", "load_arrays", "has_arrays", "HANDOFFS", "HandoffError", "reuse"]
 
 ENV_VAR = "TINYLAB_WORKSPACE"
+#: ``strict``: a lesson that finds no usable hand-off raises :class:`HandoffError` instead of
+#: making it again (the hand-off test: ``make test`` runs the lessons in order this way).
+STRICT_VAR = "TINYLAB_HANDOFFS"
+
+#: The course's hand-offs: what a lesson saves in the workspace -> the lesson that saves it.
+#: Later lessons load these (and only make one again, the same way, when run on their own).
+HANDOFFS = {
+    "mlp300": "02_train",                # the teacher, 64-300-100-10
+    "student": "02_train",               # the student, 64-32-10, trained on the labels alone
+    "student_distilled": "03_distillation",  # the same student, distilled from the teacher
+    "mlp300_pruned": "04_pruning",       # the teacher pruned to 90%, dead units removed
+    "mlp300_shared": "06_sharing",       # that pruned teacher, 4-bit weight-shared, fine-tuned
+}
+
+
+class HandoffError(RuntimeError):
+    """A lesson run in order found no usable model from the lesson before it."""
 
 
 def path() -> Path:
@@ -80,6 +100,40 @@ def load_model(name: str):
 
     load_card(name)  # raises the helpful error when absent
     return keras.models.load_model(model_path(name))
+
+
+def reuse(name: str, wanted: dict, *, arrays=()) -> bool:
+    """Whether the workspace holds ``name`` made with the settings ``wanted`` (and ``arrays``).
+
+    ``wanted`` is the part of the card that identifies how the model was made; a saved model
+    whose card differs in any of those keys (other seed, epochs, temperature, ...) is stale.
+    When the answer is no and ``name`` is one of :data:`HANDOFFS`, the caller makes the model
+    again (and says so), unless ``TINYLAB_HANDOFFS=strict``: then :class:`HandoffError` names
+    the lesson that should have saved it and what differs.
+    """
+    missing = [extra for extra in arrays if not has_arrays(extra)]
+    if not has_model(name):
+        reason = "is not in the workspace"
+    elif missing:
+        reason = f"has no {', '.join(missing)} beside it"
+    else:
+        card = load_card(name)
+        differs = {key: (card.get(key), value) for key, value in wanted.items()
+                   if card.get(key) != value}
+        if not differs:
+            return True
+        reason = "was made differently (" + ", ".join(
+            f"{key}: saved {saved!r}, wanted {value!r}" for key, (saved, value) in differs.items()) + ")"
+    lesson = HANDOFFS.get(name)
+    if lesson is None:
+        return False
+    if os.environ.get(STRICT_VAR) == "strict":
+        raise HandoffError(f"{name!r} {reason} ({path()}), but lesson {lesson} saves it for the "
+                           f"lessons after it: run notebooks/{lesson}.ipynb first, or unset "
+                           f"{STRICT_VAR} to let this lesson make it again")
+    print(f"{name} {reason}: making it again as lesson {lesson} does "
+          f"(run notebooks/{lesson}.ipynb first to reuse its result)")
+    return False
 
 
 def list_models() -> list:

@@ -1,4 +1,4 @@
-/* Runs a generated TinyLab model on an ATmega328P, real or simulated by simavr (lesson 07).
+/* Runs a generated TinyLab model on an ATmega328P, real or simulated by simavr (lesson 08).
  *
  * examples.h (written by the test) holds N_EXAMPLES int8 input vectors in flash. For each,
  * the program runs the model and writes its outputs to the UART as hex, two digits per int8

@@ -1,4 +1,4 @@
-/* A complete ATmega328P program around a generated TinyLab model, to measure it (lesson 07).
+/* A complete ATmega328P program around a generated TinyLab model, to measure it (lesson 08).
  *
  * The model's object file alone lacks the libgcc helpers it calls (64-bit multiply and shift
  * for the fixed-point rescale); linking this program gives the flash and RAM a sketch pays,

@@ -1,4 +1,4 @@
-/* TinyLab C engine: what every op and weight format shares (lessons 07_deploy, 09_cnn).
+/* TinyLab C engine: what every op and weight format shares (lessons 09_deploy, 10_cnn).
  *
  * tinylab.engine.generate_c copies this text into the model source it generates, before the
  * weight format (format_<name>.c), the ops the model uses (op_<kind>.c) and the model's data;
@@ -506,7 +506,7 @@ static TL_INLINE int8_t tl_units_next(tl_units_t *units, int32_t acc)
     return tl_units_apply(units, &channel, acc);
 }
 
-/* sum_i w[i] * x[i] with both in RAM: for rows a weight format decoded into RAM (lesson 09).
+/* sum_i w[i] * x[i] with both in RAM: for rows a weight format decoded into RAM (lesson 10).
  * On AVR a loop of single products, 13 cycles each: ld (2) and ld (2) the operands, muls (2),
  * then the product's sign bit flipped (eor, 1: adds 2^15, so the product is >= 0) and added
  * into a 24-bit sum (3), as in format_int8.c; blocks of at most 240 products keep the sum in

@@ -1,4 +1,4 @@
-/* TinyLab C engine, weight format "huffman": Deep Compression decoded on the fly (lesson 06).
+/* TinyLab C engine, weight format "huffman": Deep Compression decoded on the fly (lesson 07).
  *
  * The rows are one stream of entries, each a gap (the zeros skipped since the previous
  * entry, across row ends) and a weight (0 for a filler that bridges a long gap). Both are

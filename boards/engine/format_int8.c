@@ -1,4 +1,4 @@
-/* TinyLab C engine, weight format "int8": every weight stored, one byte each (lesson 07).
+/* TinyLab C engine, weight format "int8": every weight stored, one byte each (lesson 08).
  *
  * A weight format gives the ops their weights as a source of rows: tl_source_start at the
  * first row of an op's weights, then tl_source_dot(source, input, n) returns the next row of

@@ -1,4 +1,4 @@
-/* TinyLab C engine, weight format "sparse": only the non-zero weights (lessons 04 and 07).
+/* TinyLab C engine, weight format "sparse": only the non-zero weights (lessons 04 and 08).
  *
  * Deep Compression's relative indices, laid out for an 8-bit MCU. Each row starts with its
  * count of entries (counts: one byte per row, two, little-endian, if wide_counts), so a row

@@ -1,4 +1,4 @@
-/* A host program around a generated TinyLab model, for tests (lesson 07_deploy).
+/* A host program around a generated TinyLab model, for tests (lesson 09_deploy).
  *
  * Reads examples from stdin as raw int8 bytes, TL_INPUTS per example, until the end; writes
  * TL_OUTPUTS raw int8 bytes per example to stdout. With the argument "info" it prints the

@@ -1,5 +1,5 @@
 /* TinyLab C engine, op CONV_2D (Keras Conv2D, and Conv1D after a RESHAPE): TFLM's
- * ConvPerChannel (reference/integer_ops/conv.h), lesson 09_cnn. NHWC, dilation 1.
+ * ConvPerChannel (reference/integer_ops/conv.h), lesson 10_cnn. NHWC, dilation 1.
  *
  * For each output pixel the input window (k_h x k_w pixels of in_c channels) is copied into
  * the scratch patch, taps outside the image filled with the input zero point: then every

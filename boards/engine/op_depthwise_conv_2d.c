@@ -1,5 +1,5 @@
 /* TinyLab C engine, op DEPTHWISE_CONV_2D (Keras DepthwiseConv2D): TFLM's
- * DepthwiseConvPerChannel (reference/integer_ops/depthwise_conv.h), lesson 09_cnn.
+ * DepthwiseConvPerChannel (reference/integer_ops/depthwise_conv.h), lesson 10_cnn.
  *
  * Output channel oc filters input channel oc / depth_multiplier alone. For each output pixel
  * and channel, that channel's window is copied into the scratch patch (k_h * k_w bytes,

@@ -1,5 +1,5 @@
 /* TinyLab C engine, op FULLY_CONNECTED (Keras Dense): TFLM's FullyConnectedPerChannel
- * (tensorflow/lite/kernels/internal/reference/integer_ops/fully_connected.h), lesson 07.
+ * (tensorflow/lite/kernels/internal/reference/integer_ops/fully_connected.h), lesson 08.
  *
  * One row of weights per output unit, pulled through the weight format's source. TFLM
  * computes sum_i w[i] * (x[i] - zp) + bias; the generator folds the input zero point into the

@@ -1,5 +1,5 @@
 /* TinyLab C engine, op MEAN over the spatial axes (Keras GlobalAveragePooling1D/2D): TFLM's
- * int8 Mean (reference_ops::QuantizedMeanOrSum), lesson 09_cnn.
+ * int8 Mean (reference_ops::QuantizedMeanOrSum), lesson 10_cnn.
  *
  * For each channel: the sum over all positions, less input_zero_point * positions, then the
  * shared epilogue with the multiplier that folds 1 / positions into input_scale /

@@ -1,5 +1,5 @@
 /* TinyLab C engine, ops MAX_POOL_2D and AVERAGE_POOL_2D (Keras MaxPooling, AveragePooling):
- * TFLM's int8 MaxPool and AveragePool (reference/integer_ops/pooling.h), lesson 09_cnn.
+ * TFLM's int8 MaxPool and AveragePool (reference/integer_ops/pooling.h), lesson 10_cnn.
  *
  * Over the part of each window inside the image: the largest value, or the sum divided by
  * the count, rounded half away from zero; then the activation's clamp. Input and output share

@@ -18,7 +18,7 @@ kernels, so that the board's outputs are bit-exact with the tflite-micro interpr
 - :mod:`~tinylab.engine.reference`: :func:`run_int8` and :func:`quantize_inputs`;
 - :mod:`~tinylab.engine.formats`: how weights are stored (:data:`FORMATS`: ``"int8"``, every
   weight; ``"sparse"``, lesson 04's non-zero weights with relative indices; ``"huffman"``,
-  lesson 06's Deep Compression decoded on the MCU as it computes), one module and one C file
+  lesson 07's Deep Compression decoded on the MCU as it computes), one module and one C file
   (``format_<name>.c``) each; any op runs in any format;
 - :mod:`~tinylab.engine.memory`: :func:`plan_memory`, the activations' arena planned by
   lifetime, a max pool fused into the convolution before it;
@@ -35,7 +35,7 @@ On AVR the int8 inner loop and the fixed-point rescale are hand-written assembly
 (``boards/engine/format_int8.c``, ``common.c``; about 11 cycles per multiply-accumulate);
 elsewhere the same C computes the same integers in plain C99.
 
-Introduced in lesson ``07_deploy``; the convolutions in lesson ``09_cnn``.
+Introduced in lesson ``08_deploy``; the convolutions in lesson ``10_cnn``.
 """
 
 from __future__ import annotations

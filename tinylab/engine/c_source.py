@@ -7,7 +7,7 @@ file of each kind of op the model uses
 op's arrays and its description (``static const tl_<kind>_t tl_op_<i> TL_FLASH``), the arena,
 and ``tl_model_run``, one call per step.
 
-Introduced in lesson ``07_deploy``.
+Introduced in lesson ``08_deploy``.
 """
 
 from __future__ import annotations

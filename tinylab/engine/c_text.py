@@ -1,6 +1,6 @@
 """C literals for the generated model source: arrays in flash, float32 constants.
 
-Introduced in lesson ``07_deploy``.
+Introduced in lesson ``08_deploy``.
 """
 
 from __future__ import annotations

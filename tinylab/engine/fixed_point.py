@@ -6,7 +6,7 @@ common.h``, gemmlowp's ``SaturatingRoundingDoublingHighMul`` then ``RoundingDivi
 These functions compute exactly the same integers, so that every op of
 :mod:`tinylab.engine.ops` is bit-exact with the tflite-micro interpreter.
 
-Introduced in lesson ``07_deploy``.
+Introduced in lesson ``08_deploy``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ TFLM reads (scales as float32, per channel or not), with no kernel or delegate b
 operator is handed, as an :class:`OpContext`, to the reader of its op module
 (:data:`tinylab.engine.ops.OPS`).
 
-Introduced in lesson ``07_deploy``.
+Introduced in lesson ``08_deploy``.
 """
 
 from __future__ import annotations

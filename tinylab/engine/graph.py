@@ -10,7 +10,7 @@ and its C description (``c_fields``), so that an op is one module of
 Tensors are int8 in TFLite's NHWC layout, one example at a time: a shape here has no batch
 axis, and ``(8, 8, 16)`` is 8 rows of 8 pixels of 16 channels, channels fastest, as in C.
 
-Introduced in lesson ``07_deploy``; the convolutions in lesson ``09_cnn``.
+Introduced in lesson ``08_deploy``; the convolutions in lesson ``10_cnn``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ kernel may keep int32 in its scratch); and a max pool right after a convolution,
 with windows that do not overlap, is fused into it, so the convolution's full output (the
 largest activation of a small CNN) is never stored.
 
-Introduced in lesson ``09_cnn``.
+Introduced in lesson ``10_cnn``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each op's ``run`` follows TFLM's int8 reference kernel; :func:`run_int8` chains 
 tests compare every output byte with the tflite-micro interpreter on the same ``.tflite``,
 and the generated C (on the host and on a simulated ATmega328P) with this reference.
 
-Introduced in lesson ``07_deploy``.
+Introduced in lesson ``08_deploy``.
 """
 
 from __future__ import annotations

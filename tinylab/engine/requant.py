@@ -8,7 +8,7 @@ activation's range. :class:`Requant` holds those numbers, one per output channel
 scales, what TensorFlow's converter makes) or one for all (per tensor), and writes them as the
 C engine's ``tl_requant_t`` (``boards/engine/common.c``).
 
-Introduced in lesson ``07_deploy``.
+Introduced in lesson ``08_deploy``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ bytes the board's flash holds for that model, format and op. What it leaves out 
 kernels, the decoders and each op's small description (shapes, pointers), which the
 compiler reports (``avr-size``, ``tinylab deploy``).
 
-Introduced in lesson ``07_deploy``.
+Introduced in lesson ``08_deploy``.
 """
 
 from __future__ import annotations

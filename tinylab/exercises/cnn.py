@@ -1,4 +1,4 @@
-"""The exercise checker of lesson ``09_cnn``."""
+"""The exercise checker of lesson ``10_cnn``."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def _slips(input_shape, filters, kernel_size, stride, padding) -> dict:
 
 
 def check_conv_macs(conv2d_macs) -> CheckResult:
-    """Lesson 09: ``conv2d_macs(input_shape, filters, kernel_size, stride, padding)``.
+    """Lesson 10: ``conv2d_macs(input_shape, filters, kernel_size, stride, padding)``.
 
     The multiply-accumulates one Conv2D layer does on one example: ``input_shape`` is
     ``(height, width, channels)``, the kernel square, ``padding`` ``"same"`` or ``"valid"``.

@@ -1,4 +1,4 @@
-"""The exercise checker of lesson ``07_deploy``."""
+"""The exercise checker of lesson ``08_deploy``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ __all__ = ["check_fits_uno"]
 
 
 def check_fits_uno(int8_flash_bytes) -> CheckResult:
-    """Lesson 07: ``int8_flash_bytes(widths)``, the flash an int8 MLP's weights and biases take.
+    """Lesson 08: ``int8_flash_bytes(widths)``, the flash an int8 MLP's weights and biases take.
 
     ``widths`` lists the layer widths, inputs first (``[64, 32, 10]`` is the student); the
     answer counts one byte per int8 weight and four per int32 bias. A wrong answer is compared

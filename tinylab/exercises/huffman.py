@@ -1,4 +1,4 @@
-"""The exercise checker of lesson ``06_huffman``."""
+"""The exercise checker of lesson ``07_huffman``."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def _heaviest_first_lengths(counts) -> list:
 
 
 def check_huffman_lengths(code_lengths) -> CheckResult:
-    """Lesson 06: ``code_lengths(counts)``, Huffman's code length in bits of each symbol.
+    """Lesson 07: ``code_lengths(counts)``, Huffman's code length in bits of each symbol.
 
     ``counts`` is a list whose entry ``i`` (> 0) counts symbol ``i``; the answer is a list of
     one length per symbol (a dict ``{symbol: length}`` is accepted too). Ties can be broken

@@ -65,7 +65,7 @@ def quantize(x, scale, zero_point, bits):
 
 
 def huffman_lengths(counts):
-    """Lesson 06: the Huffman code length (bits) of each symbol; ``counts[i]`` > 0 counts symbol i.
+    """Lesson 07: the Huffman code length (bits) of each symbol; ``counts[i]`` > 0 counts symbol i.
 
     Every symbol starts in a group of its own, weighted by its count; the two lightest groups
     merge until one is left. A merge puts one more bit in front of the code word of every
@@ -88,7 +88,7 @@ def huffman_lengths(counts):
 
 
 def int8_flash_bytes(widths) -> int:
-    """Lesson 07: bytes of an int8 MLP's numbers in flash, ``widths = [inputs, hidden..., outputs]``.
+    """Lesson 08: bytes of an int8 MLP's numbers in flash, ``widths = [inputs, hidden..., outputs]``.
 
     Each Dense layer from ``n_in`` to ``n_out`` units stores ``n_in * n_out`` int8 weights, one
     byte each, and ``n_out`` int32 biases, four bytes each (TFLite's int8 scheme keeps biases in
@@ -99,7 +99,7 @@ def int8_flash_bytes(widths) -> int:
 
 
 def conv2d_macs(input_shape, filters, kernel_size, stride=1, padding="same") -> int:
-    """Lesson 09: multiply-accumulates of one Conv2D layer on one example.
+    """Lesson 10: multiply-accumulates of one Conv2D layer on one example.
 
     ``input_shape`` is ``(height, width, channels)``; the kernel is ``kernel_size`` x
     ``kernel_size``. Each of the ``out_h * out_w * filters`` output values sums

@@ -1,4 +1,4 @@
-"""The figures of lesson 07: flash and RAM on the boards, the board's answer beside the host's."""
+"""The figures of lesson 08: flash and RAM on the boards, the board's answer beside the host's."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _short_name(profile) -> str:
 
 
 def board_usage(rows, boards=("uno", "nano33ble"), *, title: str | None = None):
-    """Flash and static RAM of each build against the boards' limits (lesson 07).
+    """Flash and static RAM of each build against the boards' limits (lesson 08).
 
     Two panels of horizontal bars on a log scale, one bar per build, with each board's usable
     flash and RAM as vertical lines. A bar over the first board's limit is drawn hatched in red
@@ -117,7 +117,7 @@ def board_usage(rows, boards=("uno", "nano33ble"), *, title: str | None = None):
 
 def board_answer(x, board_scores, host_scores, *, true_label=None, class_names=None,
                  title: str | None = None):
-    """One example, and the int8 scores a board and the host computed for it (lesson 07).
+    """One example, and the int8 scores a board and the host computed for it (lesson 08).
 
     Left, the image; right, the board's scores as bars and the host's as black ticks, so an
     output that differs shows as a bar missing its tick. The class each chose is named in the

@@ -1,4 +1,4 @@
-"""The figures of lesson 09: one filter and the map it makes, MLP and CNN side by side."""
+"""The figures of lesson 10: one filter and the map it makes, MLP and CNN side by side."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ MEASURES = {"params": "parameters", "macs": "MACs per inference", "flash_bytes":
 
 
 def feature_map(image, kernel, activation, *, title: str | None = None):
-    """A convolution's input, one of its filters and the map that filter makes (lesson 09).
+    """A convolution's input, one of its filters and the map that filter makes (lesson 10).
 
     Parameters
     ----------
@@ -81,7 +81,7 @@ def _number(value, key) -> str:
 
 def model_comparison(rows: dict, *, measures=tuple(MEASURES), limits=None,
                      title: str | None = None):
-    """Models side by side, one small bar panel per measure (lesson 09: MLP vs CNN).
+    """Models side by side, one small bar panel per measure (lesson 10: MLP vs CNN).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""The figures of lessons 01 and 08: digits, samples, the dataset's balance and pixels, IMU windows."""
+"""The figures of lessons 01 and 09: digits, samples, the dataset's balance and pixels, IMU windows."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def image_grid(X, y=None, class_names=None, *, n: int = 30, cols: int = 10, pred
                titles=None):
     """The first ``n`` images in a grid, titled with their label (and prediction, red if wrong).
 
-    ``titles``, one string per image, replaces the ``label→prediction`` titles (lesson 07
+    ``titles``, one string per image, replaces the ``label→prediction`` titles (lesson 08
     writes the board's and the host's class); a title stays red where the prediction is wrong.
     """
     images = as_images(X)[:n]
@@ -121,7 +121,7 @@ def pixel_stats(data):
 
 def imu_windows(X, y, class_names, columns, *, per_class: int = 1,
                 sample_rate_hz: float | None = None, title: str | None = None):
-    """Sensor windows as line plots: one row per class, one small plot per channel (lesson 08).
+    """Sensor windows as line plots: one row per class, one small plot per channel (lesson 09).
 
     Each plot draws the first ``per_class`` windows of its class for one channel. The plots of
     a channel (a column of the grid) share their y axis, so the classes compare at a glance;

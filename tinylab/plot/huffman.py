@@ -1,4 +1,4 @@
-"""The figures of lesson 06: the Huffman tree, code lengths, bits per symbol, the pipeline's stages."""
+"""The figures of lesson 07: the Huffman tree, code lengths, bits per symbol, the pipeline's stages."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def _symbol_label(symbol, labels) -> str:
 
 
 def huffman_tree(tree_nodes, *, labels: dict | None = None, title: str | None = None):
-    """Huffman's tree as :func:`tinylab.huffman.tree` returns it, drawn top down (lesson 06).
+    """Huffman's tree as :func:`tinylab.huffman.tree` returns it, drawn top down (lesson 07).
 
     Merged nodes are circles holding their weight (the total count below them) and the merge
     step that made them; each edge carries its bit, the 0 edge to the left; each leaf is a box
@@ -92,7 +92,7 @@ def huffman_tree(tree_nodes, *, labels: dict | None = None, title: str | None = 
 
 def code_lengths(counts, code, *, order: str = "symbol", labels: dict | None = None,
                  title: str | None = None, ax=None):
-    """How often each symbol occurs (bars) and the bits its code word takes (dots): lesson 06.
+    """How often each symbol occurs (bars) and the bits its code word takes (dots): lesson 07.
 
     The frequent symbols get the short code words. Grey dashes mark each symbol's ideal
     length ``-log2 p`` (information content); Huffman's whole lengths sit close to them.
@@ -160,7 +160,7 @@ def code_lengths(counts, code, *, order: str = "symbol", labels: dict | None = N
 
 
 def bits_per_symbol(stats: dict, *, highlight=None, title: str = "bits per symbol"):
-    """Fixed-width bits, Huffman's average and the entropy of several streams (lesson 06).
+    """Fixed-width bits, Huffman's average and the entropy of several streams (lesson 07).
 
     ``stats`` maps a stream's label to a dict with ``bits_per_symbol`` (Huffman's average)
     and ``entropy_bits_per_symbol``, as :func:`tinylab.huffman.storage` returns, and
@@ -210,7 +210,7 @@ def bits_per_symbol(stats: dict, *, highlight=None, title: str = "bits per symbo
 
 
 def compression_stages(stages, *, boards=("uno",), title: str | None = None):
-    """Bytes and test accuracy after each stage of :func:`tinylab.pipeline.run` (lesson 06).
+    """Bytes and test accuracy after each stage of :func:`tinylab.pipeline.run` (lesson 07).
 
     ``stages`` is ``PipelineResult.stages``: dicts with ``stage``, ``bytes``, ``ratio`` and
     ``test_accuracy``. Left, the bytes on a log scale with each stage's compression ratio on its

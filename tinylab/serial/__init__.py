@@ -10,7 +10,7 @@
     errors     what can go wrong at this layer (a port lost, no banner)
 
 Each layer knows only the ones above it in this list. The two sketches' clients build on it:
-:mod:`tinylab.device` talks to the inference sketch (lesson 07), :mod:`tinylab.capture`
+:mod:`tinylab.device` talks to the inference sketch (lesson 08), :mod:`tinylab.capture`
 records from the capture sketch (lesson 01); :mod:`tinylab.flash` only uploads. The wire
 formats are in docs/serial-protocol.md and docs/capture-protocol.md.
 """

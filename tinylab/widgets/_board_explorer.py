@@ -1,4 +1,4 @@
-"""Lesson 07: browse what a board answered, digit by digit and build by build, against the host."""
+"""Lesson 08: browse what a board answered, digit by digit and build by build, against the host."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lesson 09: pick a digit, a convolution and one of its filters; see the map it makes."""
+"""Lesson 10: pick a digit, a convolution and one of its filters; see the map it makes."""
 
 from __future__ import annotations
 

@@ -71,7 +71,7 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
     port uploads the firmware there unless the board already carries the model. Errors
     (a crashed or silent board, a failed upload) are shown in words; Predict starts a fresh
     virtual Uno after a crash. ``panel.close()`` (or the end of the Python session) stops
-    the board. The app ``notebooks/apps/draw_digit.ipynb``; the model is lesson 07's.
+    the board. The app ``notebooks/apps/draw_digit.ipynb``; the model is lesson 08's.
 
     All of this is done before the builder returns, so Voila shows the page when the board is
     ready (about a second with the model in the workspace and the firmware in the build

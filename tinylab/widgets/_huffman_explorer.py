@@ -1,4 +1,4 @@
-"""Lesson 06: Huffman-code a pruned, weight-shared model layer by layer, and see what it saves."""
+"""Lesson 07: Huffman-code a pruned, weight-shared model layer by layer, and see what it saves."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 // TinyLab's smallest serial test: greet with one banner line, then echo every line back.
-// Lesson 07 and tests/test_virtual.py use it to check the path host -> serial -> board -> host
+// Lesson 08 and tests/test_virtual.py use it to check the path host -> serial -> board -> host
 // on the virtual Uno (simavr) and on a real board, at 115200 baud, '\n'-terminated lines.
 // Lines longer than 63 characters come back in pieces of 63.
 

@@ -16,7 +16,7 @@ arrays, and every byte count TinyLab reports adds them up (:mod:`tinylab.engine.
 Adding a format: a module here (``NAME``, ``STREAMS``, ``C_FILES``, ``store``), a row in
 :data:`MODULES`, and its C file in ``boards/engine/``.
 
-Introduced in lesson ``07_deploy``.
+Introduced in lesson ``08_deploy``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ __all__ = ["FORMATS", "MODULES", "Array", "Stored", "c_arrays", "check_format", 
 MODULES = {module.NAME: module for module in (int8, sparse, huffman)}
 
 #: The weight formats: every weight (``"int8"``), lesson 04's non-zero weights with relative
-#: indices (``"sparse"``), lesson 06's Deep Compression (``"huffman"``).
+#: indices (``"sparse"``), lesson 07's Deep Compression (``"huffman"``).
 FORMATS = tuple(MODULES)
 
 

@@ -1,4 +1,4 @@
-"""Weight format ``"huffman"``: Deep Compression decoded on the fly (lesson 06).
+"""Weight format ``"huffman"``: Deep Compression decoded on the fly (lesson 07).
 
 The rows are read as one stream of *entries*, as in :mod:`tinylab.engine.formats.sparse`:
 each entry is a non-zero weight and its *gap*, the zeros skipped since the previous entry
@@ -11,7 +11,7 @@ own canonical code per op (:func:`tinylab.huffman.build_code`), code words at mo
 bit first: the gap's code word, then the weight's, entry after entry; then 9 or more 0 bits,
 to a whole byte, since the decoder always holds the byte after the one it reads.
 
-A canonical code is stored as in JPEG (lesson 06's :func:`tinylab.huffman.serialize_code`,
+A canonical code is stored as in JPEG (lesson 07's :func:`tinylab.huffman.serialize_code`,
 with plain bytes): how many code words have each length, 1 to the code's longest, then the
 symbols in canonical order (by length, then symbol). :func:`code_table` makes the two
 arrays. The weight code's symbols are the int8 weights themselves (0 for a filler): they are
@@ -36,7 +36,7 @@ starts (symbol and length at once); a longer code word is found by comparing the
 each length's first code word, as zlib's and JPEG's canonical decoders do. The table costs
 RAM while the op runs (256 bytes on the stack), no flash.
 
-Introduced in lesson ``07_deploy``.
+Introduced in lesson ``08_deploy``.
 """
 
 from __future__ import annotations

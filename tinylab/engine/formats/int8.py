@@ -1,7 +1,7 @@
 """Weight format ``"int8"``: every weight stored, one byte each, row after row.
 
 C: ``boards/engine/format_int8.c`` (the AVR inner loop in assembly, about 10.5 cycles per
-multiply-accumulate). Introduced in lesson ``07_deploy``.
+multiply-accumulate). Introduced in lesson ``08_deploy``.
 """
 
 from __future__ import annotations

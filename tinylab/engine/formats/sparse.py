@@ -7,7 +7,7 @@ row (or since the row's start). A gap longer than the layout can count is bridge
 filler entry of weight 0, as in the paper. Two layouts, chosen per op:
 
 - ``"shared"``, for a weight-shared layer (at most :data:`SHARED_VALUES` distinct non-zero
-  int8 weights, as lessons 05-06 make them): EIE's byte (Han et al. 2016), the gap in its
+  int8 weights, as lessons 05-07 make them): EIE's byte (Han et al. 2016), the gap in its
   high 4 bits and the index of the weight in the layer's codebook in its low 4 bits. One
   byte per entry; the codebook (the distinct weights, then 0 for the fillers) is copied to
   RAM when the op starts, and each weight is looked up there.
@@ -16,7 +16,7 @@ filler entry of weight 0, as in the paper. Two layouts, chosen per op:
 The counts are one byte per row, or two when a row holds more than 255 entries. C:
 ``boards/engine/format_sparse.c`` (the AVR inner loops in assembly).
 
-Introduced in lesson ``07_deploy``.
+Introduced in lesson ``08_deploy``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ exactly its :attr:`Stored.arrays` (:func:`c_arrays`), and every byte count TinyL
 these arrays (:mod:`tinylab.engine.storage`). One definition, so the bytes a lesson prints
 are the bytes the board's flash holds.
 
-Introduced in lesson ``07_deploy``.
+Introduced in lesson ``08_deploy``.
 """
 
 from __future__ import annotations

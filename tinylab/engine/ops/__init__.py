@@ -4,7 +4,7 @@ the C kernel is one file of ``boards/engine/`` (``op_<kind>.c``).
 
 Adding an op: a module here with ``from_tflite``, a row in :data:`OPS`, and its C file.
 
-Introduced in lesson ``07_deploy`` (fully connected) and ``09_cnn`` (the others).
+Introduced in lesson ``08_deploy`` (fully connected) and ``10_cnn`` (the others).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ convolution's full output is then never stored. The requantization never decreas
 accumulator grows (:attr:`Conv2D.pools_accumulators`), so the fused kernel keeps the largest
 accumulator of each pool window and requantizes it once, not once per window position.
 
-Introduced in lesson ``09_cnn``.
+Introduced in lesson ``10_cnn``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ patch (padding filled with the input zero point) and runs that output channel's 
 ``k_h * k_w`` weights over it, pulled through the weight format. The rows are the filter
 transposed to ``[oc][ky][kx]``.
 
-Introduced in lesson ``09_cnn``.
+Introduced in lesson ``10_cnn``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """FULLY_CONNECTED (Keras Dense): ``y = W x + b``, TFLM's ``FullyConnectedPerChannel``.
 
-C kernel: ``boards/engine/op_fully_connected.c``. Introduced in lesson ``07_deploy``.
+C kernel: ``boards/engine/op_fully_connected.c``. Introduced in lesson ``08_deploy``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ each channel over the ``n`` reduced positions, less ``input_zero_point * n``, is
 31 + shift)``, the multiplier becomes ``(multiplier << s) // n`` and the shift ``shift - s``.
 Then the output zero point and a clamp to [-128, 127]. C kernel: ``boards/engine/op_mean.c``.
 
-Introduced in lesson ``09_cnn``.
+Introduced in lesson ``10_cnn``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ output share one scale and zero point (TFLM requires it), so no rescale. C kerne
 ``boards/engine/op_pooling.c``; a max pool right after a convolution may instead be fused
 into it (:mod:`tinylab.engine.ops.conv_2d`).
 
-Introduced in lesson ``09_cnn``.
+Introduced in lesson ``10_cnn``.
 """
 
 from __future__ import annotations

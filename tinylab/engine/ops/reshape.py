@@ -3,7 +3,7 @@
 Tensors are flat NHWC arrays in C, so a reshape only renames a shape: the C engine runs
 nothing for it and the next op reads the same bytes. It must keep the quantization.
 
-Introduced in lesson ``07_deploy``.
+Introduced in lesson ``08_deploy``.
 """
 
 from __future__ import annotations

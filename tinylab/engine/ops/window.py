@@ -4,7 +4,7 @@ TFLM's ``ComputePaddingHeightWidth`` (``tensorflow/lite/kernels/padding.h``): SA
 gives ``ceil(in / stride)`` outputs and pads ``total // 2`` before (the odd one after);
 VALID gives ``floor((in - filter) / stride) + 1`` and pads nothing.
 
-Introduced in lesson ``09_cnn``.
+Introduced in lesson ``10_cnn``.
 """
 
 from __future__ import annotations
