@@ -32,7 +32,7 @@ from ._tensorflow import keras
 
 __all__ = ["softmax", "entropy", "soft_loss", "hard_loss", "distillation_loss", "runner_up",
            "Distiller", "distill", "distill_and_save", "alpha_temperature_grid", "FORMS",
-           "check_temperature"]
+           "check_temperature", "DISTILLED_RECIPE", "load_or_distill"]
 
 #: The two forms of the soft loss. They differ by the teacher's entropy, a constant for the
 #: student, so they give the same gradients and train the same student.
@@ -437,3 +437,43 @@ def alpha_temperature_grid(student_name: str, teacher, data, *, alphas=(0.1, 0.5
                     learning_rate=learning_rate, seed=seed, progress=progress)
             accuracies[i, j] = train.accuracy(student, data.X_val, data.y_val)
     return accuracies
+
+
+# --------------------------------------------------------------------------- the hand-off
+
+#: How lesson 03 distills the lesson student it hands to the later lessons: the teacher
+#: ``mlp300`` into ``student`` (64-32-10), from the same initial weights (seed) and with the
+#: same epochs and learning rate as lesson 02 trains that student on the labels alone, so that
+#: only the loss differs. ``temperature`` and ``alpha`` are chosen on validation data
+#: (bench/kd.py).
+DISTILLED_RECIPE = {"student": "student", "temperature": 4.0, "alpha": 0.9, "epochs": 40,
+                    "learning_rate": 1e-3}
+
+
+def _distilled_card(data, seed, recipe) -> dict:
+    return dict(train.model_card(recipe["student"], data, int(recipe["epochs"]), seed),
+                teacher="mlp300", temperature=float(recipe["temperature"]),
+                alpha=float(recipe["alpha"]), learning_rate=float(recipe["learning_rate"]))
+
+
+def load_or_distill(data, *, teacher=None, seed: int = 0, progress: bool = True):
+    """Lesson 03's distilled student: from the workspace, else distilled again the same way.
+
+    Distilling again means :func:`distill_and_save` with :data:`DISTILLED_RECIPE` from the
+    teacher (``teacher``, or ``tl.train.load_or_train("mlp300", data)``), saved as
+    ``student_distilled``.
+
+    Returns
+    -------
+    keras.Model
+    """
+    recipe = DISTILLED_RECIPE
+    if workspace.reuse("student_distilled", _distilled_card(data, seed, recipe)):
+        return workspace.load_model("student_distilled")
+    if teacher is None:
+        teacher = train.load_or_train("mlp300", data, seed=seed, progress=progress)
+    student, _ = distill_and_save(recipe["student"], teacher, data,
+                                  temperature=recipe["temperature"], alpha=recipe["alpha"],
+                                  epochs=recipe["epochs"], learning_rate=recipe["learning_rate"],
+                                  seed=seed, progress=progress, save_as="student_distilled")
+    return student

@@ -31,7 +31,8 @@ import numpy as np
 
 __all__ = ["QuantizationParams", "quantization_params", "quantize", "dequantize",
            "quantization_error", "fake_quantize_weights", "PAPER_BITS", "INITS",
-           "initial_centroids", "centroid_gradients", "WeightSharing", "check_bits"]
+           "initial_centroids", "centroid_gradients", "WeightSharing", "check_bits",
+           "SHARED_RECIPE", "save_shared", "load_or_share"]
 
 #: Deep Compression's codebook widths (Han, Mao & Dally 2016, section 3 and Table 7): 8 bits
 #: for convolution kernels, 5 for fully connected ones, with no loss of accuracy on AlexNet.
@@ -596,3 +597,84 @@ class WeightSharing:
             row["bytes_float32"] = 4 * row["kept"]
             row["ratio"] = row["bytes_float32"] / max(row["bytes"], 1)
         return rows
+
+
+# --------------------------------------------------------------------------- the hand-off
+
+#: How lesson 06 makes the weight-shared teacher it hands to lessons 07 and 08: lesson 04's
+#: pruned teacher, 4-bit codebooks with one index kept free for the filler (at most 15 shared
+#: values per layer: EIE's one-byte entry on the chip), centroids fine-tuned 3 epochs at Adam
+#: 1e-3: ``tl.pipeline.share_stage`` with ``tl.pipeline.ROUTES["compressed_teacher"]``'s bits.
+SHARED_RECIPE = {"bits": 4, "fine_tune_epochs": 3, "learning_rate": 1e-3}
+
+
+def _shared_card(data, bits, fine_tune_epochs, learning_rate, seed) -> dict:
+    """What identifies the shared teacher: the pruned teacher's card and the sharing settings."""
+    from . import prune
+
+    return dict(prune._pruned_card("mlp300", data, 0.9, 4, 5, seed), shared_from="mlp300_pruned",
+                bits=int(bits), fine_tune_epochs=int(fine_tune_epochs),
+                fine_tune_learning_rate=float(learning_rate))
+
+
+def _from_arrays(bits, codebooks, indices) -> "WeightSharing":
+    sharing = WeightSharing(bits, reserve_filler=True)
+    sharing.bits_ = {name: int(bits) for name in codebooks}
+    sharing.codebooks_ = {name: np.asarray(book, np.float32) for name, book in codebooks.items()}
+    sharing.indices_ = {name: np.asarray(index, np.int32) for name, index in indices.items()}
+    sharing.masks_ = {name: index >= 0 for name, index in sharing.indices_.items()}
+    return sharing
+
+
+def save_shared(model, sharing, data, *, seed: int = 0, **recipe) -> dict:
+    """Save lesson 06's shared teacher as ``mlp300_shared`` with its codebooks and indices.
+
+    ``recipe`` overrides :data:`SHARED_RECIPE` (bits, fine_tune_epochs, learning_rate); the card
+    records it, so :func:`load_or_share` reuses the model only when made the same way.
+
+    Returns
+    -------
+    dict
+        The card.
+    """
+    from . import train, workspace
+
+    settings = {**SHARED_RECIPE, **recipe}
+    card = dict(_shared_card(data, seed=seed, **settings),
+                test_accuracy=train.accuracy(model, data.X_test, data.y_test))
+    workspace.save_model(model, "mlp300_shared", card)
+    workspace.save_arrays("mlp300_shared_indices", **sharing.indices_)
+    workspace.save_arrays("mlp300_shared_codebooks", **sharing.codebooks_)
+    return card
+
+
+def load_or_share(data, *, seed: int = 0, progress: bool = True):
+    """Lesson 06's 4-bit weight-shared teacher: from the workspace, else made again the same way.
+
+    Making it again: :func:`tinylab.prune.load_or_prune` (lesson 04's pruned teacher), then
+    ``tl.pipeline.share_stage`` with :data:`SHARED_RECIPE`, then :func:`save_shared`. Lessons
+    07 (Huffman) and 08 (deploy) load it.
+
+    Returns
+    -------
+    model : keras.Model
+        The pruned teacher whose kept weights take at most 15 shared values per layer.
+    masks : dict of str -> ndarray of bool
+        The keep-masks (lesson 04's).
+    sharing : WeightSharing
+        Its fitted codebooks (fine-tuned) and indices.
+    """
+    from . import pipeline, prune, workspace
+
+    wanted = _shared_card(data, seed=seed, **SHARED_RECIPE)
+    arrays = ("mlp300_shared_indices", "mlp300_shared_codebooks")
+    if workspace.reuse("mlp300_shared", wanted, arrays=arrays):
+        sharing = _from_arrays(SHARED_RECIPE["bits"], workspace.load_arrays(arrays[1]),
+                               workspace.load_arrays(arrays[0]))
+        return workspace.load_model("mlp300_shared"), dict(sharing.masks_), sharing
+    pruned, masks = prune.load_or_prune(data, seed=seed, progress=progress)
+    shared, sharing = pipeline.share_stage(pruned, masks, data, SHARED_RECIPE["bits"],
+                                           fine_tune_epochs=SHARED_RECIPE["fine_tune_epochs"],
+                                           learning_rate=SHARED_RECIPE["learning_rate"], seed=seed)
+    save_shared(shared, sharing, data, seed=seed)
+    return shared, masks, sharing
