@@ -209,14 +209,21 @@ def bits_per_symbol(stats: dict, *, highlight=None, title: str = "bits per symbo
     return fig
 
 
-def compression_stages(stages, *, boards=("uno",), title: str | None = None):
-    """Bytes and test accuracy after each stage of :func:`tinylab.pipeline.run` (lesson 07).
+def compression_stages(stages, *, boards=("uno",), title: str | None = None,
+                       split: str = "test"):
+    """Bytes and accuracy after each stage of :func:`tinylab.pipeline.run` (lesson 07).
 
-    ``stages`` is ``PipelineResult.stages``: dicts with ``stage``, ``bytes``, ``ratio`` and
-    ``test_accuracy``. Left, the bytes on a log scale with each stage's compression ratio on its
-    bar and the boards' flash for scale; right, the test accuracy of each stage.
+    ``stages`` is ``PipelineResult.stages`` (or :meth:`tinylab.pipeline.Stage.row` of each
+    stage): dicts with ``stage``, ``bytes``, ``ratio`` and ``test_accuracy`` (or
+    ``val_accuracy``). Left, the bytes on a log scale with each stage's compression ratio on its
+    bar and the boards' flash for scale; right, the accuracy of each stage on ``split``,
+    ``"test"`` or ``"val"`` (lesson 07 plots validation: it reads the test split once, for the
+    final model only).
     """
     from .. import pipeline
+
+    if split not in ("test", "val"):
+        raise ValueError(f"split must be 'test' or 'val', got {split!r}")
 
     names = [s["stage"].replace(" (", "\n(") for s in stages]
     positions = np.arange(len(stages))
@@ -232,7 +239,7 @@ def compression_stages(stages, *, boards=("uno",), title: str | None = None):
     sizes.set_xticks(positions, names, fontsize=8)
     sizes.set_ylabel("bytes (log)")
     sizes.set_title(title or "size after each stage")
-    values = [100 * s["test_accuracy"] for s in stages]
+    values = [100 * s[f"{split}_accuracy"] for s in stages]
     accuracy.plot(positions, values, marker="o", color="#c44e52")
     for x, value in zip(positions, values):
         accuracy.annotate(f"{value:.1f}%", (x, value), textcoords="offset points",
@@ -242,6 +249,6 @@ def compression_stages(stages, *, boards=("uno",), title: str | None = None):
     short = [pipeline.stage_label(s["stage"]) for s in stages]  # "P+Q+H", "float32"
     accuracy.set_xticks(positions, short, fontsize=8)
     accuracy.set_xlim(-0.5, len(stages) - 0.5)
-    accuracy.set_ylabel("test accuracy (%)")
+    accuracy.set_ylabel(f"{'test' if split == 'test' else 'validation'} accuracy (%)")
     accuracy.set_title("accuracy after each stage")
     return fig

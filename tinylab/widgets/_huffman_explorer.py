@@ -10,8 +10,8 @@ from ._panel import assemble, reporting_errors, show
 STREAMS = ("codebook indices", "index gaps")
 
 
-def huffman_explorer(model, masks, *, bits_options=(2, 3, 4, 5, 6, 7, 8), index_bits: int = 5,
-                     seed: int = 0) -> widgets.VBox:
+def huffman_explorer(model, masks, *, bits_options=(2, 3, 4, 5, 6, 7, 8), bits: int = 5,
+                     index_bits: int = 5, seed: int = 0) -> widgets.VBox:
     """Pick a layer, a stream and the codebook width; see the symbols, their code, the bits.
 
     For every width in ``bits_options`` the panel shares the weights once, when it is built
@@ -28,6 +28,9 @@ def huffman_explorer(model, masks, *, bits_options=(2, 3, 4, 5, 6, 7, 8), index_
         Its keep-masks.
     bits_options : sequence of int
         Codebook widths the slider offers (each from 1 to 16).
+    bits : int
+        The width shown first, if ``bits_options`` holds it (else the first option): lesson 07
+        starts at lesson 06's 4 bits (``tl.quantize.SHARED_RECIPE["bits"]``).
     index_bits : int
         Width of a relative index (5 for Dense layers in Deep Compression).
     seed : int
@@ -50,20 +53,22 @@ def huffman_explorer(model, masks, *, bits_options=(2, 3, 4, 5, 6, 7, 8), index_
         raise ValueError(f"index_bits must be a whole number from 1 to 16 (5 for Dense layers), "
                          f"got {index_bits!r}")
     found, table = {}, []
-    for bits in options:
-        sharing = quantize.WeightSharing(bits, seed=seed, reserve_filler=True).fit(model, masks)
+    for codebook_bits in options:
+        sharing = quantize.WeightSharing(codebook_bits, seed=seed, reserve_filler=True)
+        sharing.fit(model, masks)
         for name in sharing.codebooks_:
             streams = pipeline.layer_streams(sharing, name, int(index_bits))
-            for stream, symbols, width in zip(STREAMS, streams, (bits, int(index_bits))):
+            for stream, symbols, width in zip(STREAMS, streams, (codebook_bits, int(index_bits))):
                 if symbols.size == 0:
                     continue
                 counts = huffman.symbol_counts(symbols)
                 code = huffman.build_code(counts)
-                row = dict(huffman.storage(symbols, code), bits=bits, layer=name, stream=stream,
-                           fixed_bits=width, bytes_fixed=-(-symbols.size * width // 8),
+                row = dict(huffman.storage(symbols, code), bits=codebook_bits, layer=name,
+                           stream=stream, fixed_bits=width,
+                           bytes_fixed=-(-symbols.size * width // 8),
                            filler=len(sharing.codebooks_[name]))
                 row["bytes_huffman"] = row["total_bytes"]
-                found[bits, name, stream] = (counts, code, row)
+                found[codebook_bits, name, stream] = (counts, code, row)
                 table.append(row)
     layers = list(dict.fromkeys(row["layer"] for row in table))
     if not layers:
@@ -72,7 +77,8 @@ def huffman_explorer(model, masks, *, bits_options=(2, 3, 4, 5, 6, 7, 8), index_
 
     layer = widgets.Dropdown(options=layers, value=layers[0], description="layer")
     stream = widgets.ToggleButtons(options=list(STREAMS), value=STREAMS[0], description="stream")
-    bits_slider = widgets.SelectionSlider(options=options, value=5 if 5 in options else options[0],
+    bits_slider = widgets.SelectionSlider(options=options,
+                                          value=bits if bits in options else options[0],
                                           description="codebook bits", continuous_update=False)
     status = widgets.HTML()
     figures = widgets.Output()
