@@ -65,6 +65,45 @@ def test_non_square_vectors_are_refused():
         tl.plot.image_grid(np.zeros((2, 10)))
 
 
+# --------------------------------------------------------------------------- lesson 04: pruning
+
+def test_sensitivity_curves_one_line_per_layer_stars_and_weight_bars():
+    levels = [0.0, 0.5, 0.9]
+    scan = {"dense_1": [0.98, 0.97, 0.90], "logits": [0.98, 0.80, 0.30]}
+    fig = tl.plot.pruning.sensitivity_curves(levels, scan,
+                                             weights={"dense_1": 19200, "logits": 1000},
+                                             baseline=0.98, chosen={"dense_1": 0.5})
+    curves, bars = fig.axes
+    lines = {line.get_label(): line for line in curves.lines}
+    np.testing.assert_allclose(lines["logits"].get_xdata(), [0, 50, 90])
+    np.testing.assert_allclose(lines["logits"].get_ydata(), [98, 80, 30])
+    stars = [line for line in curves.lines if line.get_marker() == "*"]
+    assert len(stars) == 1 and stars[0].get_xdata()[0] == 50 and stars[0].get_ydata()[0] == 97
+    assert [p.get_height() for p in bars.patches] == [19200, 1000]
+    assert "19,200" in [t.get_text() for t in bars.texts]
+    assert len(tl.plot.pruning.sensitivity_curves(levels, scan).axes) == 1  # no weights: no bars
+    with pytest.raises(ValueError, match="2 accuracies for 3 sparsities"):
+        tl.plot.pruning.sensitivity_curves(levels, {"dense_1": [0.9, 0.8]})
+    with pytest.raises(ValueError, match="needs a scan"):
+        tl.plot.pruning.sensitivity_curves(levels, {})
+
+
+def test_pruning_schedules_draws_staircases_and_the_accuracy_panel():
+    fig = tl.plot.pruning.pruning_schedules(
+        {"rounds": ([0, 5, 10], [0.5, 0.9, 0.9])},
+        {"rounds": ([0, 5, 10], [0.98, 0.95, 0.97])}, baseline=0.98)
+    sparsity_axes, accuracy_axes = fig.axes
+    (staircase,) = sparsity_axes.lines
+    assert staircase.get_drawstyle() == "steps-post"
+    np.testing.assert_allclose(staircase.get_ydata(), [50, 90, 90])
+    np.testing.assert_allclose(accuracy_axes.lines[0].get_ydata(), [98, 95, 97])
+    assert len(tl.plot.pruning.pruning_schedules({"a": ([0, 1], [0.1, 0.2])}).axes) == 1
+    with pytest.raises(ValueError, match="2 times for 1 values"):
+        tl.plot.pruning.pruning_schedules({"a": ([0, 1], [0.1])})
+    with pytest.raises(ValueError, match="at least one"):
+        tl.plot.pruning.pruning_schedules({})
+
+
 # --------------------------------------------------------------------------- lesson 07: Huffman
 
 def test_huffman_tree_writes_weights_bits_and_code_words():
@@ -164,6 +203,21 @@ def test_accuracy_vs_bits_draws_each_scheme_the_baseline_and_the_marker():
         tl.plot.accuracy_vs_bits([2, 3, 4], {"a": [0.5, 0.6]})
 
 
+def test_straight_through_draws_the_staircase_and_its_gradient():
+    from tinylab.plot.quantization import straight_through
+
+    x = np.linspace(-2.0, 2.0, 81)
+    forward, gradient = tl.qat.straight_through(x, 0.5, 0.0, -2, 1)   # levels -1, -0.5, 0, 0.5
+    fig = straight_through(x, forward, gradient, title="2 bits")
+    left, right = fig.axes
+    staircase, = [line for line in left.lines if line.get_label() == "fake-quantized"]
+    assert set(np.round(staircase.get_ydata(), 6)) == {-1.0, -0.5, 0.0, 0.5}
+    estimate, = [line for line in right.lines if line.get_label() == "straight-through estimate"]
+    np.testing.assert_array_equal(estimate.get_ydata(), ((x >= -1.0) & (x <= 0.5)).astype(float))
+    with pytest.raises(ValueError, match="one length"):
+        straight_through(x, forward[:3], gradient)
+
+
 def test_compression_stages_labels_every_bar_with_bytes_and_ratio():
     stages = [{"stage": "float32", "bytes": 200_000, "ratio": 1.0, "test_accuracy": 0.98},
               {"stage": "pruned (P)", "bytes": 20_000, "ratio": 10.0, "test_accuracy": 0.975},
@@ -180,6 +234,18 @@ def test_compression_stages_labels_every_bar_with_bytes_and_ratio():
     waterfall = tl.plot.compression_waterfall(stages)
     assert [t.get_text() for t in waterfall.axes[1].get_xticklabels()] == \
         ["float32", "P", "P+Q+H"]
+
+
+def test_compression_stages_plots_the_split_it_is_asked_for():
+    stages = [{"stage": "float32", "bytes": 200_000, "ratio": 1.0, "test_accuracy": 0.98,
+               "val_accuracy": 0.96},
+              {"stage": "pruned (P)", "bytes": 20_000, "ratio": 10.0, "test_accuracy": 0.975,
+               "val_accuracy": 0.955}]
+    _, accuracy = tl.plot.compression_stages(stages, split="val").axes
+    np.testing.assert_allclose(accuracy.lines[0].get_ydata(), [96.0, 95.5])
+    assert accuracy.get_ylabel() == "validation accuracy (%)"
+    with pytest.raises(ValueError, match="'test' or 'val'"):
+        tl.plot.compression_stages(stages, split="train")
 
 
 def test_board_usage_draws_each_build_against_the_limits():

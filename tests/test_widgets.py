@@ -73,10 +73,14 @@ def test_train_panel_runs_saves_and_reports(digits):
     model = panel.result["model"]
     assert [layer.units for layer in model.layers if hasattr(layer, "units")] == [12, 10]
     assert len(panel.result["history"]["loss"]) == 2
-    assert f"{panel.result['test_accuracy']:.1%}" in c["status"].value
+    # it reports the validation split (choices are made there), never the test split
+    assert panel.result["val_accuracy"] == pytest.approx(
+        tl.train.accuracy(model, digits.X_val, digits.y_val))
+    assert f"validation accuracy <b>{panel.result['val_accuracy']:.1%}</b>" in c["status"].value
+    assert "test" not in c["status"].value
     assert tl.workspace.has_model("panel_model")
     card = tl.workspace.load_card("panel_model")
-    assert card["epochs"] == 2 and card["test_accuracy"] == pytest.approx(panel.result["test_accuracy"])
+    assert card["epochs"] == 2 and card["val_accuracy"] == pytest.approx(panel.result["val_accuracy"])
     assert not c["run"].disabled
 
 
@@ -129,9 +133,10 @@ def test_quantize_explorer_looks_up_accuracies_and_draws_the_levels(digits, prun
     c = panel.controls
     assert set(panel.accuracies) == {"asymmetric", "symmetric", "k-means"}
     assert all(sorted(table) == [2, 3, 4] for table in panel.accuracies.values())
-    assert panel.float_accuracy == pytest.approx(
-        tl.train.accuracy(model, digits.X_test, digits.y_test))
+    assert panel.float_accuracy == pytest.approx(  # the validation split by default
+        tl.train.accuracy(model, digits.X_val, digits.y_val))
     assert panel.result["bits"] == 3 and "<b>3 bits</b>" in c["status"].value
+    assert "val accuracy" in c["status"].value
 
     c["bits"].value = 2
     grid = panel.result["levels"]
@@ -160,13 +165,29 @@ def test_quantize_explorer_looks_up_accuracies_and_draws_the_levels(digits, prun
     # a looked-up accuracy is the one of the quantized model, computed afresh
     tl.quantize.fake_quantize_weights(model, 3, symmetric=False, per_channel=False)
     assert panel.accuracies["asymmetric"][3] == pytest.approx(
-        tl.train.accuracy(model, digits.X_test, digits.y_test))
+        tl.train.accuracy(model, digits.X_val, digits.y_val))
     model.set_weights(before)
+
+
+def test_quantize_explorer_offers_only_the_schemes_asked_for(digits, pruned_mlp):
+    # lesson 05 shows the affine schemes only; k-means sharing waits for lesson 06
+    panel = tl.widgets.quantize_explorer(pruned_mlp, digits, min_bits=2, max_bits=3,
+                                         schemes=("asymmetric", "symmetric"))
+    assert set(panel.accuracies) == {"asymmetric", "symmetric"}
+    assert [key for _, key in panel.controls["scheme"].options] == ["asymmetric", "symmetric"]
+    curve, _ = panel.shown
+    assert len(curve.axes[0].get_legend().get_texts()) == 3  # two schemes and float32
+    test_panel = tl.widgets.quantize_explorer(pruned_mlp, digits, min_bits=2, max_bits=3,
+                                              schemes="k-means", part="test")
+    assert test_panel.float_accuracy == pytest.approx(
+        tl.train.accuracy(pruned_mlp, digits.X_test, digits.y_test))
+    assert "test accuracy" in test_panel.controls["status"].value
 
 
 @pytest.mark.parametrize("options, message", [
     (dict(max_bits=9), "max_bits"), (dict(min_bits=1), "min_bits"),
     (dict(min_bits=4, max_bits=4), "below"), (dict(part="all"), "part"),
+    (dict(schemes=("asymmetric", "uniform")), "schemes"), (dict(schemes=()), "schemes"),
 ])
 def test_quantize_explorer_rejects_bad_settings(digits, pruned_mlp, options, message):
     with pytest.raises(ValueError, match=message):
@@ -202,6 +223,15 @@ def test_huffman_explorer_follows_layer_stream_and_bits(pruned_student):
     assert layers[1] in panel.shown[0].axes[0].get_title()
     for model_weights, saved in zip(model.get_weights(), before):  # the model is not touched
         np.testing.assert_array_equal(model_weights, saved)
+
+
+def test_huffman_explorer_starts_at_the_width_asked_for(pruned_student):
+    model, masks = pruned_student
+    panel = tl.widgets.huffman_explorer(model, masks, bits_options=(2, 4, 5), bits=4)
+    assert panel.controls["bits"].value == 4
+    assert "(4-bit codebook)" in panel.controls["status"].value
+    # a width the slider does not offer falls back to its first option
+    assert tl.widgets.huffman_explorer(model, masks, bits_options=(2, 3), bits=4).controls["bits"].value == 2
 
 
 def test_huffman_explorer_numbers_obey_the_entropy_bounds(pruned_student):

@@ -24,5 +24,6 @@ def check_dense_params(dense_params) -> CheckResult:
                     if got == n_inputs * n_units else "")
             return CheckResult(name, False, f"Dense({n_units}) on {n_inputs} inputs has {truth:,} "
                                             f"parameters, your function says {got}.{hint}")
-    return CheckResult(name, True, "weights grow as inputs x units: the first layer of the "
-                                   "teacher (64 x 300) holds most of them.")
+    return CheckResult(name, True, "weights grow as inputs x units: the teacher's widest "
+                                   "pair of layers, 300 x 100 (30,100 parameters), holds more "
+                                   "than its first, 64 x 300 (19,500).")

@@ -8,7 +8,7 @@ from matplotlib.ticker import NullLocator
 
 from .data import digit
 
-__all__ = ["board_usage", "board_answer"]
+__all__ = ["board_usage", "board_answer", "battery_life"]
 
 
 _FORMAT_COLOURS = {"int8": "#4c72b0", "sparse": "#dd8452", "huffman": "#55a868"}
@@ -167,4 +167,54 @@ def board_answer(x, board_scores, host_scores, *, true_label=None, class_names=N
                                   + ("scores bit-identical" if not differ else
                                      f"{differ} score{'s differ' if differ > 1 else ' differs'}")),
                         fontsize=10, color="#cf222e" if differ else "black")
+    return fig
+
+
+def battery_life(rates_per_hour, hours_by_label, *, chosen=None, title: str | None = None):
+    """Battery life against inferences per hour, one line per current profile (lesson 08).
+
+    Both axes are logarithmic: at a low rate the sleep current sets the life (the flat part),
+    at a high rate the inferences do (the falling part).
+
+    Parameters
+    ----------
+    rates_per_hour : array_like of float, shape (n,), > 0
+    hours_by_label : dict of str -> array_like of float, shape (n,)
+        Battery life in hours at each rate, e.g. ``{"bare chip": ..., "whole board": ...}``
+        (:func:`tinylab.energy.battery_life`); NaN where the rate cannot be kept up with.
+    chosen : tuple (rate_per_hour, hours), optional
+        Marked with a dot.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    rates = np.asarray(rates_per_hour, dtype=float)
+    if rates.ndim != 1 or rates.size == 0 or np.any(rates <= 0):
+        raise ValueError("rates_per_hour must be a non-empty 1-D array of rates > 0")
+    if not isinstance(hours_by_label, dict) or not hours_by_label:
+        raise ValueError("hours_by_label must be a non-empty dict {label: hours at each rate}")
+    fig = Figure(figsize=(6.4, 3.0), layout="constrained")
+    ax = fig.subplots()
+    for label, hours in hours_by_label.items():
+        hours = np.asarray(hours, dtype=float)
+        if hours.shape != rates.shape:
+            raise ValueError(f"{label!r}: {hours.shape[0] if hours.ndim else 0} lives for "
+                             f"{rates.size} rates")
+        ax.plot(rates, hours / 24.0, label=label)
+    if chosen is not None:
+        ax.plot([chosen[0]], [chosen[1] / 24.0], "o", color="black", zorder=3,
+                label="your choice")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for days, name in ((1, "a day"), (365.25, "a year")):
+        ax.axhline(days, color="grey", linestyle=":", linewidth=1)
+        ax.annotate(name, (rates[0], days), xytext=(2, 2), textcoords="offset points",
+                    fontsize=8, color="grey")
+    ax.set_xlabel("inferences per hour")
+    ax.set_ylabel("battery life (days)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "battery life at a duty cycle", fontsize=10)
     return fig

@@ -52,7 +52,9 @@ def train_panel(data, *, default: str = "student", save_as: str = "my_model",
 
     After a run the panel shows live progress, loss/accuracy curves, the confusion matrix and
     the model's size, saves the model to the workspace as ``save_as``, and keeps
-    ``panel.result`` (``model``, ``history``, ``test_accuracy``, ``seconds``).
+    ``panel.result`` (``model``, ``history``, ``val_accuracy``, ``seconds``). Everything it
+    reports is on the **validation** split: the panel is for trying settings, and a choice
+    made on the test split would spoil it as the final check (lesson 01).
     """
     architecture = widgets.Dropdown(options=models.available() + [_CUSTOM], value=default,
                                     description="model")
@@ -94,19 +96,20 @@ def train_panel(data, *, default: str = "student", save_as: str = "my_model",
                     history = train.fit(model, data, epochs=epochs.value, seed=seed,
                                         learning_rate=learning_rate.value)
                 seconds = time.perf_counter() - start
-                test_accuracy = train.accuracy(model, data.X_test, data.y_test)
+                val_accuracy = train.accuracy(model, data.X_val, data.y_val)
                 saved = workspace.save_model(model, name.value, {
                     "architecture": architecture.value, "dataset": data.name,
-                    "epochs": epochs.value, "seed": seed, "test_accuracy": test_accuracy,
+                    "epochs": epochs.value, "seed": seed, "val_accuracy": val_accuracy,
                     "params": models.count_params(model)})
                 panel.result = {"model": model, "history": history.history,
-                                "test_accuracy": test_accuracy, "seconds": seconds}
-                status.value = (f"<b>{model.name}</b>: test accuracy <b>{test_accuracy:.1%}</b> "
+                                "val_accuracy": val_accuracy, "seconds": seconds}
+                status.value = (f"<b>{model.name}</b>: validation accuracy <b>{val_accuracy:.1%}</b> "
                                 f"after {epochs.value} epochs in {seconds:.1f} s; saved as "
                                 f"<code>{html.escape(saved.name)}</code> in the workspace.")
                 show(results,
                      plot.history(history, title=f"{model.name}: learning curves"),
-                     plot.confusion_matrix(train.confusion_matrix(model, data), data.class_names),
+                     plot.confusion_matrix(train.confusion_matrix(model, data, part="val"), data.class_names,
+                                           title="confusion matrix (validation)"),
                      widgets.HTML(size_table_html(model)))
         finally:
             run.disabled = False
