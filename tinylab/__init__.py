@@ -11,20 +11,22 @@ train       training with progress bars, evaluation, load_or_train (lesson 02)
 distill     knowledge distillation: softmax temperature, eq. (1)-(5), Distiller (lesson 03)
 prune       magnitude pruning, masks, retraining, dead neurons, sparse storage (lesson 04)
 quantize    affine quantization (lesson 05), k-means weight sharing and its fine-tuning (lesson 06)
+qat         quantization-aware training: fake-quantized weights and activations, STE (lesson 05)
 convert     Keras -> .tflite (float, dynamic, int8), run in tflite-micro and LiteRT (lesson 05)
 huffman     canonical Huffman codes: encode, decode, code tables, entropy (lesson 07)
 pipeline    train -> distill -> prune -> share -> Huffman in one call, Deep Compression's table (07)
 compression_grid  the compression explorer app's recorded grid of the lesson 03-07 route
-export      .tflite -> C array header, and back (07)
-engine      the int8 MLP in integers: TFLM-exact numpy reference, generated C in 3 formats (07)
-build       compile a sketch for a board (arduino-cli or arduino-builder), flash/RAM, fits? (07)
-virtual     the virtual Uno: the compiled firmware in simavr, its UART on a pty (07)
-serial      the serial layer: ports (and their boards), lines, the banner handshake (01, 07)
-device      the inference sketch's client: paced input lines, answers with latency (07)
+export      .tflite -> C array header, and back (08)
+engine      the int8 MLP in integers: TFLM-exact numpy reference, generated C in 3 formats (08)
+build       compile a sketch for a board (arduino-cli or arduino-builder), flash/RAM, fits? (08)
+virtual     the virtual Uno: the compiled firmware in simavr, its UART on a pty (08)
+serial      the serial layer: ports (and their boards), lines, the banner handshake (01, 08)
+device      the inference sketch's client: paced input lines, answers with latency (08)
 capture     the capture sketch's client: record rows into a CSV, cut windows (01)
-flash       arduino-cli board list, upload with arduino-cli or avrdude (07)
+flash       arduino-cli board list, upload with arduino-cli or avrdude (08)
 session     a firmware on a board (real or virtual, uploaded only when needed) and its link
-deploy      model -> int8 -> C -> sketch -> board (real or virtual) -> test set over serial (07)
+deploy      model -> int8 -> C -> sketch -> board (real or virtual) -> test set over serial (08)
+energy      cycles per inference -> time, energy at datasheet currents, battery life (08)
 deep_compressed  lesson 08's deep-compressed digit model, made once for the draw-a-digit app
 workspace   the folder where lessons hand models to each other
 errors      TinyLabError, the root of every error TinyLab raises, and the command's exit codes
@@ -49,9 +51,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "models", "train", "distill", "prune", "quantize", "convert", "huffman",
+_SUBMODULES = ("data", "models", "train", "distill", "prune", "quantize", "qat", "convert", "huffman",
                "pipeline", "compression_grid", "export", "engine", "build", "virtual", "serial",
-               "device", "capture", "flash", "session", "deploy", "deep_compressed", "workspace", "errors",
+               "device", "capture", "flash", "session", "deploy", "energy", "deep_compressed", "workspace", "errors",
                "machine", "boards", "plot", "doctor", "exercises", "widgets", "app", "cli")
 __all__ = ["__version__", *_SUBMODULES]
 

@@ -16,17 +16,20 @@ from . import solutions
 from ._result import CheckResult
 from .cnn import check_conv_macs
 from .data import check_normalize
-from .deploy import check_fits_uno
+from .deploy import check_fits_uno, check_int8_dense
 from .distillation import check_soft_loss
+from .gestures import check_standardize_channels
 from .huffman import check_huffman_lengths
 from .pruning import check_prune_mask
 from .quantization import check_quantize
+from .sharing import check_share_linear
 from .train import check_dense_params
 from .welcome import check_uno_weights
 
 __all__ = ["CheckResult", "check_uno_weights", "check_normalize", "check_dense_params",
-           "check_soft_loss", "check_prune_mask", "check_quantize", "check_huffman_lengths",
-           "check_fits_uno", "check_conv_macs", "solutions", "show_solution"]
+           "check_soft_loss", "check_prune_mask", "check_quantize", "check_share_linear",
+           "check_huffman_lengths", "check_fits_uno", "check_int8_dense",
+           "check_standardize_channels", "check_conv_macs", "solutions", "show_solution"]
 
 
 def show_solution(name: str) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["uno_weights", "normalize", "dense_params", "soft_loss", "prune_mask", "quantize",
-           "huffman_lengths", "int8_flash_bytes", "conv2d_macs"]
+           "share_linear",
+           "huffman_lengths", "int8_flash_bytes", "int8_dense", "conv2d_macs", "standardize_channels"]
 
 
 def uno_weights() -> int:
@@ -64,6 +65,22 @@ def quantize(x, scale, zero_point, bits):
     return np.clip(rounded + zero_point, lowest, highest).astype(np.int32)
 
 
+def share_linear(weights, mask, bits):
+    """Lesson 06: the first step of Han et al.'s weight sharing, linear start and nearest centroid.
+
+    ``centroids``: the ``2**bits`` values evenly spaced from the smallest to the largest
+    *kept* weight (``mask`` True), both ends included. ``indices``: for each kept weight, the
+    index of its nearest centroid (the smallest ``|w - c|``; at an exact tie the lower
+    index, as ``np.argmin`` gives); ``-1`` for a pruned weight, which belongs to no cluster.
+    """
+    weights, mask = np.asarray(weights, dtype=np.float64), np.asarray(mask, dtype=bool)
+    kept = weights[mask]
+    centroids = np.linspace(kept.min(), kept.max(), 2 ** bits)
+    indices = np.full(weights.shape, -1)
+    indices[mask] = np.argmin(np.abs(kept[:, np.newaxis] - centroids), axis=1)
+    return centroids, indices
+
+
 def huffman_lengths(counts):
     """Lesson 07: the Huffman code length (bits) of each symbol; ``counts[i]`` > 0 counts symbol i.
 
@@ -98,6 +115,36 @@ def int8_flash_bytes(widths) -> int:
     return sum(n_in * n_out + 4 * n_out for n_in, n_out in zip(widths[:-1], widths[1:]))
 
 
+def int8_dense(x_int8, layer):
+    """Lesson 08: one int8 Dense layer with TFLM's requantization, bit for bit.
+
+    ``x_int8`` is an int8 array of shape ``(n, n_inputs)``; ``layer`` a
+    :class:`tinylab.engine.FullyConnected` (its ``weights``, ``bias``, ``input_zero_point``,
+    ``multipliers`` and ``shifts`` from ``tl.engine.quantize_multiplier``,
+    ``output_zero_point``, ``activation_min`` and ``activation_max``). Returns int8, shape
+    ``(n, n_outputs)``. Given: ``tl.engine.saturating_rounding_doubling_high_mul``; the rest
+    is the student's.
+    """
+    from ..engine import saturating_rounding_doubling_high_mul
+
+    x = np.asarray(x_int8, dtype=np.int64)
+    weights = np.asarray(layer.weights, dtype=np.int64)
+    bias = 0 if layer.bias is None else np.asarray(layer.bias, dtype=np.int64)
+    # 1. the int32 accumulator: inputs minus their zero point, times the weights, plus the bias
+    acc = (x - layer.input_zero_point) @ weights.T + bias
+    # 2. times M = multiplier / 2**31 * 2**shift: a positive shift first (left), then the
+    #    high half of the 64-bit product, rounded (given), then a negative shift (right)
+    shifts = np.asarray(layer.shifts, dtype=np.int64)
+    left, right = np.maximum(shifts, 0), np.maximum(-shifts, 0)
+    high = saturating_rounding_doubling_high_mul(acc << left, layer.multipliers).astype(np.int64)
+    # 3. divide by 2**right, rounding to nearest with halves away from zero
+    half = (np.int64(1) << right) >> 1
+    scaled = np.sign(high) * ((np.abs(high) + half) >> right)
+    # 4. the output zero point, then the clamp (which is also the ReLU)
+    return np.clip(scaled + layer.output_zero_point, layer.activation_min,
+                   layer.activation_max).astype(np.int8)
+
+
 def conv2d_macs(input_shape, filters, kernel_size, stride=1, padding="same") -> int:
     """Lesson 10: multiply-accumulates of one Conv2D layer on one example.
 
@@ -116,3 +163,19 @@ def conv2d_macs(input_shape, filters, kernel_size, stride=1, padding="same") -> 
     else:
         raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
     return out_h * out_w * filters * kernel_size * kernel_size * channels
+
+
+def standardize_channels(X_train, X):
+    """Lesson 09: windows ``X`` standardized channel by channel with ``X_train``'s statistics.
+
+    Both are arrays of windows, shape ``(n, steps, channels)`` (the channels on the last
+    axis). For each channel ``c``, the mean and the standard deviation are taken over every
+    window and every time step of the *training* windows only, and every value of that channel
+    in ``X`` becomes ``(x - mean_c) / std_c``: validation, test and a board's live readings
+    are scaled with the training split's numbers. Returns a new float64 array, shaped as ``X``.
+    """
+    X_train = np.asarray(X_train, dtype=np.float64)
+    every_axis_but_channels = tuple(range(X_train.ndim - 1))
+    mean = X_train.mean(axis=every_axis_but_channels)
+    std = X_train.std(axis=every_axis_but_channels)
+    return (np.asarray(X, dtype=np.float64) - mean) / std

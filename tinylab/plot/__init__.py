@@ -15,16 +15,17 @@ from .data import digit, sample, image_grid, class_balance, pixel_stats, imu_win
 from .training import history, confusion_matrix, model_sizes
 from .distillation import soft_targets, distillation_grid
 from .pruning import weight_histogram, pruning_curve
-from .quantization import quantization_levels, accuracy_vs_bits
+from .quantization import quantization_levels, accuracy_vs_bits, straight_through
 from .huffman import huffman_tree, code_lengths, bits_per_symbol, compression_stages
-from .boards import board_usage, board_answer
+from .boards import board_usage, board_answer, battery_life
 from .compression import compression_waterfall
 from .cnn import feature_map, model_comparison
 
 __all__ = [
     "digit", "sample", "image_grid", "class_balance", "pixel_stats",
     "imu_windows", "history", "confusion_matrix", "model_sizes", "soft_targets",
-    "distillation_grid", "weight_histogram", "pruning_curve", "quantization_levels", "accuracy_vs_bits",
+    "distillation_grid", "weight_histogram", "pruning_curve", "quantization_levels",
+    "accuracy_vs_bits", "straight_through",
     "huffman_tree", "code_lengths", "bits_per_symbol", "compression_stages", "board_usage",
-    "board_answer", "compression_waterfall", "feature_map", "model_comparison",
+    "board_answer", "battery_life", "compression_waterfall", "feature_map", "model_comparison",
 ]

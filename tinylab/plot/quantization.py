@@ -1,11 +1,12 @@
-"""The figures of lesson 05: shared values on the weights' histogram, accuracy against bits."""
+"""The figures of lessons 05 and 06: quantization levels on the weights' histogram, accuracy
+against bits, and the straight-through estimator of quantization-aware training."""
 
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["quantization_levels", "accuracy_vs_bits"]
+__all__ = ["quantization_levels", "accuracy_vs_bits", "straight_through"]
 
 
 def _nearest_level(values, levels) -> np.ndarray:
@@ -124,4 +125,47 @@ def accuracy_vs_bits(bits, accuracies: dict, *, baseline: float | None = None,
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title, fontsize=10)
+    return fig
+
+
+def straight_through(x, forward, gradient, *, title: str | None = None):
+    """Fake quantization and its straight-through gradient, side by side (lesson 05).
+
+    Left: the forward pass, ``forward`` (a staircase: each ``x`` rounded to its level and
+    clipped to the grid's range) against the identity. Right: the gradient QAT uses,
+    ``gradient`` (1 inside the range, 0 where clipped), against the true derivative of a
+    staircase, which is 0 almost everywhere.
+
+    Parameters
+    ----------
+    x, forward, gradient : array_like of float, shape (n,)
+        E.g. from :func:`tinylab.qat.straight_through`.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    x, forward, gradient = (np.asarray(v, dtype=float).ravel() for v in (x, forward, gradient))
+    if not x.size or x.shape != forward.shape or x.shape != gradient.shape:
+        raise ValueError(f"x, forward and gradient must be non-empty and of one length, got "
+                         f"{x.size}, {forward.size} and {gradient.size}")
+    fig = Figure(figsize=(8.0, 2.8), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    left.plot(x, x, ":", color="#8c959f", label="identity (float)")
+    left.plot(x, forward, color="#cf222e", label="fake-quantized")
+    left.set_xlabel("x (a weight or an activation)")
+    left.set_ylabel("value used in the forward pass")
+    left.set_title("forward: round to a level, clip to the range", fontsize=9)
+    right.plot(x, np.zeros_like(x), ":", color="#8c959f", label="true derivative (0 a.e.)")
+    right.plot(x, gradient, color="#4c72b0", label="straight-through estimate")
+    right.set_ylim(-0.1, 1.2)
+    right.set_xlabel("x")
+    right.set_ylabel("gradient passed back")
+    right.set_title("backward: 1 inside the range, 0 where clipped", fontsize=9)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig

@@ -19,7 +19,7 @@ import importlib
 PANELS = ("doctor_view", "sample_browser", "train_panel", "temperature_explorer",
           "prune_explorer", "quantize_explorer", "huffman_explorer", "board_explorer",
           "capture_panel", "drawing_pad", "compression_explorer", "digit_on_board",
-          "conv_explorer")
+          "conv_explorer", "window_explorer", "energy_explorer")
 __all__ = list(PANELS)
 
 

@@ -1,4 +1,4 @@
-"""Lesson 05: a bit-width slider showing where quantization puts the weights, and what it costs."""
+"""Lessons 05 and 06: a bit-width slider: where quantization puts the weights, and its cost."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ SCHEMES = (("affine, asymmetric", "asymmetric"), ("affine, symmetric", "symmetri
            ("k-means (shared)", "k-means"))
 
 
-def _levels_and_accuracies(model, masks, bits_range, X, y, seed):
+def _levels_and_accuracies(model, masks, bits_range, X, y, seed, keys):
     """Per scheme and width: every layer's levels, and the accuracy of the quantized model.
 
     Affine schemes use one scale per layer (per tensor), so that one set of levels stands for
@@ -23,11 +23,11 @@ def _levels_and_accuracies(model, masks, bits_range, X, y, seed):
     """
     names = prune.prunable_layers(model)
     original = model.get_weights()
-    levels = {key: {} for _, key in SCHEMES}
-    accuracies = {key: {} for _, key in SCHEMES}
+    levels = {key: {} for key in keys}
+    accuracies = {key: {} for key in keys}
     try:
         for bits in bits_range:
-            for key in ("asymmetric", "symmetric"):
+            for key in [key for key in ("asymmetric", "symmetric") if key in keys]:
                 model.set_weights(original)
                 params = quantize.fake_quantize_weights(model, bits, symmetric=key == "symmetric",
                                                         per_channel=False)
@@ -36,6 +36,8 @@ def _levels_and_accuracies(model, masks, bits_range, X, y, seed):
                                                  - params[name].zero_point)).astype(np.float64)
                     for name in names}
                 accuracies[key][bits] = train.accuracy(model, X, y)
+            if "k-means" not in keys:
+                continue
             model.set_weights(original)
             sharing = quantize.WeightSharing(bits, seed=seed).fit(model, masks)
             sharing.apply(model)
@@ -48,10 +50,11 @@ def _levels_and_accuracies(model, masks, bits_range, X, y, seed):
 
 
 def quantize_explorer(model, data, *, masks=None, min_bits: int = 2, max_bits: int = 8,
-                      bits: int = 3, part: str = "test", seed: int = 0) -> widgets.VBox:
+                      bits: int = 3, part: str = "val", schemes=None,
+                      seed: int = 0) -> widgets.VBox:
     """Slide the bits per weight; see one layer's quantization levels and the model's accuracy.
 
-    Three schemes, each applied to every layer with a kernel (biases stay float32):
+    Up to three schemes, each applied to every layer with a kernel (biases stay float32):
     affine asymmetric and affine symmetric (:func:`tinylab.quantize.fake_quantize_weights`
     with one scale per layer) and k-means weight sharing
     (:class:`tinylab.quantize.WeightSharing`, not fine-tuned). The accuracy of every scheme at
@@ -72,6 +75,11 @@ def quantize_explorer(model, data, *, masks=None, min_bits: int = 2, max_bits: i
     bits : int
         The width shown first.
     part : {"train", "val", "test"}
+        Where accuracies are measured; the validation split by default, since a student
+        chooses a width from them (the test split is read once, for a lesson's final model).
+    schemes : sequence of {"asymmetric", "symmetric", "k-means"}, optional
+        The schemes to offer, default all three (lesson 06); lesson 05 shows the two affine
+        ones.
     seed : int
         Seeds k-means.
 
@@ -92,6 +100,10 @@ def quantize_explorer(model, data, *, masks=None, min_bits: int = 2, max_bits: i
         raise ValueError(f"min_bits must be below max_bits, got {min_bits} and {max_bits}")
     if part not in ("train", "val", "test"):
         raise ValueError(f"part must be 'train', 'val' or 'test', got {part!r}")
+    known = [key for _, key in SCHEMES]
+    keys = known if schemes is None else [schemes] if isinstance(schemes, str) else list(schemes)
+    if not keys or any(key not in known for key in keys) or len(set(keys)) != len(keys):
+        raise ValueError(f"schemes must be some of {known}, each once, got {schemes!r}")
     X, y = getattr(data, f"X_{part}"), getattr(data, f"y_{part}")
     bits_range = list(range(int(min_bits), int(max_bits) + 1))
     kernels = {name: np.asarray(model.get_layer(name).kernel, dtype=np.float64)
@@ -99,12 +111,13 @@ def quantize_explorer(model, data, *, masks=None, min_bits: int = 2, max_bits: i
     if not kernels:
         raise ValueError(f"model {model.name!r} has no layer with a kernel to quantize")
     float_accuracy = train.accuracy(model, X, y)
-    levels, accuracies = _levels_and_accuracies(model, masks, bits_range, X, y, seed)
+    levels, accuracies = _levels_and_accuracies(model, masks, bits_range, X, y, seed, keys)
+    offered = [(label, key) for label, key in SCHEMES if key in keys]
 
     slider = widgets.IntSlider(value=min(max(int(bits), bits_range[0]), bits_range[-1]),
                                min=bits_range[0], max=bits_range[-1], description="bits",
                                continuous_update=False)
-    scheme = widgets.ToggleButtons(options=list(SCHEMES), value="asymmetric",
+    scheme = widgets.ToggleButtons(options=offered, value=offered[0][1],
                                    style={"button_width": "auto"})
     layer = widgets.Dropdown(options=list(kernels), value=list(kernels)[0],
                              description="histogram of")
@@ -136,7 +149,7 @@ def quantize_explorer(model, data, *, masks=None, min_bits: int = 2, max_bits: i
                             "levels": grid, "max_abs_error": max_abs, "rms_error": rmse}
             panel.shown = (
                 plot.accuracy_vs_bits(bits_range, {labels[k]: [accuracies[k][b] for b in bits_range]
-                                                   for _, k in SCHEMES},
+                                                   for _, k in offered},
                                       baseline=float_accuracy, marker=width,
                                       title=f"{model.name}: {part} accuracy, weights quantized"),
                 plot.quantization_levels(kernel, {f"{name}, {labels[key]}, {width} bits": grid}))
