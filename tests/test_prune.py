@@ -365,9 +365,10 @@ def test_prune_explorer_slider_looks_up_and_redraws(digits):
     panel = tl.widgets.prune_explorer(model, digits, step_percent=10, max_percent=90)
     c = panel.controls
     assert sorted(panel.accuracies) == list(range(0, 91, 10))
+    # scored on validation (a choice), never on the test split
     assert panel.accuracies[0] == pytest.approx(
-        tl.train.accuracy(model, digits.X_test, digits.y_test))
-    assert "unpruned" in c["status"].value
+        tl.train.accuracy(model, digits.X_val, digits.y_val))
+    assert "unpruned" in c["status"].value and "validation accuracy" in c["status"].value
     c["sparsity"].value = 90
     n_weights = 64 * 32 + 32 * 16 + 16 * 10
     kept = sum(round(0.1 * n) for n in (64 * 32, 32 * 16, 16 * 10))
@@ -380,8 +381,11 @@ def test_prune_explorer_slider_looks_up_and_redraws(digits):
     assert f"{round(0.1 * 160)} kept" in histogram.axes[1].get_title()
     for a, b in zip(before, model.get_weights()):  # the panel never changes the model
         np.testing.assert_array_equal(a, b)
+    assert "validation accuracy" in curve.axes[0].get_title()
     with pytest.raises(ValueError, match="max_percent"):
         tl.widgets.prune_explorer(model, digits, max_percent=100)
+    with pytest.raises(ValueError, match="part must be"):
+        tl.widgets.prune_explorer(model, digits, part="holdout")
 
 
 def test_load_or_prune_saves_then_reuses_then_prunes_again_on_new_settings(digits, monkeypatch):

@@ -612,7 +612,8 @@ def _shared_card(data, bits, fine_tune_epochs, learning_rate, seed) -> dict:
     """What identifies the shared teacher: the pruned teacher's card and the sharing settings."""
     from . import prune
 
-    return dict(prune._pruned_card("mlp300", data, 0.9, 4, 5, seed), shared_from="mlp300_pruned",
+    return dict(prune.pruned_card("mlp300", data, seed=seed, **prune.PRUNED_RECIPE),
+                shared_from="mlp300_pruned",
                 bits=int(bits), fine_tune_epochs=int(fine_tune_epochs),
                 fine_tune_learning_rate=float(learning_rate))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from .data import digit, sample, image_grid, class_balance, pixel_stats, imu_windows
 from .training import history, confusion_matrix, model_sizes
 from .distillation import soft_targets, distillation_grid
-from .pruning import weight_histogram, pruning_curve
+from .pruning import weight_histogram, pruning_curve, sensitivity_curves, pruning_schedules
 from .quantization import quantization_levels, accuracy_vs_bits, straight_through
 from .huffman import huffman_tree, code_lengths, bits_per_symbol, compression_stages
 from .boards import board_usage, board_answer, battery_life
@@ -24,7 +24,8 @@ from .cnn import feature_map, model_comparison
 __all__ = [
     "digit", "sample", "image_grid", "class_balance", "pixel_stats",
     "imu_windows", "history", "confusion_matrix", "model_sizes", "soft_targets",
-    "distillation_grid", "weight_histogram", "pruning_curve", "quantization_levels",
+    "distillation_grid", "weight_histogram", "pruning_curve", "sensitivity_curves",
+    "pruning_schedules", "quantization_levels",
     "accuracy_vs_bits", "straight_through",
     "huffman_tree", "code_lengths", "bits_per_symbol", "compression_stages", "board_usage",
     "board_answer", "battery_life", "compression_waterfall", "feature_map", "model_comparison",
