@@ -2,7 +2,7 @@
 
 import subprocess
 import sys
-import time
+import threading
 
 import pytest
 
@@ -41,11 +41,40 @@ def test_css_classes_the_browser_tests_use(panel):
 
 def test_first_render_shows_a_point_and_a_figure(panel):
     summary = panel.controls["summary"].value
-    assert "bytes" in summary and "test accuracy" in summary
+    final, teacher = panel.result["final"], panel.result["stages"][0]
+    # choosing reads the validation accuracy; the test accuracy is only the final check
+    assert f"validation accuracy <b>{final['val_accuracy']:.1%}</b>" in summary
+    assert f"(teacher {teacher['val_accuracy']:.1%})" in summary
+    check = summary.split("Final check")[1]
+    assert "test" not in summary.split("Final check")[0]
+    assert f"test accuracy {final['test_accuracy']:.1%}" in check
+    assert "bytes" in summary
     assert "Uno: <b>" in summary and "Nano 33 BLE: <b>" in summary
     assert "tl.engine.model_storage" in panel.children[-1].value  # the note: what is compared
     assert bytes(panel.controls["figure"].value[:4]) == b"\x89PNG"
     assert panel.result["final"]["stage"] == "P+Q + Huffman (P+Q+H)"
+
+
+def test_the_figure_plots_the_validation_accuracy(grid, monkeypatch):
+    from tinylab.widgets import _compression_explorer as explorer
+
+    drawn = []
+    real = explorer.plot.compression_waterfall
+
+    def spy(stages, **kwargs):
+        if threading.current_thread() is threading.main_thread():  # not an earlier prefetch
+            drawn.append(stages)
+        return real(stages, **kwargs)
+
+    monkeypatch.setattr(explorer.plot, "compression_waterfall", spy)
+    panel = compression_explorer(grid, temperature=4.0, sparsity=0.7, bits=4, prefetch=False)
+    shown = panel.result["stages"]                 # the stages of the point on the figure
+    assert [s["test_accuracy"] for s in drawn[-1]] == [s["val_accuracy"] for s in shown]
+    assert [s["bytes"] for s in drawn[-1]] == [s["bytes"] for s in shown]
+    point = compression_grid.point(grid, 4.0, 0.7, 4)
+    assert panel.result["point"] is point
+    assert any(s["test_accuracy"] != s["val_accuracy"] for s in point["stages"])  # unchanged
+    assert "validation split" in panel.children[-1].value
 
 
 def test_every_control_changes_summary_and_figure(panel, grid):
@@ -82,31 +111,34 @@ def test_fits_follow_the_flash_left(panel, grid):
     assert "Uno: <b><span style='color:#1a7f37'>fits" in c["summary"].value
 
 
-def test_slider_move_redraws_quickly(grid):
-    """Issue 7's goal: under 250 ms from a move to the figure. Measured as this thread's CPU
-    time (the machine running the tests is shared), without prefetching: every move draws."""
+def test_every_slider_move_draws_a_new_figure_without_prefetching(grid):
+    # Issue 7's goal (under 250 ms from a move to the figure) is a timing, not a test here
     panel = compression_explorer(grid, prefetch=False)
     c = panel.controls
-    durations = []
+    seen = {bytes(c["figure"].value)}
     for _, value in c["sparsity"].options:
         if value == c["sparsity"].value:
             continue
-        start = time.thread_time()
         c["sparsity"].value = value                 # a new setting: a figure drawn, no cache
-        durations.append(time.thread_time() - start)
-    assert sorted(durations)[len(durations) // 2] < 0.25, durations
+        seen.add(bytes(c["figure"].value))
+    assert len(seen) == len(c["sparsity"].options)
+    assert panel.prefetching is None
 
 
-def test_prefetching_draws_the_next_step_before_it_is_asked_for(grid):
+def test_prefetching_draws_the_next_step_before_it_is_asked_for(grid, monkeypatch):
     panel = compression_explorer(grid, temperature=4.0, sparsity=0.7, bits=4)
     panel.prefetching.join(timeout=60)
     neighbours = [(4.0, 0.5, 4, True), (4.0, 0.8, 4, True), (4.0, 0.7, 3, True),
                   (4.0, 0.7, 5, True), (2.0, 0.7, 4, True), (8.0, 0.7, 4, True),
                   (4.0, 0.7, 4, False)]
     assert all(key in panel.pngs for key in neighbours), sorted(panel.pngs)
-    start = time.thread_time()
+    from tinylab.widgets import _compression_explorer as explorer
+
+    drawn_here = []   # figures drawn by this thread (prefetching around 5 bits may draw others)
+    monkeypatch.setattr(explorer.plot, "compression_waterfall", lambda *args, **kwargs:
+                        drawn_here.append(threading.current_thread() is threading.main_thread()))
     panel.controls["bits"].value = 5
-    assert time.thread_time() - start < 0.05        # a lookup, no drawing
+    assert True not in drawn_here                   # a lookup: nothing drawn for this move
     assert bytes(panel.controls["figure"].value) == panel.pngs[(4.0, 0.7, 5, True)]
 
 

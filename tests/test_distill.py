@@ -279,6 +279,136 @@ def test_distill_and_save_writes_a_student_with_its_card(digits, teacher):
                                student.predict(digits.X_test[:5], verbose=0), rtol=1e-5)
 
 
+# --------------------------------------------------------------------------- views, consistent
+# teaching, transfer set (bench/kd.py measures them; lesson 03 cites it)
+
+def _dot(position=(3, 4), size=8):
+    image = np.zeros((1, size, size, 1), np.float32)
+    image[0, position[0], position[1], 0] = 1.0
+    return image
+
+
+def test_a_shift_moves_a_pixel_by_at_most_one_and_reaches_all_nine_places():
+    places = set()
+    for seed in range(60):
+        view = distill.augment_digits(_dot(), seed=seed, shift=1)
+        (row, col), = np.argwhere(view[0, ..., 0] == 1.0)
+        assert abs(row - 3) <= 1 and abs(col - 4) <= 1
+        assert view.sum() == 1.0              # moved, not smeared
+        places.add((int(row), int(col)))
+    assert len(places) == 9
+
+
+def test_a_shift_fills_the_border_with_blank_paper():
+    corner = _dot((0, 0))
+    views = [distill.augment_digits(corner, seed=seed, shift=1) for seed in range(40)]
+    sums = {float(v.sum()) for v in views}
+    assert sums == {0.0, 1.0}                 # moved out of the image, or kept, never wrapped
+    assert all(v[0, 7, 7, 0] == 0.0 for v in views)
+
+
+def test_no_augmentation_is_the_identity_and_a_seed_repeats_its_views(digits):
+    X = digits.X_train[:20]
+    np.testing.assert_array_equal(distill.augment_digits(X, seed=3, shift=0), X)
+    a = distill.augment_digits(X, seed=3, mixup=0.5, noise_std=0.1)
+    np.testing.assert_array_equal(a, distill.augment_digits(X, seed=3, mixup=0.5, noise_std=0.1))
+    rng = np.random.default_rng(3)            # one generator: every call draws new views
+    first, second = (distill.augment_digits(X, seed=rng, mixup=0.5) for _ in range(2))
+    assert not np.array_equal(first, second)
+
+
+def test_mixup_by_hand():
+    # two flat images, 0 and 1: a mix with up to 40% of the partner lies in [0, 0.4] or [0.6, 1]
+    X = np.stack([np.zeros((8, 8, 1)), np.ones((8, 8, 1))]).astype(np.float32)
+    for seed in range(20):
+        view = distill.augment_digits(X, seed=seed, shift=0, mixup=0.4)
+        for image in view:
+            assert np.ptp(image) == pytest.approx(0.0, abs=1e-7)   # a flat mix stays flat
+        assert 0.0 <= view[0].max() <= 0.4 + 1e-6 and 0.6 - 1e-6 <= view[1].min() <= 1.0
+
+
+def test_noise_stays_in_the_pixel_range(digits):
+    view = distill.augment_digits(digits.X_train[:50], seed=0, shift=0, noise_std=0.5)
+    assert view.min() >= 0.0 and view.max() <= 1.0
+    assert np.std(view - digits.X_train[:50]) > 0.2
+
+
+@pytest.mark.parametrize("bad, match", [({"shift": 8}, "shift"), ({"shift": 0.5}, "shift"),
+                                        ({"noise_std": -1}, "noise_std"),
+                                        ({"mixup": 1.5}, "mixup")])
+def test_bad_views_are_value_errors(bad, match):
+    with pytest.raises(ValueError, match=match):
+        distill.augment_digits(_dot(), **bad)
+    with pytest.raises(ValueError, match="images"):
+        distill.augment_digits(np.zeros((4, 64)))
+
+
+def test_consistent_distill_teaches_the_student_and_leaves_the_teacher_alone(digits, teacher):
+    student = _student(digits)
+    before = tl.train.accuracy(student, digits.X_val, digits.y_val)
+    teacher_weights = [w.copy() for w in teacher.get_weights()]
+    history = distill.consistent_distill(student, teacher, digits, mixup=0.5, epochs=3,
+                                         learning_rate=1e-2, progress=False)
+    # measured: 0.10 before, 0.75-0.85 after 3 epochs (8 hidden units, seed 0)
+    assert len(history.history["val_accuracy"]) == 3
+    assert tl.train.accuracy(student, digits.X_val, digits.y_val) > before + 0.2
+    assert all(np.array_equal(a, b) for a, b in zip(teacher_weights, teacher.get_weights()))
+
+
+def test_consistent_distill_without_views_is_training_on_labels(digits):
+    # no shift, noise or mixup, no teacher, no decay: the same steps as tl.train.fit's
+    # (same initial weights, Adam, batch size), only the order of the examples differs
+    student = _student(digits)
+    distill.consistent_distill(student, None, digits, mixup=0.0, epochs=3, batch_size=32,
+                               learning_rate=1e-2, cosine=False, validate=False, progress=False)
+    reference = _student(digits)
+    tl.train.fit(reference, digits, epochs=3, learning_rate=1e-2, progress=False)
+    ours, theirs = (tl.train.accuracy(m, digits.X_val, digits.y_val) for m in (student, reference))
+    # measured: 0.86-0.89 for both on seed 0; the tolerance allows the shuffle's difference
+    assert ours > 0.8 and abs(ours - theirs) < 0.06, (ours, theirs)
+
+
+def test_mixed_views_need_the_teachers_answer(digits, teacher):
+    with pytest.raises(ValueError, match="mixup"):
+        distill.consistent_distill(_student(digits), teacher, digits, mixup=0.5, alpha=0.5,
+                                   epochs=1, progress=False)
+    with pytest.raises(ValueError, match="mixup"):
+        distill.consistent_distill(_student(digits), None, digits, epochs=1, progress=False)
+
+
+def test_transfer_set_adds_copies_the_teacher_labels(digits, teacher):
+    transfer = distill.transfer_set(teacher, digits, copies=2, mixup=0.5, seed=1)
+    n = len(digits.y_train)
+    assert transfer.X_train.shape == (3 * n,) + digits.X_train.shape[1:]
+    np.testing.assert_array_equal(transfer.X_train[:n], digits.X_train)
+    np.testing.assert_array_equal(transfer.y_train[:n], digits.y_train)
+    copies = transfer.X_train[n:]
+    assert not np.array_equal(copies[:n], digits.X_train)
+    np.testing.assert_array_equal(transfer.y_train[n:], tl.train.predict_classes(teacher, copies))
+    assert transfer.extra["teacher_labelled"].sum() == 2 * n
+    np.testing.assert_array_equal(transfer.X_test, digits.X_test)   # val and test untouched
+    np.testing.assert_array_equal(transfer.y_val, digits.y_val)
+    with pytest.raises(ValueError, match="copies"):
+        distill.transfer_set(teacher, digits, copies=0)
+
+
+def test_make_distilled_saves_what_load_or_distill_reuses(digits, monkeypatch):
+    monkeypatch.setitem(distill.DISTILLED_RECIPE, "epochs", 1)
+    # a small stand-in for lesson 02's teacher, named as the hand-off's card expects
+    teacher = tl.models.mlp(digits.input_shape, digits.n_classes, (64,), seed=0, name="mlp300")
+    tl.train.fit(teacher, digits, epochs=2, progress=False)
+    made, history = distill.make_distilled(digits, teacher, progress=False)
+    card = tl.workspace.load_card("student_distilled")
+    recipe = distill.DISTILLED_RECIPE
+    assert card["architecture"] == recipe["student"] == "student"
+    assert (card["temperature"], card["alpha"], card["epochs"], card["learning_rate"]) == (
+        recipe["temperature"], recipe["alpha"], 1, recipe["learning_rate"])
+    monkeypatch.setenv("TINYLAB_HANDOFFS", "strict")      # reused, not made again
+    loaded = distill.load_or_distill(digits, teacher=teacher, progress=False)
+    np.testing.assert_allclose(tl.train.logits(loaded, digits.X_test[:5]),
+                               tl.train.logits(made, digits.X_test[:5]), rtol=1e-5)
+
+
 def test_runner_up_finds_the_most_ambiguous_correct_example():
     logits = np.log(np.array([[0.9, 0.1, 0.0 + 1e-9], [0.6, 0.0 + 1e-9, 0.4], [0.2, 0.8, 1e-9],
                               [0.3, 0.7, 1e-9]]))

@@ -220,7 +220,7 @@ def _parser() -> argparse.ArgumentParser:
                          "Deep Compression's table")
     pipe.add_argument("--model", default="mlp300", help="the float32 model to start from "
                       "(default mlp300, LeNet-300-100's shape)")
-    pipe.add_argument("--student", help="distill into this model first (e.g. small16)")
+    pipe.add_argument("--student", help="distill into this model first (e.g. student)")
     pipe.add_argument("--dataset", default="digits", help="dataset name (default digits)")
     pipe.add_argument("--temperature", type=float, default=4.0, help="distillation T (default 4)")
     pipe.add_argument("--alpha", type=float, default=0.9,

@@ -10,7 +10,7 @@ The app only reads it (:func:`load`) and never imports TensorFlow.
 
 One grid point is the route of :func:`tinylab.pipeline.run`:
 
-    teacher (mlp300, float32) -> [distill into small16 at temperature T] -> prune to sparsity s
+    teacher (mlp300, float32) -> [distill into student at temperature T] -> prune to sparsity s
         + retrain, dead units removed (P) -> k-means weight sharing at b bits, centroids
         fine-tuned (P+Q) -> Huffman coding of indices and gaps (P+Q+H)
 
@@ -61,12 +61,15 @@ TEMPERATURES = (None, 1.0, 2.0, 4.0, 8.0)
 SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
 BITS = (2, 3, 4, 5, 8)
 
-#: Every other setting of the route: those of lesson 07 and ``bench/quantize.py``'s distilled
-#: route (small16 is lesson 03's student; alpha 0.9 and Adam 1e-2 as ``pipeline.run``).
-SETTINGS = {"dataset": "digits", "data_seed": 0, "model": "mlp300", "student": "small16",
-            "alpha": 0.9, "distill_learning_rate": 1e-2, "steps": 4, "epochs_per_step": 5,
-            "prune_learning_rate": 1e-3, "fine_tune_epochs": 3, "fine_tune_learning_rate": 1e-3,
-            "seed": 0}
+#: Every other setting of the route. The distillation is lesson 03's: the course's student
+#: (64-32-10) with ``tl.distill.DISTILLED_RECIPE``'s alpha, epochs and learning rate (written
+#: out here because importing ``tinylab.distill`` loads TensorFlow, which the app must not;
+#: tests/test_compression_grid.py checks they agree); pruning and sharing as lesson 07 and
+#: ``bench/quantize.py``'s routes.
+SETTINGS = {"dataset": "digits", "data_seed": 0, "model": "mlp300", "student": "student",
+            "alpha": 0.9, "distill_epochs": 40, "distill_learning_rate": 1e-3, "steps": 4,
+            "epochs_per_step": 5, "prune_learning_rate": 1e-3, "fine_tune_epochs": 3,
+            "fine_tune_learning_rate": 1e-3, "seed": 0}
 
 #: The stage names, in order: the ``stage`` of each of :data:`tinylab.pipeline.STAGES`.
 STAGES = tuple(entry["stage"] for entry in pipeline.STAGES.values())
@@ -220,8 +223,9 @@ def compute_grid(temperatures=TEMPERATURES, sparsities=SPARSITIES, bits=BITS, da
             if temperature is not None:
                 base = pipeline.distill_stage(
                     teacher, data, settings["student"], temperature=temperature,
-                    alpha=settings["alpha"], learning_rate=settings["distill_learning_rate"],
-                    seed=seed, progress=training_progress)
+                    alpha=settings["alpha"], epochs=settings["distill_epochs"],
+                    learning_rate=settings["distill_learning_rate"], seed=seed,
+                    progress=training_progress)
                 head.append(score("distilled", base, pipeline.float_bytes(base)).row())
             original_weights = pipeline.kernel_sizes(base)
             original_bytes = pipeline.layer_float_bytes(base)

@@ -28,12 +28,13 @@ ARCHITECTURES = {
                 "role": "student: one hidden layer of 32 units"},
     "tiny": {"kind": "mlp", "hidden_units": (8,), "epochs": 60,
              "role": "student: one hidden layer of 8 units, small enough to lose accuracy"},
-    # Lesson 03's and bench/kd.py's student. Chosen on the validation split (bench/kd.py
-    # --select): with 8 units the student is capacity-bound and distillation barely helps; with
-    # 16 it overfits the 1,257 training digits when trained alone for 60 epochs, the regime
-    # where the teacher's soft targets help (Hinton et al. 2015). 60 epochs at Adam 1e-2.
+    # bench/quantize.py's distilled route (distill + prune + share + Huffman). Until issue 16
+    # it was lesson 03's student too, chosen on the validation split: with 8 units the student
+    # is capacity-bound and distillation barely helps; with 16 it overfits the 1,257 training
+    # digits when trained alone for 60 epochs at Adam 1e-2. The course now has one student,
+    # ``student`` (bench/kd.py's history says what was measured).
     "small16": {"kind": "mlp", "hidden_units": (16,), "epochs": 60,
-                "role": "student: one hidden layer of 16 units, the distillation lesson's student"},
+                "role": "student: one hidden layer of 16 units (bench quantize's distilled route)"},
     # Lesson 10's CNN student: the cnn's shape with fewer filters, distilled from it for the
     # Uno. Filters chosen by distilling each candidate for 30 epochs (T = 4, alpha = 0.5, Adam
     # 1e-2; 5-10 s each) from a cnn trained 30 epochs at Adam 3e-3, over 5 seeds, digits split

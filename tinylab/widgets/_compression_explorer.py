@@ -3,6 +3,10 @@
 The panel only reads a recorded grid (:mod:`tinylab.compression_grid`): a slider move is a
 dictionary lookup and one figure, never training, and building the panel does not import
 TensorFlow, so a Voila visitor's fresh kernel renders it in a second or two.
+
+Test-set hygiene (issue 16, error 10): moving sliders is choosing, so what the panel shows for
+choosing (the summary's accuracy and the figure's accuracy panel) is the **validation**
+accuracy; the test accuracy appears once, labelled as the final check of a chosen setting.
 """
 
 from __future__ import annotations
@@ -77,8 +81,23 @@ def _comparison_note(fits: dict) -> str:
         f"{uno['flash_left_bytes']:,} B left. "
         f"Nano 33 BLE: its {nano['flash_left_bytes']:,} B of usable flash, the firmware's and "
         "engine's code not measured here (no mbed toolchain offline). RAM is not compared. "
-        "Accuracy: the test split of the digits (270 examples). Recorded grid, no training "
-        "here.</small>")
+        "Accuracy: the validation split of the digits (270 examples), the split to choose "
+        "on; the test split's (270 other digits) is the final check of the setting you "
+        "choose, not a score to choose by. Recorded grid, no training here.</small>")
+
+
+def _validation_view(stages) -> list:
+    """The stages with their validation accuracy where the waterfall reads ``test_accuracy``.
+
+    ``plot.compression_waterfall`` plots ``test_accuracy``; the panel shows what to choose by.
+    """
+    return [dict(stage, test_accuracy=stage["val_accuracy"]) for stage in stages]
+
+
+def _waterfall_png(stages, limits) -> bytes:
+    figure = plot.compression_waterfall(_validation_view(stages), limits=limits)
+    figure.axes[1].set_ylabel("validation accuracy (%)")
+    return _png(figure)
 
 
 def _nearest(values, wanted):
@@ -183,7 +202,7 @@ def compression_explorer(grid=None, *, temperature=None, sparsity=None, bits=Non
                 stages, fits = stages_and_fits(key)
                 limits = {f"{_SHORT[board]}: flash left for a model":
                           fits[board]["flash_left_bytes"] for board in BOARDS}
-                pngs[key] = _png(plot.compression_waterfall(stages, limits=limits))
+                pngs[key] = _waterfall_png(stages, limits)
             return pngs[key]
 
     def prefetch_around(key, generation):
@@ -208,10 +227,13 @@ def compression_explorer(grid=None, *, temperature=None, sparsity=None, bits=Non
             summary.value = (
                 f"<b>{html.escape(_describe(grid['settings'], t, s, b, h))}</b>: "
                 f"<b>{final['bytes']:,} bytes</b> ({_times(teacher_bytes, final['bytes'])} "
-                f"the float32 teacher's {teacher_bytes:,}), test accuracy "
-                f"<b>{final['test_accuracy']:.1%}</b> (teacher {teacher['test_accuracy']:.1%}) "
+                f"the float32 teacher's {teacher_bytes:,}), validation accuracy "
+                f"<b>{final['val_accuracy']:.1%}</b> (teacher {teacher['val_accuracy']:.1%}) "
                 f"&middot; {_fits_html(fits['uno'], 'uno')} &middot; "
-                f"{_fits_html(fits['nano33ble'], 'nano33ble')}")
+                f"{_fits_html(fits['nano33ble'], 'nano33ble')}"
+                f"<br><small style='color:#57606a'>Final check, once you have chosen: test "
+                f"accuracy {final['test_accuracy']:.1%} (teacher "
+                f"{teacher['test_accuracy']:.1%}), on digits no choice has seen.</small>")
             note.value = _comparison_note(fits)
             panel.result = {"point": compression_grid.point(grid, t, s, b), "stages": stages,
                             "final": final, "fits": fits}
