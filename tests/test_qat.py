@@ -105,6 +105,7 @@ def trained_student(digits):
     return model
 
 
+@pytest.mark.cross_cpu
 def test_eight_bit_ptq_and_qat_stay_close_to_float(digits, trained_student):
     # Measured (seeds 0-3 of this recipe): PTQ at 8 bits within 0.4 points of float on the 270
     # validation digits, QAT (2 epochs) within 0.8. Tolerance: 2 points, about 5 digits.
@@ -117,6 +118,7 @@ def test_eight_bit_ptq_and_qat_stay_close_to_float(digits, trained_student):
     assert abs(accuracy(qat8) - float_accuracy) <= 0.02
 
 
+@pytest.mark.cross_cpu
 def test_eight_bit_ptq_agrees_with_tflite_int8(digits, trained_student):
     # The simulated integer model and TFLite's converter agree on the class of >= 99.6% of the
     # validation digits (measured, seeds 0-3); TFLite calibrates on 200 training digits, this
@@ -128,6 +130,7 @@ def test_eight_bit_ptq_agrees_with_tflite_int8(digits, trained_student):
     assert same >= 0.98
 
 
+@pytest.mark.cross_cpu
 def test_qat_beats_ptq_at_two_bits(digits, trained_student):
     # Measured on the validation split, this recipe, seeds 0-3: PTQ 60-75%, QAT (3 epochs,
     # Adam 1e-3) 90-94%, a margin of 16-29 points (seed 0: 73.7% -> 91.5%). Asserted: 8 points.
