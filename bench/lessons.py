@@ -1,9 +1,17 @@
 """Benchmark: wall time and peak memory of each lesson notebook run headless, top to bottom.
 
-Each lesson runs in a fresh kernel with an empty workspace and an empty build cache (the
-worst case: it rebuilds what it needs, sketches and the virtual Uno's harness included), in a child process so that the kernel's peak resident memory can be read from
-``getrusage(RUSAGE_CHILDREN)`` once it has exited. Prints one JSON object; ``--write FILE``
-also rewrites the lessons table in docs/benchmarks.md between its markers.
+Each lesson runs in a fresh kernel, in a child process so that the kernel's peak resident
+memory can be read from ``getrusage(RUSAGE_CHILDREN)`` once it has exited, twice:
+
+- **in order**: all the lessons one after the other on one workspace and one build cache,
+  empty at the start, with ``TINYLAB_HANDOFFS=strict`` (as a class runs the course, and as
+  ``make test`` runs it): each lesson loads what the one before it saved;
+- **alone**: each lesson with an empty workspace and an empty build cache (the worst case: it
+  makes again what earlier lessons would have handed it, sketches and the virtual Uno's
+  harness included).
+
+Prints one JSON object; ``--write FILE`` also rewrites the lessons table in
+docs/benchmarks.md between its markers.
 
 Goal (DEVELOPERS.md): each lesson in about a minute on 2 cores; Binder gives 2 GB of RAM.
 
@@ -44,21 +52,33 @@ def run_one(notebook: Path) -> dict:
             "kernel_peak_mib": round(kernel_peak_kib / 1024, 0), "errors": len(errors)}
 
 
-def measure(notebook: Path) -> dict:
-    with tempfile.TemporaryDirectory() as workspace, tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, TINYLAB_WORKSPACE=workspace, TINYLAB_CACHE=cache, MPLBACKEND="Agg")
-        done = subprocess.run([sys.executable, __file__, "--one", str(notebook)], env=env,
-                              capture_output=True, text=True, timeout=900)
+def measure(notebook: Path, workspace: str, cache: str, *, strict: bool = False) -> dict:
+    env = dict(os.environ, TINYLAB_WORKSPACE=workspace, TINYLAB_CACHE=cache, MPLBACKEND="Agg")
+    env.pop("TINYLAB_HANDOFFS", None)
+    if strict:
+        env["TINYLAB_HANDOFFS"] = "strict"
+    done = subprocess.run([sys.executable, __file__, "--one", str(notebook)], env=env,
+                          capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"{notebook.name} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def write_table(results: list, machine: dict, target: Path) -> None:
-    rows = [[r["notebook"], f"{r['seconds']:.1f}", f"{r['kernel_peak_mib']:.0f}"] for r in results]
-    write_section("lessons", f"{measured_on(machine)}, with an empty workspace and build cache (each lesson "
-                  f"rebuilds what it needs).\n\n" + markdown_table(
-                      ["lesson", "wall time (s)", "kernel peak RSS (MiB)"], rows),
+def measure_alone(notebook: Path) -> dict:
+    with tempfile.TemporaryDirectory() as workspace, tempfile.TemporaryDirectory() as cache:
+        return measure(notebook, workspace, cache)
+
+
+def write_table(in_order: list, alone: list, machine: dict, target: Path) -> None:
+    rows = [[a["notebook"], f"{a['seconds']:.1f}", f"{b['seconds']:.1f}",
+             f"{max(a['kernel_peak_mib'], b['kernel_peak_mib']):.0f}"]
+            for a, b in zip(in_order, alone)]
+    write_section("lessons", f"{measured_on(machine)}. **In order**: the lessons one after the "
+                  f"other on one workspace and build cache, empty at the start, hand-offs strict "
+                  f"(as a class runs the course and `make test` runs it). **Alone**: each lesson "
+                  f"with an empty workspace and build cache, so it makes again what earlier "
+                  f"lessons would have handed it.\n\n" + markdown_table(
+                      ["lesson", "in order (s)", "alone (s)", "kernel peak RSS (MiB)"], rows),
                   target, title="Lessons")
 
 
@@ -74,16 +94,22 @@ def main(argv=None) -> int:
         print(json.dumps(run_one(args.one.resolve())))
         return 0
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    results = []
+    in_order, alone = [], []
+    with tempfile.TemporaryDirectory() as workspace, tempfile.TemporaryDirectory() as cache:
+        for notebook in notebooks:
+            in_order.append(measure(notebook.resolve(), workspace, cache, strict=True))
+            print(f"in order {in_order[-1]['notebook']}: {in_order[-1]['seconds']} s, "
+                  f"{in_order[-1]['kernel_peak_mib']:.0f} MiB", file=sys.stderr)
     for notebook in notebooks:
-        results.append(measure(notebook.resolve()))
-        print(f"{results[-1]['notebook']}: {results[-1]['seconds']} s, "
-              f"{results[-1]['kernel_peak_mib']:.0f} MiB", file=sys.stderr)
+        alone.append(measure_alone(notebook.resolve()))
+        print(f"alone {alone[-1]['notebook']}: {alone[-1]['seconds']} s, "
+              f"{alone[-1]['kernel_peak_mib']:.0f} MiB", file=sys.stderr)
     machine = current_machine()
-    print(json.dumps({"benchmark": "lessons", "machine": machine, "results": results}, indent=2))
+    print(json.dumps({"benchmark": "lessons", "machine": machine, "in_order": in_order,
+                      "alone": alone}, indent=2))
     if args.write:
-        write_table(results, machine, args.write)
-    return 0 if all(r["errors"] == 0 for r in results) else 1
+        write_table(in_order, alone, machine, args.write)
+    return 0 if all(r["errors"] == 0 for r in in_order + alone) else 1
 
 
 if __name__ == "__main__":

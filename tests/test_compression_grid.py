@@ -48,8 +48,9 @@ def test_the_grids_distillation_is_lesson_03s_recipe(grid):
     recipe = distill.DISTILLED_RECIPE
     for settings in (cg.SETTINGS, grid["settings"]):
         assert (settings["student"], settings["alpha"], settings["distill_epochs"],
-                settings["distill_learning_rate"]) == (recipe["student"], recipe["alpha"],
-                                                       recipe["epochs"], recipe["learning_rate"])
+                settings["distill_learning_rate"], settings["distill_transfer"]) == (
+            recipe["student"], recipe["alpha"], recipe["epochs"], recipe["learning_rate"],
+            recipe["transfer"])
     assert recipe["temperature"] in grid["axes"]["temperature"]
 
 

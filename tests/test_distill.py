@@ -403,6 +403,9 @@ def test_make_distilled_saves_what_load_or_distill_reuses(digits, monkeypatch):
     assert card["architecture"] == recipe["student"] == "student"
     assert (card["temperature"], card["alpha"], card["epochs"], card["learning_rate"]) == (
         recipe["temperature"], recipe["alpha"], 1, recipe["learning_rate"])
+    # the card names the transfer set, and the split of the data, not of the transfer set
+    assert card["transfer"] == recipe["transfer"] and recipe["transfer"]["copies"] >= 1
+    assert card["split"] == list(digits.split_sizes().values())
     monkeypatch.setenv("TINYLAB_HANDOFFS", "strict")      # reused, not made again
     loaded = distill.load_or_distill(digits, teacher=teacher, progress=False)
     np.testing.assert_allclose(tl.train.logits(loaded, digits.X_test[:5]),

@@ -62,12 +62,16 @@ SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
 BITS = (2, 3, 4, 5, 8)
 
 #: Every other setting of the route. The distillation is lesson 03's: the course's student
-#: (64-32-10) with ``tl.distill.DISTILLED_RECIPE``'s alpha, epochs and learning rate (written
+#: (64-32-10) with ``tl.distill.DISTILLED_RECIPE``'s alpha, epochs, learning rate and transfer
+#: set (the training digits plus ``distill_transfer``'s mixed copies, labelled by the teacher;
+#: written
 #: out here because importing ``tinylab.distill`` loads TensorFlow, which the app must not;
 #: tests/test_compression_grid.py checks they agree); pruning and sharing as lesson 07 and
 #: ``bench/quantize.py``'s routes.
 SETTINGS = {"dataset": "digits", "data_seed": 0, "model": "mlp300", "student": "student",
-            "alpha": 0.9, "distill_epochs": 40, "distill_learning_rate": 1e-3, "steps": 4,
+            "alpha": 0.9, "distill_epochs": 40, "distill_learning_rate": 1e-3,
+            "distill_transfer": {"copies": 4, "shift": 0, "noise_std": 0.0, "mixup": 0.5},
+            "steps": 4,
             "epochs_per_step": 5, "prune_learning_rate": 1e-3, "fine_tune_epochs": 3,
             "fine_tune_learning_rate": 1e-3, "seed": 0}
 
@@ -197,7 +201,7 @@ def compute_grid(temperatures=TEMPERATURES, sparsities=SPARSITIES, bits=BITS, da
     from tqdm.auto import tqdm
 
     from . import data as datasets
-    from . import train
+    from . import distill, train
 
     temperatures, sparsities, bits_list = _check_axes(temperatures, sparsities, bits)
     settings = dict(SETTINGS, **(settings or {}))
@@ -214,15 +218,18 @@ def compute_grid(temperatures=TEMPERATURES, sparsities=SPARSITIES, bits=BITS, da
     score = functools.partial(pipeline.measure, data=data, reference_bytes=reference_bytes)
     teacher_row = score("float32", teacher, reference_bytes).row()
     seed = settings["seed"]
-    points = []
+    points, transfer = [], None
     total = len(temperatures) * len(sparsities) * len(bits_list)
     with tqdm(total=total, desc="compression grid", unit="point", disable=not progress) as bar:
         for temperature in temperatures:
             bar.set_postfix_str(f"T={temperature} distilling")
             base, head = teacher, [teacher_row]
             if temperature is not None:
+                if transfer is None:  # drawn once: the teacher labels it, whatever T
+                    transfer = distill.transfer_set(teacher, data, seed=seed,
+                                                    **settings["distill_transfer"])
                 base = pipeline.distill_stage(
-                    teacher, data, settings["student"], temperature=temperature,
+                    teacher, transfer, settings["student"], temperature=temperature,
                     alpha=settings["alpha"], epochs=settings["distill_epochs"],
                     learning_rate=settings["distill_learning_rate"], seed=seed,
                     progress=training_progress)
