@@ -35,11 +35,18 @@ lab: setup
 app: setup
 	$(BIN)/tinylab app
 
-# The cross-CPU tests under another instruction set first (two minutes), then everything.
+# The cross-CPU tests under another instruction set first (two minutes), then everything:
+# the package's tests, then the lessons in order on one workspace and the apps, with the
+# hand-offs strict (a lesson that does not find what the lesson before it saved fails: the
+# test that the course is one thread). Both parts run; either failing fails the target.
 test: setup test-browser test-isa
-	rm -rf $(TEST_WORKSPACE)
+	rm -rf $(TEST_WORKSPACE) $(TEST_WORKSPACE)-tests
+	status=0; \
+	TINYLAB_WORKSPACE=$(TEST_WORKSPACE)-tests MPLBACKEND=Agg \
+	  $(BIN)/python -m pytest tests || status=1; \
 	TINYLAB_WORKSPACE=$(TEST_WORKSPACE) TINYLAB_HANDOFFS=strict MPLBACKEND=Agg \
-	  $(BIN)/python -m pytest tests $(LESSONS) $(APPS) --nbval-lax --nbval-current-env
+	  $(BIN)/python -m pytest $(LESSONS) $(APPS) --nbval-lax --nbval-current-env || status=1; \
+	exit $$status
 
 # The tests that compare float training with a recorded number (marked cross_cpu), again with
 # the float kernels of another CPU: oneDNN capped at an older instruction set, and oneDNN's

@@ -17,6 +17,8 @@ class                                       module             what went wrong
 ``DatasetUnavailableError``                 ``data``           a dataset this machine cannot load
 ``UnsupportedModelError``,                  ``convert``        an interpreter cannot run a model,
 ``MissingRuntimeError``                                        or is not installed
+``HandoffError``                            ``workspace``      a lesson run in order found no
+                                                               model from the lesson before it
 ==========================================  =================  ==============================
 
 Bad arguments are not TinyLab errors: they raise ``ValueError`` or ``TypeError`` saying what

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from . import _paths
+from .errors import TinyLabError
 
 __all__ = ["path", "model_path", "save_model", "load_model", "load_card", "has_model", "list_models",
            "save_arrays", "load_arrays", "has_arrays", "HANDOFFS", "HandoffError", "reuse"]
@@ -38,7 +39,7 @@ HANDOFFS = {
 }
 
 
-class HandoffError(RuntimeError):
+class HandoffError(TinyLabError):
     """A lesson run in order found no usable model from the lesson before it."""
 
 
