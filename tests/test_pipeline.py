@@ -53,6 +53,22 @@ def test_stage_record_and_its_row():
         pipeline.Stage("P", "tiny", 0.9, 0.8, 1_000, 4_000)
 
 
+def test_the_lessons_hand_offs_are_the_compressed_teacher_route():
+    """Lessons 04 and 06 hand on what bench mcu measures as the compressed teacher."""
+    import inspect
+
+    from tinylab import quantize
+
+    route = pipeline.ROUTES["compressed_teacher"]
+    defaults = inspect.signature(pipeline.run).parameters
+    assert prune.PRUNED_RECIPE == {"final_sparsity": route["sparsity"],
+                                   "steps": defaults["steps"].default,
+                                   "epochs_per_step": defaults["epochs_per_step"].default}
+    assert quantize.SHARED_RECIPE == {"bits": route["bits"],
+                                      "fine_tune_epochs": defaults["fine_tune_epochs"].default,
+                                      "learning_rate": defaults["fine_tune_learning_rate"].default}
+
+
 def test_routes_are_the_lessons_settings():
     """Workspace cards of the deep-compressed model record the route: a change rebuilds it."""
     from tinylab import deep_compressed
