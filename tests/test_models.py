@@ -227,3 +227,32 @@ def test_feature_maps_cut_the_model_after_a_layer(digits):
         models.feature_maps(model, "conv_9", digits.X_test[:3])
     with pytest.raises(ValueError, match="shape"):
         models.feature_maps(model, "conv_1", digits.X_test[:3].reshape(3, 64))
+
+
+# --------------------------------------------------------------------------- IMU windows
+
+def test_conv1d_halves_the_steps_per_layer_and_averages_over_time():
+    model = models.conv1d((100, 6), 4, filters=(8, 16), kernel_size=5, seed=0)
+    shapes = [tuple(layer.output.shape[1:]) for layer in model.layers]
+    assert shapes == [(50, 8), (25, 16), (16,), (4,)]
+    # kernel 5 x 6 channels x 8 + 8, then 5 x 8 x 16 + 16, then 16 x 4 + 4
+    assert models.count_params(model) == (5 * 6 * 8 + 8) + (5 * 8 * 16 + 16) + (16 * 4 + 4)
+    assert models.count_macs(model) == 50 * 8 * 30 + 25 * 16 * 40 + 16 * 4
+
+
+@pytest.mark.parametrize("input_shape", [(8, 8, 1), (64,)])
+def test_conv1d_refuses_inputs_that_are_not_windows(input_shape):
+    with pytest.raises(ValueError, match="steps, channels"):
+        models.conv1d(input_shape, 4)
+
+
+def test_available_filters_by_input_shape():
+    windows, images = models.available((100, 6)), models.available((8, 8, 1))
+    assert "imu_cnn" in windows and "cnn" not in windows and "student" in windows
+    assert "cnn" in images and "imu_cnn" not in images
+
+
+def test_imu_models_default_to_basicmotions_windows():
+    for name in ("imu_mlp", "imu_cnn"):
+        model = models.build(name, seed=0)
+        assert tuple(model.input_shape[1:]) == (100, 6) and model.output_shape[-1] == 4

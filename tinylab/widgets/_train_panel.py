@@ -56,7 +56,7 @@ def train_panel(data, *, default: str = "student", save_as: str = "my_model",
     reports is on the **validation** split: the panel is for trying settings, and a choice
     made on the test split would spoil it as the final check (lesson 01).
     """
-    architecture = widgets.Dropdown(options=models.available() + [_CUSTOM], value=default,
+    architecture = widgets.Dropdown(options=models.available(data.input_shape) + [_CUSTOM], value=default,
                                     description="model")
     hidden = widgets.Text(value="64, 32", description="hidden units", disabled=True,
                           placeholder="e.g. 300, 100", style={"description_width": "initial"})
