@@ -186,3 +186,30 @@ def test_capture_from_a_missing_port_names_the_problem(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("tinylab capture: ") and "ttyTINYLAB-none" in err
     assert not (tmp_path / "x.csv").exists() or (tmp_path / "x.csv").read_text().count("\n") <= 1
+
+
+def test_deploy_options_default_to_the_datasets_kind():
+    parser = cli._parser()
+    args = parser.parse_args(["deploy", "--virtual"])
+    assert args.model is None and args.inputs is None and args.dataset == "digits"
+    assert parser.parse_args(["deploy", "--virtual", "--inputs", "raw"]).inputs == "raw"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["deploy", "--virtual", "--inputs", "float"])
+    digits = tinylab.data.load("digits")
+    gestures = tinylab.data.load("gestures")
+    assert cli._default_deploy_model(digits) == "student"
+    assert cli._default_deploy_model(gestures) == "imu_mlp"
+    assert "imu_mlp" in tinylab.models.ARCHITECTURES
+    from tinylab import deploy
+    assert deploy.default_inputs(digits) == "int8" and deploy.default_inputs(gestures) == "raw"
+
+
+def test_deploy_refuses_raw_inputs_for_the_digits_and_a_model_of_another_dataset(
+        capsys, _isolated_workspace):
+    assert cli.main(["deploy", "--virtual", "--inputs", "raw"]) == 2
+    assert "--inputs raw needs a dataset standardized per channel" in capsys.readouterr().err
+    _isolated_workspace.mkdir(parents=True, exist_ok=True)
+    (_isolated_workspace / "mine.keras").write_text("not read")
+    (_isolated_workspace / "mine.json").write_text(json.dumps({"dataset": "digits"}))
+    assert cli.main(["deploy", "--virtual", "--dataset", "gestures", "--model", "mine"]) == 2
+    assert "trained on 'digits', not 'gestures'" in capsys.readouterr().err

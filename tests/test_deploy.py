@@ -146,3 +146,75 @@ def test_cli_deploy_bad_input_is_one_plain_line(capsys, argv, message):
     assert cli.main(["deploy", *argv]) in (1, 2)
     err = capsys.readouterr().err
     assert err.startswith("tinylab deploy: ") and message in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------- raw readings
+
+@pytest.fixture(scope="module")
+def gestures():
+    return tl.data.load("gestures", seed=0)
+
+
+@pytest.fixture(scope="module")
+def gestures_mlp(gestures):
+    """The IMU MLP (one hidden layer of 16 units) trained briefly on the gestures, as int8."""
+    model = tl.models.build("imu_mlp", gestures.input_shape, gestures.n_classes, seed=0)
+    tl.train.fit(model, gestures, epochs=5, progress=False)
+    return deploy.integer_model(model, gestures)[0]
+
+
+def test_raw_readings_are_quantized_on_the_virtual_uno_bit_exact(gestures, gestures_mlp):
+    report = deploy.deploy(gestures_mlp, gestures, inputs="raw", limit=6, progress=False)
+    raw_input = engine.raw_input(gestures_mlp, gestures.normalization)
+    assert report.inputs == "raw" and report.examples == 6
+    assert report.bit_exact == 1.0
+    assert np.array_equal(report.board_classes, report.host_classes)
+    # the firmware's model is the model with its standardization: its own hash
+    assert report.model_hash == raw_input.model_hash != gestures_mlp.model_hash
+    # the gestures were recorded with 3 decimals: the board's inputs are the float path's
+    assert report.input_max_difference <= 1 and report.input_agreement > 0.999
+    assert report.float_path_agreement == 1.0
+    assert report.data_parts["raw input"] == 18 * 6
+    assert "inputs: raw readings, standardized and quantized on the board" in report.to_text()
+    host = engine.run_int8(gestures_mlp, engine.quantize_inputs(gestures_mlp, gestures.X_test[:6]))
+    assert np.array_equal(report.board_classes, np.argmax(host, axis=1))
+
+
+def test_wide_raw_readings_run_bit_exact_on_the_virtual_uno(gestures, gestures_mlp):
+    # the AVR's rescale with large differences, and saturation, through W lines
+    raw_input = engine.raw_input(gestures_mlp, gestures.normalization)
+    firmware = build.check_fits(deploy.build_firmware(gestures_mlp, raw_input=raw_input))
+    rng = np.random.default_rng(0)
+    std = np.array(raw_input.std)
+    raw = rng.uniform(-1, 1, (4, 50, 6)) * std * np.array([[3], [30], [300], [1e4]])[:, :, None]
+    raw[3, 0] = [1e7, -1e7, 999999.999, -999999.999, 0, 0]
+    report = deploy.run_on_board(gestures_mlp, firmware, raw, np.zeros(4, int), progress=False,
+                                 raw_input=raw_input)
+    assert report.bit_exact == 1.0
+
+
+def test_int8_inputs_are_the_default_and_keep_the_models_hash(gestures, gestures_mlp):
+    report = deploy.deploy(gestures_mlp, gestures, limit=2, progress=False)
+    assert report.inputs == "int8" and report.model_hash == gestures_mlp.model_hash
+    assert report.input_agreement is None and "raw input" not in report.data_parts
+    assert "inputs: int8, quantized on the host" in report.to_text()
+
+
+def test_raw_inputs_need_a_per_channel_dataset(digits, small_model):
+    _, mlp = small_model
+    with pytest.raises(ValueError, match="per-channel normalization"):
+        deploy.deploy(mlp, digits, inputs="raw")
+    with pytest.raises(ValueError, match="inputs must be one of"):
+        deploy.deploy(mlp, digits, inputs="float")
+
+
+def test_cli_deploys_raw_readings_of_the_gestures(capsys, _isolated_workspace):
+    assert cli.main(["deploy", "--dataset", "gestures", "--virtual", "--inputs", "raw",
+                     "--limit", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["inputs"] == "raw" and report["examples"] == 3 and report["bit_exact"] == 1.0
+    # the default model on an IMU dataset, saved under its own name: lesson 02's digits
+    # models are not touched
+    saved = sorted(p.name for p in _isolated_workspace.glob("*.keras"))
+    assert saved == ["imu_mlp_gestures.keras"]
+    assert tl.workspace.load_card("imu_mlp_gestures")["dataset"] == "gestures"

@@ -63,6 +63,13 @@ def test_parse_banner_rejects_what_is_not_a_whole_banner(line):
     assert device.parse_banner(line) is None
 
 
+def test_parse_banner_reads_the_raw_input_keys_as_integers():
+    banner = device.parse_banner(BANNER + " raw=6 decimals=3")
+    assert (banner["raw"], banner["decimals"]) == (6, 3)
+    assert device.parse_banner(BANNER + " raw=six decimals=3") is None
+    assert "raw" not in device.parse_banner(BANNER)
+
+
 def test_format_input_is_the_I_line():
     assert device.format_input(np.array([0, -3, 127, -128], dtype=np.int8)) == b"I 0 -3 127 -128\n"
 
@@ -386,11 +393,27 @@ def test_the_sketch_answers_like_the_model(host_board):
     ("I 1 x 3", "! unexpected byte 120 in value 2"),
     ("I 4 - 5", "! unexpected byte 45 in value 2"),
     ("hello", "! unknown command (byte 104): send 'I v1 v2 ...' or '?'"),
+    ("W 0.1 0.2", "! this model takes int8 inputs only: send 'I ...'"),
     ("?", BANNER),
 ])
 def test_the_sketch_rejects_bad_lines_in_plain_words(host_board, line, answer):
     with Device(host_board, timeout=2) as dev:
         assert dev.ask(line) == answer
+
+
+def test_raw_readings_need_a_board_built_with_raw_input(host_board):
+    from tinylab import engine
+
+    model = engine.IntegerModel(ops=(), input_shape=(32, 2), output_shape=(10,), input_scale=0.1,
+                                input_zero_point=0, output_scale=1.0, output_zero_point=0,
+                                model_hash="f00dcafe")
+    raw_input = engine.raw_input(model, {"per_channel": True, "mean": [0.0, 0.0],
+                                         "std": [1.0, 1.0], "channels": ["a", "b"]})
+    with Device(host_board, timeout=2) as dev:
+        assert not dev.takes_raw
+        with pytest.raises(DeviceError, match="takes int8 inputs only .* --inputs raw"):
+            dev.infer_raw(np.zeros(64), raw_input)
+        np.testing.assert_array_equal(dev.infer(_sample(3))[1], reference_scores(_sample(3)))
 
 
 def test_the_sketch_accepts_commas_crlf_and_plus_signs(host_board):

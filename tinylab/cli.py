@@ -115,9 +115,51 @@ def _cmd_pipeline(args) -> int:
     return 0
 
 
+#: ``tinylab deploy``'s model when --model is not given: lesson 02's student on the digits,
+#: the IMU MLP (one hidden layer of 16 units, small enough for the Uno) on a dataset
+#: standardized per channel, the student again on any other dataset.
+DEFAULT_DEPLOY_MODEL = {"digits": "student", "per_channel": "imu_mlp", "other": "student"}
+
+
+def _default_deploy_model(data) -> str:
+    if data.name == "digits":
+        return DEFAULT_DEPLOY_MODEL["digits"]
+    if (data.normalization or {}).get("per_channel"):
+        return DEFAULT_DEPLOY_MODEL["per_channel"]
+    return DEFAULT_DEPLOY_MODEL["other"]
+
+
+def _architecture_on(name: str, data):
+    """Lesson architecture ``name`` trained on ``data``, from the workspace when it matches.
+
+    On the digits it is the lessons' own model (``train.load_or_train``, saved as ``name``).
+    On another dataset it is saved as ``<name>_<dataset>`` with its own card, so that it never
+    replaces the model the digits lessons hand each other (a ``student`` trained on the
+    gestures would otherwise overwrite lesson 02's).
+    """
+    from . import models, train, workspace
+
+    if data.name == "digits":
+        return train.load_or_train(name, data, progress=False)
+    saved = f"{name}_{data.name}"
+    epochs = int(models.ARCHITECTURES[name]["epochs"])
+    card = train.model_card(name, data, epochs, 0)
+    if workspace.reuse(saved, card):
+        return workspace.load_model(saved)
+    model = models.build(name, data.input_shape, data.n_classes, seed=0)
+    train.fit(model, data, epochs=epochs, seed=0, progress=False)
+    workspace.save_model(model, saved, dict(card, test_accuracy=train.accuracy(
+        model, data.X_test, data.y_test), params=models.count_params(model)))
+    return model
+
+
 def _load_deploy_model(spec: str, data):
-    """``--model``: a workspace model name, a ``.keras`` file or an int8 ``.tflite`` file."""
-    from . import engine, train, workspace
+    """``--model``: a workspace model name, a .keras/.tflite file or a lesson architecture.
+
+    An architecture name (``student``) means that architecture trained on ``data``
+    (:func:`_architecture_on`); a workspace model made for another dataset is refused.
+    """
+    from . import engine, models, workspace
 
     path = Path(spec)
     if path.suffix == ".tflite":
@@ -129,11 +171,15 @@ def _load_deploy_model(spec: str, data):
             raise ValueError(f"no file {spec}")
         from ._tensorflow import keras
         return keras.models.load_model(path)
+    if spec in models.ARCHITECTURES and (data.name != "digits" or not workspace.has_model(spec)):
+        return _architecture_on(spec, data)
     if workspace.has_model(spec):
+        made_on = workspace.load_card(spec).get("dataset")
+        if made_on not in (None, data.name):
+            raise ValueError(f"--model {spec!r} in the workspace was trained on {made_on!r}, not "
+                             f"{data.name!r}: give --dataset {made_on}, or a model trained on "
+                             f"{data.name!r}")
         return workspace.load_model(spec)
-    from . import models
-    if spec in models.ARCHITECTURES:
-        return train.load_or_train(spec, data, progress=False)
     saved = sorted(p.stem for p in workspace.path().glob("*.keras"))
     raise ValueError(f"--model {spec!r} is neither a .keras/.tflite file, a model in the "
                      f"workspace ({', '.join(saved) or 'none yet'}) nor one of "
@@ -141,15 +187,25 @@ def _load_deploy_model(spec: str, data):
 
 
 def _cmd_deploy(args) -> int:
-    from . import data, deploy
+    from . import data, deploy, models
 
     if args.virtual == bool(args.port):
         raise ValueError("give --virtual (the simulated Uno) or --port PORT (a real board; "
                          "`tinylab doctor` lists the ports)")
     dataset = data.load(args.dataset)
-    model = _load_deploy_model(args.model, dataset)
+    inputs = args.inputs or deploy.default_inputs(dataset)
+    if inputs == "raw" and not (dataset.normalization or {}).get("per_channel"):
+        raise ValueError(f"--inputs raw needs a dataset standardized per channel (an IMU's, e.g. "
+                         f"gestures); {dataset.name!r} is normalized with one scale: use "
+                         f"--inputs int8")
+    spec = args.model or _default_deploy_model(dataset)
+    if args.model is None and spec not in models.ARCHITECTURES:
+        raise ValueError(f"the default model for {dataset.name!r}, {spec!r}, is not in this "
+                         f"TinyLab's architectures ({models.available()}): give --model")
+    model = _load_deploy_model(spec, dataset)
     report = deploy.deploy(model, dataset, format=args.format, board=args.board,
-                           port=args.port, limit=args.limit, progress=not args.json)
+                           port=args.port, limit=args.limit, progress=not args.json,
+                           inputs=inputs)
     print(report.to_json() if args.json else report.to_text())
     return 0
 
@@ -242,10 +298,17 @@ def _parser() -> argparse.ArgumentParser:
     dep.add_argument("--port", help="a real board's serial port, e.g. /dev/ttyACM0")
     dep.add_argument("--format", choices=("int8", "sparse", "huffman"), default="int8",
                      help="weight format in flash (default int8)")
-    dep.add_argument("--model", default="student",
+    dep.add_argument("--model",
                      help="a workspace model name, a .keras or int8 .tflite file, or a lesson "
-                          "architecture (default student, trained if needed)")
+                          "architecture trained on --dataset if needed (default: student on "
+                          "the digits, imu_mlp on a per-channel IMU dataset; on a dataset "
+                          "other than the digits it is saved as <architecture>_<dataset>)")
     dep.add_argument("--dataset", default="digits", help="dataset whose test split is sent")
+    dep.add_argument("--inputs", choices=("int8", "raw"),
+                     help="send int8 inputs quantized on the host, or raw readings the board "
+                          "standardizes and quantizes itself, as with its own sensor (default: "
+                          "raw for a dataset standardized per channel, such as gestures, "
+                          "else int8)")
     dep.add_argument("--limit", type=int, help="send only the first N test examples")
     dep.add_argument("--json", action="store_true", help="print the report as JSON")
     dep.set_defaults(run=_cmd_deploy)

@@ -11,6 +11,11 @@ data path, each step a module of its own:
       -> every test example over serial (:mod:`tinylab.device`), compared with the host's
          integer reference (:func:`tinylab.engine.run_int8`) byte for byte.
 
+The board takes the test examples as int8 inputs the host quantized (``inputs="int8"``, ``I``
+lines), or, for a dataset standardized per channel (an IMU's), as raw readings in sensor units
+that it standardizes and quantizes itself (``inputs="raw"``, ``W`` lines; a
+:class:`tinylab.engine.RawInput` built into the firmware), as it would its own sensor's.
+
 :func:`deploy` does it all and returns a :class:`DeployReport`; ``tinylab deploy`` prints it.
 Introduced in lesson ``08_deploy``.
 """
@@ -26,10 +31,13 @@ import numpy as np
 
 from . import _paths, build, engine
 
-__all__ = ["FORMATS", "SKETCH", "integer_model", "write_sketch", "sketch_around", "build_firmware",
-           "DeployReport", "run_on_board", "deploy"]
+__all__ = ["FORMATS", "INPUTS", "SKETCH", "integer_model", "firmware_hash", "write_sketch",
+           "sketch_around", "build_firmware", "DeployReport", "run_on_board", "default_inputs",
+           "deploy"]
 
 FORMATS = engine.FORMATS
+#: What the board is sent: int8 inputs quantized on the host, or raw readings (sensor units).
+INPUTS = ("int8", "raw")
 
 #: The inference sketch (setup/loop and the line protocol of docs/serial-protocol.md).
 SKETCH = _paths.SKETCHES_DIR / "inference" / "inference.ino"
@@ -51,17 +59,25 @@ def integer_model(model, data, *, max_examples: int = 200, seed: int = 0,
     return engine.read_tflite(flatbuffer), flatbuffer
 
 
-def write_sketch(mlp, format: str = "int8", folder=None) -> Path:
+def firmware_hash(mlp, raw_input=None) -> str:
+    """The model hash the firmware's banner reports: the model's, or with raw input the hash
+    of the model and its raw-input constants (:attr:`tinylab.engine.RawInput.model_hash`)."""
+    return mlp.model_hash if raw_input is None else raw_input.model_hash
+
+
+def write_sketch(mlp, format: str = "int8", folder=None, *, raw_input=None) -> Path:
     """The inference sketch with the model's C files beside it; returns the sketch folder.
 
-    ``folder`` (default: the per-user cache, named by the model hash and format) receives
-    ``inference/inference.ino``, ``inference/model.h`` and ``inference/model.c``.
+    ``folder`` (default: the per-user cache, named by the firmware's model hash and format)
+    receives ``inference/inference.ino``, ``inference/model.h`` and ``inference/model.c``.
+    With ``raw_input`` (a :class:`tinylab.engine.RawInput`) the model also quantizes raw
+    readings, and the sketch answers ``W`` lines.
     """
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; choose one of {list(FORMATS)}")
     root = Path(folder) if folder is not None else (
-        build.cache_dir() / "sketches" / f"{mlp.model_hash}-{format}")
-    return sketch_around(engine.generate_c(mlp, format, name="model"), root)
+        build.cache_dir() / "sketches" / f"{firmware_hash(mlp, raw_input)}-{format}")
+    return sketch_around(engine.generate_c(mlp, format, name="model", raw_input=raw_input), root)
 
 
 def sketch_around(model_files: dict, folder, *, fresh: bool = False) -> Path:
@@ -96,13 +112,13 @@ def sketch_around(model_files: dict, folder, *, fresh: bool = False) -> Path:
     return sketch_dir
 
 
-def build_firmware(mlp, format: str = "int8", board: str = "uno"):
+def build_firmware(mlp, format: str = "int8", board: str = "uno", *, raw_input=None):
     """Write and compile the sketch for ``board``; a :class:`tinylab.build.BuildResult`.
 
     Does not refuse a build that is too big: :func:`tinylab.build.check_fits` does, before
-    anything is run or uploaded.
+    anything is run or uploaded. ``raw_input``: see :func:`write_sketch`.
     """
-    return build.compile_sketch(write_sketch(mlp, format), board=board)
+    return build.compile_sketch(write_sketch(mlp, format, raw_input=raw_input), board=board)
 
 
 @dataclass
@@ -129,12 +145,27 @@ class DeployReport:
         CPU cycles per inference (Timer1 on the Uno), when the board counts them.
     data_parts : dict of str -> int
         The model's data in the firmware's flash, by what it holds
-        (:attr:`tinylab.engine.ModelStorage.parts`); the rest of the flash is code.
+        (:attr:`tinylab.engine.ModelStorage.parts`, and ``"raw input"``, the standardization's
+        tables, with raw inputs); the rest of the flash is code.
     stack_peak_bytes : int or None
         The deepest the stack went during any inference of the run, in bytes below the top of
         RAM (the whole sketch's stack, measured on the board by painting its free RAM), when the
         board measures it (the AVR boards). The firmware's RAM is ``ram_bytes`` (static) plus
         this; ``ram_peak_bytes`` adds them.
+    inputs : {"int8", "raw"}
+        What the board was sent: int8 inputs quantized on the host (``I`` lines), or raw
+        readings it standardized and quantized itself (``W`` lines). With ``"raw"`` the host's
+        reference is ``run_int8(model, raw_input.quantize(raw))``, and ``model_hash`` the
+        firmware's (:attr:`tinylab.engine.RawInput.model_hash`).
+    input_agreement : float or None
+        With raw inputs: the share of int8 input values the board computed (equal, by
+        construction, to ``raw_input.quantize``) that equal the host's float path,
+        ``quantize_inputs(model, normalize(raw))``.
+    input_max_difference : int or None
+        With raw inputs: the largest difference between the two, in int8 levels (at most 1).
+    float_path_agreement : float or None
+        With raw inputs: the share of examples whose class on the board equals the class the
+        host's float-path int8 inputs give.
     """
 
     board: str
@@ -154,6 +185,10 @@ class DeployReport:
     cycles_mean: float | None
     stack_peak_bytes: int | None = None
     data_parts: dict = field(default_factory=dict)
+    inputs: str = "int8"
+    input_agreement: float | None = None
+    input_max_difference: int | None = None
+    float_path_agreement: float | None = None
     board_classes: np.ndarray = field(repr=False, default=None)
     host_classes: np.ndarray = field(repr=False, default=None)
 
@@ -183,6 +218,15 @@ class DeployReport:
                    f"({self.ram_peak_bytes / self.ram_limit_bytes:.0%})")
         data = sum(self.data_parts.values())
         parts = ", ".join(f"{part} {n:,}" for part, n in self.data_parts.items())
+        if self.inputs == "raw":
+            apart = ("" if self.input_max_difference == 0 else
+                     f" (the others {self.input_max_difference} level apart)")
+            inputs = (f"  inputs: raw readings, standardized and quantized on the board; "
+                      f"{self.input_agreement:.2%} of its int8 inputs equal the host's float "
+                      f"path's{apart}; classes equal on {self.float_path_agreement:.1%} of "
+                      f"examples")
+        else:
+            inputs = "  inputs: int8, quantized on the host"
         return "\n".join([
             f"{self.format} model {self.model_hash} on {self.board} ({where})",
             f"  flash {self.flash_bytes:,} of {self.flash_limit_bytes:,} bytes "
@@ -191,12 +235,13 @@ class DeployReport:
             f"  {self.examples} test examples: board accuracy {self.board_accuracy:.2%}, host "
             f"{self.host_accuracy:.2%}; outputs bit-identical with the host's on "
             f"{self.bit_exact:.1%}",
+            inputs,
             f"  latency on the board {self.latency_us_mean / 1000:.1f} ms per inference{cycles}",
         ])
 
 
 def run_on_board(mlp, firmware, X, y, *, port: str | None = None, progress: bool = True,
-                 format: str = "int8", upload: str = "never") -> DeployReport:
+                 format: str = "int8", upload: str = "never", raw_input=None) -> DeployReport:
     """Run ``X`` on the board through the serial protocol and compare with the host.
 
     Parameters
@@ -206,24 +251,47 @@ def run_on_board(mlp, firmware, X, y, *, port: str | None = None, progress: bool
     firmware : tinylab.build.BuildResult
         Must fit the board (:func:`tinylab.build.check_fits` is called first).
     X : array_like of float, shape (n, *input_shape)
+        The model's float inputs (normalized); with ``raw_input``, raw readings in sensor
+        units instead (``data.raw(data.X_test)``).
     y : array_like of int, shape (n,)
     port : str, optional
         A real board's serial port. None runs ``firmware`` on a virtual Uno.
     upload : {"never", "if-needed", "always"}
         With a port: whether to upload ``firmware`` there first (default: it is flashed
         already); see :class:`tinylab.session.BoardSession`.
+    raw_input : tinylab.engine.RawInput, optional
+        The firmware was built with it: ``X`` goes as ``W`` lines, the host's reference is
+        ``run_int8(mlp, raw_input.quantize(X))``.
     """
     from .session import BoardSession
 
     y = np.asarray(y)
-    x_int8 = engine.quantize_inputs(mlp, X)
+    expected_hash = firmware_hash(mlp, raw_input)
+    if raw_input is None:
+        x_int8 = engine.quantize_inputs(mlp, X)
+    else:
+        x_int8 = raw_input.quantize(X)  # what the board computes from the readings
     host_scores = engine.run_int8(mlp, x_int8)
-    with BoardSession(firmware, port, model_hash=mlp.model_hash, upload=upload) as session:
-        run, port_name = session.device().infer_many(x_int8, progress=progress), session.port
+    with BoardSession(firmware, port, model_hash=expected_hash, upload=upload) as session:
+        board = session.device()
+        if raw_input is None:
+            run = board.infer_many(x_int8, progress=progress)
+        else:
+            run = board.infer_many_raw(X, raw_input, progress=progress)
+        port_name = session.port
     host_classes = np.argmax(host_scores, axis=1)
+    compared, data_parts = {}, dict(engine.model_storage(mlp, format).parts)
+    if raw_input is not None:
+        data_parts["raw input"] = raw_input.flash_bytes
+        float_inputs = raw_input.float_path(X)
+        difference = np.abs(x_int8.astype(np.int16) - float_inputs)
+        float_classes = np.argmax(engine.run_int8(mlp, float_inputs), axis=1)
+        compared = dict(inputs="raw", input_agreement=float(np.mean(difference == 0)),
+                        input_max_difference=int(difference.max(initial=0)),
+                        float_path_agreement=float(np.mean(float_classes == run.labels)))
     return DeployReport(
         board=firmware.board, format=format, port=port_name, virtual=port is None,
-        model_hash=mlp.model_hash, flash_bytes=firmware.flash_bytes,
+        model_hash=expected_hash, flash_bytes=firmware.flash_bytes,
         flash_limit_bytes=firmware.flash_limit_bytes, ram_bytes=firmware.ram_bytes,
         ram_limit_bytes=firmware.ram_limit_bytes, examples=len(y),
         board_accuracy=float(np.mean(run.labels == y)),
@@ -232,12 +300,18 @@ def run_on_board(mlp, firmware, X, y, *, port: str | None = None, progress: bool
         latency_us_mean=float(np.mean(run.latency_us)),
         cycles_mean=None if run.cycles is None else float(np.mean(run.cycles)),
         stack_peak_bytes=None if run.stack_bytes is None else int(np.max(run.stack_bytes)),
-        data_parts=engine.model_storage(mlp, format).parts,
-        board_classes=run.labels, host_classes=host_classes)
+        data_parts=data_parts, board_classes=run.labels, host_classes=host_classes, **compared)
+
+
+def default_inputs(data) -> str:
+    """``"raw"`` for a dataset standardized per channel (an IMU's: the board reads its own
+    sensor), else ``"int8"``."""
+    return "raw" if (data.normalization or {}).get("per_channel") else "int8"
 
 
 def deploy(model, data, *, format: str = "int8", board: str = "uno", port: str | None = None,
-           limit: int | None = None, progress: bool = True) -> DeployReport:
+           limit: int | None = None, progress: bool = True, inputs: str = "int8",
+           decimals: int = 3) -> DeployReport:
     """Convert, generate, compile, run (virtual Uno or ``port``) and compare: all of lesson 08.
 
     Parameters
@@ -254,16 +328,31 @@ def deploy(model, data, *, format: str = "int8", board: str = "uno", port: str |
         whatever the board runs now. None runs the virtual Uno.
     limit : int, optional
         Send only the first ``limit`` test examples.
+    inputs : {"int8", "raw"}
+        ``"int8"``: the host quantizes each example and sends int8 values. ``"raw"`` (a dataset
+        standardized per channel, :func:`tinylab.data.standardize_channels`): the firmware
+        carries the training split's standardization (:func:`tinylab.engine.raw_input` of
+        ``data.normalization``) and the host sends ``data.raw(X_test)``, readings in sensor
+        units, which the board standardizes and quantizes itself (lesson 09).
+    decimals : int
+        With ``inputs="raw"``: the readings' decimal places on the wire.
     """
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; choose one of {list(FORMATS)}")
+    if inputs not in INPUTS:
+        raise ValueError(f"inputs must be one of {list(INPUTS)} (int8 values quantized on the "
+                         f"host, or raw readings the board quantizes), got {inputs!r}")
     if port is None and board != "uno":
         raise ValueError(f"the virtual board is an Uno; for {board!r} give the port of a real "
                          f"board (tinylab doctor lists them)")
     if limit is not None and (int(limit) != limit or limit < 1):
         raise ValueError(f"limit must be a whole number >= 1, got {limit!r}")
     mlp = model if isinstance(model, engine.IntegerModel) else integer_model(model, data)[0]
-    firmware = build_firmware(mlp, format, board)  # checked once, by the board session
+    raw_input = (engine.raw_input(mlp, data.normalization, decimals=decimals)
+                 if inputs == "raw" else None)
+    # checked once, by the board session
+    firmware = build_firmware(mlp, format, board, raw_input=raw_input)
     n = len(data.y_test) if limit is None else min(int(limit), len(data.y_test))
-    return run_on_board(mlp, firmware, data.X_test[:n], data.y_test[:n], port=port,
-                        progress=progress, format=format, upload="always")
+    X = data.X_test[:n] if raw_input is None else data.raw(data.X_test[:n])
+    return run_on_board(mlp, firmware, X, data.y_test[:n], port=port, progress=progress,
+                        format=format, upload="always", raw_input=raw_input)

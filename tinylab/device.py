@@ -6,12 +6,14 @@ protocol is described in ``docs/serial-protocol.md``; in short::
 
     board: #TINYLAB proto=1 sketch=inference board=uno format=int8 model=1a2b3c4d inputs=64 outputs=10
     host:  I 0 -3 127 ... (64 int8 values)       sent in 32-byte chunks, each acknowledged by "."
+    host:  W -0.019 0.009 0.997 ... (raw readings) a board whose banner says raw=6 decimals=3
     board: R 7 -12 4 ... (10 int8 scores) 1836 29370 164   class, scores, latency_us,
                                                            [cycles [stack_bytes]]
     board: ! expected 64 values, got 63           an error, for that line only
 
 >>> with Device("/dev/ttyACM0") as board:                          # doctest: +SKIP
 ...     label, scores, latency_us = board.infer(x_int8)
+...     label, scores, latency_us = board.infer_raw(window_in_g_and_dps, raw_input)
 
 Nothing here blocks for longer than the timeouts given: a silent board, a board that resets
 mid-answer, one unplugged mid-line or one that speaks another protocol ends in a
@@ -37,7 +39,8 @@ from .serial.protocol import BANNER_MARK, BAUDRATE, PROTOCOL_VERSION, banner_fie
 
 __all__ = ["PROTOCOL_VERSION", "BAUDRATE", "ACK_EVERY_BYTES", "Device", "InferenceRun",
            "DeviceError", "NoBannerError", "BoardResetError", "BoardRejectedError",
-           "ConnectionLostError", "parse_banner", "parse_answer", "format_input"]
+           "ConnectionLostError", "parse_banner", "parse_answer", "format_input",
+           "format_readings"]
 
 #: The board acknowledges every 32nd byte of a line with "." (the sketch's TL_ACK_EVERY): the
 #: host never has more than 32 bytes in flight, half of the AVR's 64-byte receive buffer.
@@ -76,7 +79,8 @@ class BoardRejectedError(DeviceError):
 def parse_banner(line: str) -> dict | None:
     """The banner's fields as a dict, or None if ``line`` holds no TinyLab banner.
 
-    Integers (``proto``, ``inputs``, ``outputs``) become ``int``; other values stay strings.
+    Integers (``proto``, ``inputs``, ``outputs``, and ``raw``, ``decimals`` when the board
+    takes raw readings) become ``int``; other values stay strings.
     Anything before the last ``#TINYLAB`` is ignored (a board that resets mid-line leaves a
     partial line in front of its new banner).
 
@@ -87,7 +91,9 @@ def parse_banner(line: str) -> dict | None:
     fields = banner_fields(line)
     if fields is None or any(key not in fields for key in BANNER_KEYS):
         return None
-    for key in ("proto", "inputs", "outputs"):
+    for key in ("proto", "inputs", "outputs", "raw", "decimals"):
+        if key not in fields:
+            continue
         try:
             fields[key] = int(fields[key])
         except ValueError:
@@ -98,6 +104,12 @@ def parse_banner(line: str) -> dict | None:
 def format_input(x) -> bytes:
     """The line that sends one int8 vector: ``b"I v1 v2 ... vn\\n"`` (ASCII)."""
     return ("I " + " ".join(str(int(v)) for v in x) + "\n").encode("ascii")
+
+
+def format_readings(raw_example, raw_input) -> bytes:
+    """The line that sends one example of raw readings: ``b"W r1 r2 ... rn\\n"`` (ASCII), each
+    reading with ``raw_input.decimals`` decimals (:meth:`tinylab.engine.RawInput.text`)."""
+    return ("W " + raw_input.text(raw_example) + "\n").encode("ascii")
 
 
 def parse_answer(line: str, n_outputs: int):
@@ -484,13 +496,20 @@ class Device:
         The CPU cycles of the call and the stack's peak during it, when the board measures
         them, are left in ``last_cycles`` and ``last_stack_bytes``.
         """
+        self._open_serial()
+        return self._infer_line(format_input(self._check_input(x)))
+
+    def _open_serial(self) -> None:
+        """A DeviceError if the Device was closed."""
         if self._serial is None:
             raise DeviceError(f"the Device on {self.port} is closed: open a new one")
-        x = self._check_input(x)
+
+    def _infer_line(self, line: bytes):
+        """Send one input line (``I`` or ``W``), return the answer's class, scores, latency."""
         if self._needs_resync:
             self.resync()
         try:
-            self._send_paced(format_input(x))
+            self._send_paced(line)
             label, scores, latency_us, cycles, stack_bytes = self._await_answer()
         except BoardRejectedError:
             raise
@@ -499,6 +518,64 @@ class Device:
             raise
         self.last_cycles, self.last_stack_bytes = cycles, stack_bytes
         return label, scores, latency_us
+
+    @property
+    def takes_raw(self) -> bool:
+        """Whether the board's model takes raw readings (``W`` lines): its banner has ``raw=``."""
+        return "raw" in self.banner
+
+    def check_raw_input(self, raw_input) -> None:
+        """A :class:`DeviceError` unless the board standardizes readings as ``raw_input`` says.
+
+        The banner must announce raw input (``raw=`` channels, ``decimals=``) matching
+        ``raw_input``, and the model hash :attr:`tinylab.engine.RawInput.model_hash` (the
+        constants are part of the firmware's model).
+        """
+        from .engine import RawInput
+
+        if not isinstance(raw_input, RawInput):
+            raise TypeError(f"raw_input must be a tl.engine.RawInput (tl.engine.raw_input(model, "
+                            f"data.normalization)), got {type(raw_input).__name__}")
+        b = self.banner
+        if not self.takes_raw:
+            raise DeviceError(
+                f"the board on {self.port} takes int8 inputs only (its banner has no 'raw=' "
+                f"key): flash firmware built with raw input (tinylab deploy --inputs raw, or "
+                f"tl.deploy.deploy(..., inputs='raw')), or send int8 inputs with infer()")
+        if (b["raw"], b.get("decimals")) != (raw_input.n_channels, raw_input.decimals):
+            raise DeviceError(
+                f"the board on {self.port} reads {b['raw']} channels with {b.get('decimals')} "
+                f"decimals, this RawInput {raw_input.n_channels} with {raw_input.decimals}: "
+                f"flash the firmware built with this RawInput")
+        if b["model"] != raw_input.model_hash:
+            raise DeviceError(
+                f"the board on {self.port} carries model {b['model']}, not {raw_input.model_hash} "
+                f"(this model with these raw-input constants): flash the firmware built with "
+                f"this RawInput")
+
+    def infer_raw(self, raw_example, raw_input):
+        """Run the board's model on one example of raw readings, sent as a ``W`` line.
+
+        The board standardizes and quantizes each reading itself (``tl_model_quantize_reading``),
+        bit-exact with ``raw_input.quantize``: the answer equals
+        ``run_int8(model, raw_input.quantize(raw_example))``.
+
+        Parameters
+        ----------
+        raw_example : array-like of float, shape (*input_shape) or (inputs,)
+            Readings in sensor units (g, deg/s), channel last.
+        raw_input : tinylab.engine.RawInput
+            The constants the firmware was built with (checked against the banner).
+
+        Returns
+        -------
+        label, scores, latency_us
+            As :meth:`infer`; cycles and the stack's peak in ``last_cycles`` and
+            ``last_stack_bytes``.
+        """
+        self._open_serial()
+        self.check_raw_input(raw_input)
+        return self._infer_line(format_readings(raw_example, raw_input))
 
     def infer_many(self, X, progress: bool = True, description: str = "on the board") -> InferenceRun:
         """Run the board's model on every row of ``X`` (int8, shape ``(n, inputs)``).
@@ -509,7 +586,26 @@ class Device:
         X = np.asarray(X)
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D, shape (n_samples, {self.n_inputs}); got shape {X.shape}")
-        n = X.shape[0]
+        return self._run_many(len(X), lambda i: self.infer(X[i]), progress, description)
+
+    def infer_many_raw(self, raw_X, raw_input, progress: bool = True,
+                       description: str = "on the board (raw readings)") -> InferenceRun:
+        """Run the board's model on every example of raw readings in ``raw_X`` (``W`` lines).
+
+        ``raw_X`` has shape ``(n, *input_shape)`` or ``(n, inputs)``, in sensor units; see
+        :meth:`infer_raw`. Returns an :class:`InferenceRun`, like :meth:`infer_many`.
+        """
+        self._open_serial()
+        self.check_raw_input(raw_input)
+        raw_X = np.asarray(raw_X)
+        if raw_X.ndim < 2 or raw_X[0].size != self.n_inputs:
+            raise ValueError(f"raw_X must hold examples of {self.n_inputs} readings along a first "
+                             f"axis, shape (n, *input_shape); got shape {raw_X.shape}")
+        lines = [format_readings(example, raw_input) for example in raw_X]  # checked up front
+        return self._run_many(len(lines), lambda i: self._infer_line(lines[i]), progress,
+                              description)
+
+    def _run_many(self, n: int, infer_one, progress: bool, description: str) -> InferenceRun:
         labels = np.zeros(n, dtype=np.int64)
         scores = np.zeros((n, self.n_outputs), dtype=np.int8)
         latency_us = np.zeros(n, dtype=np.int64)
@@ -522,7 +618,7 @@ class Device:
                   file=sys.stderr, leave=True) as bar:
             for i in range(n):
                 try:
-                    labels[i], scores[i], latency_us[i] = self.infer(X[i])
+                    labels[i], scores[i], latency_us[i] = infer_one(i)
                 except BoardRejectedError as exc:
                     raise BoardRejectedError(f"sample {i} of {n}: {exc}", exc.board_message) from None
                 except SerialError as exc:  # DeviceError, or the link lost

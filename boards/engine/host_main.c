@@ -2,7 +2,10 @@
  *
  * Reads examples from stdin as raw int8 bytes, TL_INPUTS per example, until the end; writes
  * TL_OUTPUTS raw int8 bytes per example to stdout. With the argument "info" it prints the
- * model's contract instead: format, hash, inputs, outputs, input scale and zero point.
+ * model's contract instead: format, hash, inputs, outputs, input scale and zero point. With
+ * "readings" (a model generated with a RawInput) it reads raw readings instead, TL_INPUTS
+ * int32 (native byte order, reading * 10^TL_RAW_DECIMALS) per example, and writes the int8
+ * inputs tl_model_quantize_reading makes of them, value i being channel i % TL_RAW_CHANNELS.
  *
  *   gcc -std=c99 -Wall -Werror -I. tl_model.c host_main.c -o model && ./model < inputs.bin
  */
@@ -20,6 +23,21 @@ int main(int argc, char **argv)
                (double)TL_INPUT_SCALE, TL_INPUT_ZERO_POINT);
         return 0;
     }
+#ifdef TL_RAW_CHANNELS
+    if (argc > 1 && strcmp(argv[1], "readings") == 0) {
+        int32_t readings[TL_INPUTS];
+        while (fread(readings, sizeof readings[0], TL_INPUTS, stdin) == TL_INPUTS) {
+            unsigned i;
+            for (i = 0; i < TL_INPUTS; i++) {
+                input[i] = tl_model_quantize_reading(readings[i], (uint8_t)(i % TL_RAW_CHANNELS));
+            }
+            if (fwrite(input, 1, sizeof input, stdout) != sizeof input) {
+                return 1;
+            }
+        }
+        return ferror(stdin) ? 1 : 0;
+    }
+#endif
     while (fread(input, 1, sizeof input, stdin) == sizeof input) {
         tl_model_run(input, output);
         if (fwrite(output, 1, sizeof output, stdout) != sizeof output) {

@@ -22,7 +22,9 @@ kernels, so that the board's outputs are bit-exact with the tflite-micro interpr
   (``format_<name>.c``) each; any op runs in any format;
 - :mod:`~tinylab.engine.memory`: :func:`plan_memory`, the activations' arena planned by
   lifetime, a max pool fused into the convolution before it;
-- :mod:`~tinylab.engine.c_source`: :func:`generate_c`.
+- :mod:`~tinylab.engine.c_source`: :func:`generate_c`;
+- :mod:`~tinylab.engine.raw_input`: :func:`raw_input`, a :class:`RawInput`: raw sensor
+  readings standardized and quantized on the board in integers, bit-exact with the host.
 
 TensorFlow's converter quantizes weights *per channel* (one scale per output channel), and
 TFLM then uses one multiplier per channel; both that and one scale per tensor are handled.
@@ -56,6 +58,9 @@ from .ops.fully_connected import FullyConnected
 from .ops.mean import Mean
 from .ops.pooling import Pool2D
 from .ops.reshape import Reshape
+# ``tl.engine.raw_input`` is the function (it shadows its module's name here; the module is
+# ``sys.modules["tinylab.engine.raw_input"]``, or ``from tinylab.engine.raw_input import ...``).
+from .raw_input import RAW_LIMIT, RawInput, parse_reading, raw_input
 from .reference import quantize_inputs, run_int8
 from .storage import ModelStorage, OpStorage, model_storage, op_storage
 
@@ -65,7 +70,7 @@ __all__ = ["FORMATS", "SUPPORTED_OPS", "ACTIVATIONS", "IntegerModel", "Op",
            "saturating_rounding_doubling_high_mul", "rounding_divide_by_pot",
            "multiply_by_quantized_multiplier", "quantize_inputs", "run_int8", "store",
            "model_storage", "op_storage", "ModelStorage", "OpStorage", "plan_memory",
-           "generate_c",
+           "generate_c", "RawInput", "raw_input", "parse_reading", "RAW_LIMIT",
            # modules
            "c_source", "c_text", "fixed_point", "flatbuffer", "formats", "graph", "memory",
            "ops", "reference", "requant", "storage"]
