@@ -8,6 +8,7 @@ import importlib.metadata as metadata
 import json
 import os
 import stat
+from dataclasses import asdict
 from types import SimpleNamespace
 
 import pytest
@@ -207,3 +208,52 @@ def test_no_board_is_optional_and_lists_other_ports(fake_ports):
     assert not board["ok"] and not board["required"]
     assert "virtual Uno" in board["detail"] and "/dev/ttyS0" in board["detail"]
     assert "dialout" in board["fix"]
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def test_report_finds_basicmotions_inside_sktime():
+    check = [c for c in doctor.report()["checks"] if c["name"] == "BasicMotions"][0]
+    assert check["category"] == "dataset" and check["ok"] and not check["required"]
+    assert check["detail"].startswith("80 recordings in ") and "BasicMotions" in check["detail"]
+
+
+def test_missing_sktime_names_the_install_fix(monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "sktime" else real_find_spec(name, *args))
+    check = doctor._basicmotions_check()
+    assert not check.ok and not check.required and "sktime" in check.detail
+    assert "pip install sktime" in check.fix and "make lab" in check.fix
+    assert f"fix: {check.fix}" in doctor.to_text({"tinylab": "0", "platform": "test", "ok": True,
+                                                  "install_missing_toolchain": None,
+                                                  "checks": [asdict(check)]})
+
+
+# --------------------------------------------------------------------------- the Nano's core
+
+
+def test_the_nano_core_check_names_the_core_and_the_imu_libraries(tmp_path, monkeypatch):
+    empty_bin = tmp_path / "empty-bin"
+    empty_bin.mkdir()
+    monkeypatch.setenv("PATH", str(empty_bin))
+    check = doctor.check_nano_core()        # no arduino-cli at all: install it, then the core
+    assert not check.ok and not check.required and check.category == "toolchain"
+    assert "arduino-cli core install arduino:mbed_nano" in check.fix
+    assert "arduino-cli lib install Arduino_BMI270_BMM150" in check.fix
+    assert "arduino-cli lib install Arduino_LSM9DS1" in check.fix
+    assert check.fix.startswith(doctor.ARDUINO_CLI_FIX)
+    assert any(c["name"] == "Nano 33 BLE core" for c in doctor.report()["checks"])
+
+    bin_dir = tmp_path / "bin"             # arduino-cli without the core
+    _fake_tool(bin_dir, "arduino-cli", "arduino:avr 1.8.6  1.8.6  Arduino AVR Boards")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    check = doctor.check_nano_core()
+    assert not check.ok and check.fix == doctor.NANO_CORE_FIX and "not installed" in check.detail
+
+    _fake_tool(bin_dir, "arduino-cli", "arduino:mbed_nano 4.1.5  4.1.5  Arduino Mbed OS Nano Boards")
+    check = doctor.check_nano_core()
+    assert check.ok and check.version == "4.1.5" and check.fix is None

@@ -6,6 +6,9 @@ Use it as ``import tinylab as tl``; submodules load on first use, so ``tinylab d
 Modules
 -------
 data        datasets: registry, normalization, seeded stratified splits (lesson 01)
+augment     IMU augmentations: jitter, scaling, time shift, window slicing (lesson 09)
+crossval    k-fold cross-validation, per-fold standardization, t and Wilson intervals (09)
+motion      lesson 09's recipe for IMU models: augment, train, int8, score a fold (09)
 models      lesson model builders and their size in parameters and bytes (lesson 02)
 train       training with progress bars, evaluation, load_or_train (lesson 02)
 distill     knowledge distillation: softmax temperature, eq. (1)-(5), Distiller (lesson 03)
@@ -26,6 +29,7 @@ capture     the capture sketch's client: record rows into a CSV, cut windows (01
 flash       arduino-cli board list, upload with arduino-cli or avrdude (08)
 session     a firmware on a board (real or virtual, uploaded only when needed) and its link
 deploy      model -> int8 -> C -> sketch -> board (real or virtual) -> test set over serial (08)
+live        live sketches: a sliding IMU window classified on the chip, fed rows or its IMU (09)
 energy      cycles per inference -> time, energy at datasheet currents, battery life (08)
 deep_compressed  lesson 08's deep-compressed digit model, made once for the draw-a-digit app
 workspace   the folder where lessons hand models to each other
@@ -51,9 +55,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "models", "train", "distill", "prune", "quantize", "qat", "convert", "huffman",
+_SUBMODULES = ("data", "augment", "crossval", "motion", "models", "train", "distill", "prune", "quantize", "qat", "convert", "huffman",
                "pipeline", "compression_grid", "export", "engine", "build", "virtual", "serial",
-               "device", "capture", "flash", "session", "deploy", "energy", "deep_compressed", "workspace", "errors",
+               "device", "capture", "flash", "session", "deploy", "live", "energy", "deep_compressed", "workspace", "errors",
                "machine", "boards", "plot", "doctor", "exercises", "widgets", "app", "cli")
 __all__ = ["__version__", *_SUBMODULES]
 

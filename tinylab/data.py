@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import socket
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -37,6 +38,14 @@ __all__ = [
     "register",
     "load_recorded",
     "standardize_channels",
+    "channel_statistics",
+    "Recordings",
+    "recordings",
+    "cut_windows",
+    "basicmotions_recordings",
+    "basicmotions_folder",
+    "read_ts",
+    "BASICMOTIONS_CLASSES",
     "split_stratified",
     "DEFAULT_SPLIT",
     "downsample_to_digits",
@@ -350,7 +359,8 @@ _META_KEYS = ("name", "label_column", "feature_columns", "class_names", "input_s
               "normalization", "provenance")
 
 
-def load_recorded(folder, *, split=DEFAULT_SPLIT, seed: int = 0) -> Dataset:
+def load_recorded(folder, *, split=DEFAULT_SPLIT, seed: int = 0,
+                  standardize: bool = False) -> Dataset:
     """Load a dataset recorded into a folder: ``data.csv`` + ``meta.json`` (+ ``README.md``).
 
     ``meta.json`` holds ``name``, ``label_column``, ``feature_columns`` (list of CSV column
@@ -358,7 +368,21 @@ def load_recorded(folder, *, split=DEFAULT_SPLIT, seed: int = 0) -> Dataset:
     ``normalization`` (``offset``, ``scale``, ``raw_range``, ``description``) and
     ``provenance``. Each CSV row is one example with raw feature values and its label as a
     class name. See ``datasets/README.md``.
+
+    ``standardize=True`` standardizes each channel (the last axis) on the training split
+    (:func:`standardize_channels`), as ``gestures`` and ``basicmotions`` load: the same
+    preprocessing for TinyLab's captures and the UEA recordings (lesson ``09_gestures``).
     """
+    raw, labels, class_names, meta = _read_recorded(folder)
+    norm = dict(meta["normalization"])
+    X = (raw - float(norm["offset"])) * float(norm["scale"])
+    dataset = _make(meta["name"], X, labels, class_names, norm, dict(meta["provenance"]),
+                    split, seed)
+    return standardize_channels(dataset) if standardize else dataset
+
+
+def _read_recorded(folder) -> tuple:
+    """A recorded folder's raw examples (file order), labels, class names and meta.json."""
     folder = Path(folder)
     meta_path, csv_path = folder / "meta.json", folder / "data.csv"
     for path in (meta_path, csv_path):
@@ -394,9 +418,33 @@ def load_recorded(folder, *, split=DEFAULT_SPLIT, seed: int = 0) -> Dataset:
     if not rows:
         raise ValueError(f"{csv_path} has a header but no examples; add one row per example")
     raw = np.asarray(rows, dtype=np.float32).reshape((-1,) + input_shape)
-    norm = dict(meta["normalization"])
-    X = (raw - float(norm["offset"])) * float(norm["scale"])
-    return _make(meta["name"], X, labels, class_names, norm, dict(meta["provenance"]), split, seed)
+    return raw, np.asarray(labels, dtype=np.int64), class_names, meta
+
+
+def channel_statistics(X_train, *, min_std: float = 1e-6) -> tuple:
+    """Mean and standard deviation of each channel (the last axis) over the training examples.
+
+    The statistics :func:`standardize_channels` and :func:`tinylab.crossval.cross_validate`
+    (per fold) standardize with: over every time step of every example given, so pass the
+    *training* examples only.
+
+    Parameters
+    ----------
+    X_train : array_like, shape (n, ..., channels)
+        Raw values, in the sensor's units.
+    min_std : float
+        Floor of the std (a constant channel is divided by this, not by 0).
+
+    Returns
+    -------
+    (mean, std) : two float64 arrays of shape (channels,), in the units of ``X_train``.
+    """
+    X_train = np.asarray(X_train, dtype=np.float64)
+    if X_train.ndim < 2 or len(X_train) == 0:
+        raise ValueError(f"channel_statistics needs examples (n, ..., channels) with n >= 1, got "
+                         f"shape {X_train.shape}")
+    axes = tuple(range(X_train.ndim - 1))
+    return X_train.mean(axis=axes), np.maximum(X_train.std(axis=axes), min_std)
 
 
 def standardize_channels(dataset: Dataset, *, min_std: float = 1e-6) -> Dataset:
@@ -425,10 +473,7 @@ def standardize_channels(dataset: Dataset, *, min_std: float = 1e-6) -> Dataset:
     """
     if len(dataset.input_shape) < 1:
         raise ValueError("standardize_channels needs examples with a channel axis")
-    train = dataset.raw(dataset.X_train).astype(np.float64)
-    axes = tuple(range(train.ndim - 1))
-    mean = train.mean(axis=axes)
-    std = np.maximum(train.std(axis=axes), min_std)
+    mean, std = channel_statistics(dataset.raw(dataset.X_train), min_std=min_std)
     channels = list(dataset.provenance.get("channels") or
                     [f"ch{c}" for c in range(dataset.input_shape[-1])])
     everything = np.concatenate([dataset.raw(X) for X in (dataset.X_train, dataset.X_val,
@@ -457,6 +502,282 @@ def _load_gestures(split=DEFAULT_SPLIT, seed=0) -> Dataset:
         raise DatasetUnavailableError(f"the gestures recording is not at {folder}: it comes with a "
                                       f"TinyLab checkout (git clone), not with the package alone")
     return standardize_channels(load_recorded(folder, split=split, seed=seed))
+
+
+# --------------------------------------------------------------------------- BasicMotions (UEA)
+
+#: TinyLab's order of BasicMotions' classes, from still to most vigorous (the archive's own
+#: order, ``Standing Running Walking Badminton``, is kept in the provenance).
+BASICMOTIONS_CLASSES = ("standing", "walking", "running", "badminton")
+
+#: BasicMotions' six dimensions in file order, taken as accelerometer then gyroscope, x, y, z
+#: (the archive does not name them).
+BASICMOTIONS_CHANNELS = ("ax", "ay", "az", "gx", "gy", "gz")
+
+BASICMOTIONS_FIX = "pip install sktime  (or: make lab, which installs it)"
+
+BASICMOTIONS_CITATION = ("A. Bagnall, H. A. Dau, J. Lines, M. Flynn, J. Large, A. Bostrom, P. "
+                         "Southam, E. Keogh, \"The UEA multivariate time series classification "
+                         "archive, 2018\", arXiv:1811.00075")
+
+
+class Recordings(NamedTuple):
+    """Whole recordings in raw units, unsplit and unnormalized: what cross-validation needs.
+
+    Unpacks as ``X, y, class_names, provenance = tl.data.basicmotions_recordings()``.
+
+    Attributes
+    ----------
+    X : ndarray of float32, shape (n, steps, channels)
+        Raw sensor values (channels last).
+    y : ndarray of int64, shape (n,)
+        Class indices into ``class_names``.
+    class_names : tuple of str
+    provenance : dict
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    class_names: tuple
+    provenance: dict
+
+
+def basicmotions_folder() -> Path:
+    """Where the installed sktime keeps BasicMotions' ``.ts`` files (sktime is not imported).
+
+    Raises
+    ------
+    DatasetUnavailableError
+        sktime is not installed, or its copy lacks the files; the message names the fix.
+    """
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("sktime")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetUnavailableError(
+            "BasicMotions (UEA archive) comes inside the sktime package, which is not installed",
+            hint=BASICMOTIONS_FIX)
+    folder = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "BasicMotions"
+    if not all((folder / f"BasicMotions_{part}.ts").is_file() for part in ("TRAIN", "TEST")):
+        raise DatasetUnavailableError(
+            f"sktime is installed but BasicMotions_TRAIN.ts and _TEST.ts are not in {folder}",
+            hint="pip install --force-reinstall sktime  (or: make lab)")
+    return folder
+
+
+def read_ts(path) -> tuple:
+    """Read a ``.ts`` file of the UEA/UCR archive: equal-length series with class labels.
+
+    The format: ``#`` comment lines, ``@`` header lines (``@dimensions 6``,
+    ``@classLabel true A B``, ..., ``@data``), then one example per line, its dimensions
+    separated by ``:`` and their values by ``,``, the class label last. Missing values and
+    time stamps are not supported (BasicMotions has neither).
+
+    Returns
+    -------
+    X : ndarray of float32, shape (n, steps, dimensions)
+        Channels last, as every TinyLab dataset.
+    labels : list of str
+    header : dict
+        The ``@`` lines (lower-case keys, values as written) and ``comment``, the ``#`` text.
+    """
+    path = Path(path)
+    header, comment, X, labels = {}, [], [], []
+    in_data = False
+    for line_no, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            comment.append(line[1:].strip())
+        elif not in_data and line.startswith("@"):
+            key, _, value = line[1:].partition(" ")
+            header[key.lower()] = value.strip()
+            in_data = key.lower() == "data"
+        elif in_data:
+            *dims, label = line.split(":")
+            try:
+                X.append([[float(v) for v in dim.split(",")] for dim in dims])
+            except ValueError:
+                raise ValueError(f"{path} line {line_no}: a value is not a number (missing values "
+                                 f"'?' are not supported)") from None
+            if ({len(d) for d in X[-1]} != {len(X[0][0])}) or len(X[-1]) != len(X[0]):
+                raise ValueError(f"{path} line {line_no}: dimensions of unequal length or count "
+                                 f"(TinyLab reads equal-length series only)")
+            labels.append(label.strip())
+        else:
+            raise ValueError(f"{path} line {line_no}: data before the @data line")
+    if not X:
+        raise ValueError(f"{path} holds no examples after its @data line")
+    header["comment"] = " ".join(comment)
+    return np.asarray(X, dtype=np.float32).transpose(0, 2, 1), labels, header
+
+
+def _basicmotions_provenance(folder: Path, header: dict) -> dict:
+    return {
+        "source": f"BasicMotions_TRAIN.ts + BasicMotions_TEST.ts of the UEA multivariate time "
+                  f"series classification archive, as shipped inside the installed sktime "
+                  f"package ({folder}); read by TinyLab's own .ts reader, no download",
+        "archive": "UEA & UCR Time Series Classification Repository, timeseriesclassification.com "
+                   "(BasicMotions, donated by Jack Clements, University of East Anglia)",
+        "path": str(folder),
+        "how_made": "a student project: four students each performed four activities (standing, "
+                    "walking, running, badminton) wearing a smartwatch that recorded its 3D "
+                    "accelerometer and 3D gyroscope at 10 Hz for 10 s (100 rows); each "
+                    "participant recorded each activity five times. 80 recordings, 20 per "
+                    "class. The file's comment: " + header.get("comment", ""),
+        "citation": BASICMOTIONS_CITATION,
+        "licence": "not stated: the UEA archive gives no licence for the data; sktime "
+                   "redistributes it inside its BSD-3-Clause package",
+        "offline": True,
+        "board": "a smartwatch (model not stated)",
+        "sensor": "the watch's 3D accelerometer and 3D gyroscope (parts not stated)",
+        "sample_rate_hz": 10.0,
+        "window_rows": 100,
+        "channels": list(BASICMOTIONS_CHANNELS),
+        "units": {"ax": "m/s²?", "ay": "m/s²?", "az": "m/s²?",
+                  "gx": "rad/s?", "gy": "rad/s?", "gz": "rad/s?"},
+        "units_note": "the archive states neither units nor axes. The accelerometer is probably "
+                      "in m/s² with gravity removed (standing averages near 0 on every axis; "
+                      "running and badminton reach about 27-29), the gyroscope probably in "
+                      "rad/s (up to about 35). Channel order assumed: the six dimensions as they "
+                      "come, accelerometer x, y, z then gyroscope x, y, z; the axes' orientation "
+                      "on the wrist is not known",
+        "simulated": False,
+        "date": "2018 (the UEA archive's release; when the recordings were made is not stated)",
+        "groups_known": False,
+        "groups_note": "which student made each recording is not stated, so folds cannot be "
+                       "grouped by person: the same person's recordings land in both training "
+                       "and test parts, and accuracy on a new person may be lower than measured",
+        "archive_split": "recordings 0-39 are the archive's TRAIN file, 40-79 its TEST file "
+                         "(10 per class each); TinyLab splits all 80 itself",
+        "archive_class_labels": header.get("classlabel", "").split()[1:],
+    }
+
+
+def basicmotions_recordings() -> Recordings:
+    """BasicMotions' 80 recordings in raw units: X (80, 100, 6) float32, unsplit.
+
+    The archive's TRAIN file (recordings 0-39), then its TEST file (40-79); labels are
+    indices into :data:`BASICMOTIONS_CLASSES`. What :func:`tinylab.crossval.cross_validate`
+    takes (it standardizes each fold on that fold's training part). Introduced in lesson
+    ``09_gestures``.
+
+    Raises
+    ------
+    DatasetUnavailableError
+        sktime (which ships the files) is not installed: ``pip install sktime`` or ``make lab``.
+    """
+    folder = basicmotions_folder()
+    parts = [read_ts(folder / f"BasicMotions_{part}.ts") for part in ("TRAIN", "TEST")]
+    X = np.concatenate([part[0] for part in parts])
+    labels = [label.lower() for part in parts for label in part[1]]
+    unknown = sorted(set(labels) - set(BASICMOTIONS_CLASSES))
+    if unknown or X.shape[1:] != (100, len(BASICMOTIONS_CHANNELS)):
+        raise DatasetUnavailableError(
+            f"{folder} does not hold BasicMotions as TinyLab knows it (classes {unknown} or "
+            f"shape {X.shape[1:]} instead of (100, 6))", hint="pip install --force-reinstall sktime")
+    y = np.asarray([BASICMOTIONS_CLASSES.index(label) for label in labels], dtype=np.int64)
+    return Recordings(X, y, BASICMOTIONS_CLASSES, _basicmotions_provenance(folder, parts[0][2]))
+
+
+@register("basicmotions")
+def _load_basicmotions(split=DEFAULT_SPLIT, seed=0) -> Dataset:
+    """BasicMotions (UEA archive, inside sktime): 80 real smartwatch recordings (100 x 6 at
+    10 Hz) of standing, walking, running and badminton, each channel standardized on the
+    training split (:func:`standardize_channels`)."""
+    X, y, class_names, provenance = basicmotions_recordings()
+    low, high = float(X.min()), float(X.max())
+    identity = {"offset": 0.0, "scale": 1.0, "raw_range": [low, high],
+                "description": "raw sensor values, unscaled"}
+    return standardize_channels(_make("basicmotions", X, y, class_names, identity, provenance,
+                                      split, seed))
+
+
+def recordings(source, *, seed: int = 0) -> Recordings:
+    """All examples of a dataset in raw units, unsplit: the input of cross-validation.
+
+    Parameters
+    ----------
+    source : str, Path or Dataset
+        ``"basicmotions"``; the name of a recorded dataset in ``datasets/`` or the path of
+        such a folder (a :func:`tinylab.capture.save_dataset` output): its rows in file
+        order; or a :class:`Dataset` (its train, validation and test parts concatenated, in
+        that order, taken back to raw units with :meth:`Dataset.raw`).
+    seed : int
+        The split seed, for a registered name other than these (e.g. ``"digits"``).
+
+    Returns
+    -------
+    Recordings
+        ``X`` (n, ..., channels) float32 raw, ``y`` (n,) int64, ``class_names``, ``provenance``.
+    """
+    if isinstance(source, Dataset):
+        X = np.concatenate([source.raw(part) for part in (source.X_train, source.X_val,
+                                                         source.X_test)])
+        y = np.concatenate([source.y_train, source.y_val, source.y_test]).astype(np.int64)
+        return Recordings(X, y, tuple(source.class_names), dict(source.provenance))
+    if isinstance(source, (str, os.PathLike)):
+        if source == "basicmotions":
+            return basicmotions_recordings()
+        folder = Path(source)
+        if not (folder / "meta.json").is_file() and str(source) in _recorded_names():
+            folder = DATASETS_DIR / str(source)
+        if (folder / "meta.json").is_file():
+            raw, labels, class_names, meta = _read_recorded(folder)
+            return Recordings(raw, labels, tuple(class_names), dict(meta["provenance"]))
+        if str(source) in _REGISTRY:
+            return recordings(load(str(source), seed=seed))
+    raise ValueError(f"recordings() takes a Dataset, 'basicmotions', a recorded dataset's name "
+                     f"or folder; got {source!r} (names: {available()})")
+
+
+def cut_windows(X, y, length: int, hop: int) -> tuple:
+    """Cut each recording into windows of ``length`` steps, ``hop`` steps apart.
+
+    Windows start at 0, ``hop``, ``2 * hop``, ... and fit wholly inside their recording (a
+    tail shorter than ``length`` is dropped). Split the *recordings* first (or pass
+    ``source`` as ``groups`` to :func:`tinylab.crossval.cross_validate`): overlapping windows
+    of one recording on both sides of a split would flatter the test accuracy.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, steps, channels)
+    y : array_like, shape (n,)
+    length, hop : int
+        Steps per window (1..steps), and between window starts (>= 1; ``hop < length``
+        overlaps them).
+
+    Returns
+    -------
+    windows : ndarray of float32, shape (n * k, length, channels)
+        ``k = (steps - length) // hop + 1`` windows per recording, recording by recording.
+    y_windows : ndarray, shape (n * k,)
+        The label of each window's recording.
+    source : ndarray of int64, shape (n * k,)
+        Which recording (index into ``X``) each window came from.
+
+    Examples
+    --------
+    >>> windows, labels, source = cut_windows(np.zeros((2, 10, 3)), [0, 1], length=4, hop=3)
+    >>> windows.shape, labels.tolist(), source.tolist()
+    ((6, 4, 3), [0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 1])
+    """
+    X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
+    if X.ndim != 3 or y.shape != (len(X),):
+        raise ValueError(f"cut_windows needs X of shape (n, steps, channels) and y of shape (n,), "
+                         f"got {X.shape} and {y.shape}")
+    length, hop = int(length), int(hop)
+    if not 1 <= length <= X.shape[1] or hop < 1:
+        raise ValueError(f"length must be 1..{X.shape[1]} steps and hop >= 1, got length={length}, "
+                         f"hop={hop}")
+    starts = np.arange(0, X.shape[1] - length + 1, hop)
+    windows = np.stack([X[:, start:start + length] for start in starts], axis=1)
+    source = np.repeat(np.arange(len(X)), len(starts))
+    return windows.reshape(-1, length, X.shape[2]), y[source], source
 
 
 # --------------------------------------------------------------------------- your own digits

@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 __all__ = ["Check", "PACKAGES", "TOOLCHAIN", "APT_PACKAGES", "check_packages", "check_toolchain",
-           "report", "to_text", "to_html", "apt_install_line"]
+           "check_nano_core", "NANO_CORE", "NANO_CORE_FIX", "report", "to_text", "to_html",
+           "apt_install_line"]
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Check:
     """One line of the report."""
 
     name: str
-    category: str          # "python", "package", "toolchain" or "board"
+    category: str          # "python", "package", "toolchain", "board" or "dataset"
     ok: bool
     version: str | None = None
     detail: str = ""
@@ -78,6 +79,39 @@ APT_PACKAGES = [package for _, package, _, _, _ in TOOLCHAIN]
 
 ARDUINO_CLI_FIX = ("install arduino-cli (https://arduino.github.io/arduino-cli/latest/installation/), "
                    "then: arduino-cli core install arduino:mbed_nano")
+
+#: The Nano 33 BLE Sense's Arduino core (arduino-cli's id) and the IMU libraries the live and
+#: capture sketches include (Rev2: BMI270 + BMM150; Rev1: LSM9DS1).
+NANO_CORE = "arduino:mbed_nano"
+NANO_CORE_FIX = ("arduino-cli core install arduino:mbed_nano, then the IMU's library: "
+                 "arduino-cli lib install Arduino_BMI270_BMM150 (Nano 33 BLE Sense Rev2) or "
+                 "arduino-cli lib install Arduino_LSM9DS1 (Rev1)")
+
+
+def check_nano_core() -> Check:
+    """Whether arduino-cli has the Nano 33 BLE Sense's core (``arduino-cli core list``).
+
+    Optional: only the Nano's sketches (live_nano33ble, capture_nano33ble) need it; the fix
+    names the core and the IMU libraries.
+    """
+    detail = "the Nano 33 BLE Sense's core: compiles its live and capture sketches (optional)"
+    cli = shutil.which("arduino-cli")
+    if cli is None:
+        return Check("Nano 33 BLE core", "toolchain", False, None, detail + "; needs arduino-cli",
+                     f"{ARDUINO_CLI_FIX}; then {NANO_CORE_FIX.split(', then ', 1)[1]}",
+                     required=False)
+    try:
+        done = subprocess.run([cli, "core", "list"], capture_output=True, text=True, timeout=30)
+        listed = done.stdout
+    except (OSError, subprocess.TimeoutExpired):
+        listed = ""
+    match = re.search(rf"^{re.escape(NANO_CORE)}\s+(\S+)", listed, flags=re.MULTILINE)
+    if match is None:
+        return Check("Nano 33 BLE core", "toolchain", False, None,
+                     detail + f"; {NANO_CORE} is not installed", NANO_CORE_FIX, required=False)
+    return Check("Nano 33 BLE core", "toolchain", True, match.group(1), f"{detail} ({NANO_CORE})",
+                 required=False)
+
 
 def apt_install_line(packages=APT_PACKAGES) -> str:
     return "sudo apt-get install -y " + " ".join(packages)
@@ -164,6 +198,21 @@ def _board_check(ports) -> Check:
                  required=False)
 
 
+def _basicmotions_check() -> Check:
+    """BasicMotions (real IMU recordings, lesson 09), found inside the installed sktime."""
+    from .data import BASICMOTIONS_FIX, DatasetUnavailableError, basicmotions_folder, read_ts
+
+    try:
+        folder = basicmotions_folder()
+        count = sum(len(read_ts(folder / f"BasicMotions_{part}.ts")[1]) for part in ("TRAIN", "TEST"))
+    except (DatasetUnavailableError, ValueError) as error:
+        reason = getattr(error, "message", str(error))
+        return Check("BasicMotions", "dataset", False, None, f"real IMU recordings: {reason}",
+                     BASICMOTIONS_FIX, required=False)
+    return Check("BasicMotions", "dataset", True, None, f"{count} recordings in {folder}",
+                 required=False)
+
+
 def report() -> dict:
     """The whole report as plain data (what ``tinylab doctor --json`` prints)."""
     from . import __version__, machine
@@ -172,7 +221,8 @@ def report() -> dict:
     ports = serial_ports()
     toolchain = check_toolchain()
     missing_apt = [package for (_, package, *_), check in zip(TOOLCHAIN, toolchain) if not check.ok]
-    checks = check_packages() + toolchain + [_board_check(ports)]
+    checks = check_packages() + toolchain + [check_nano_core(), _board_check(ports),
+                                              _basicmotions_check()]
     return {
         "tinylab": __version__,
         "platform": platform.platform(),

@@ -8,8 +8,9 @@ subclasses of those say more:
 class                                       module             what went wrong
 ==========================================  =================  ==============================
 ``SerialError``                             ``serial.errors``  a serial link (port lost, no banner)
-``DeviceError``, ``CaptureError``           ``device``,        a sketch's client: the board did
-                                            ``capture``        not answer as its protocol says
+``DeviceError``, ``CaptureError``,          ``device``,        a sketch's client: the board did
+``LiveError``                               ``capture``,       not answer as its protocol says
+                                            ``live``
 ``FlashError``                              ``flash``          an upload or a port search
 ``BuildError`` (``ToolchainMissing``,       ``build``          compiling a sketch
 ``CompileError``, ``DoesNotFit``)

@@ -89,6 +89,9 @@ def fit(model, data, *, epochs: int = 30, batch_size: int = 32, learning_rate: f
         seed: int = 0, progress: bool = True, callbacks=(), compile: bool = True):
     """Train ``model`` on ``data.X_train`` with ``data.X_val`` for validation.
 
+    An object whose ``X_val`` is None trains without validation (no ``val_`` curves): what
+    cross-validation's folds do, which are scored on their held-out part afterwards.
+
     Parameters
     ----------
     model : keras.Model
@@ -128,7 +131,8 @@ def fit(model, data, *, epochs: int = 30, batch_size: int = 32, learning_rate: f
     if progress:
         all_callbacks.append(ProgressBar(int(epochs), description=f"training {model.name}"))
     return model.fit(batches(data.X_train, data.y_train, int(batch_size), seed, shuffle=True),
-                     validation_data=batches(data.X_val, data.y_val, 256, seed, shuffle=False),
+                     validation_data=None if data.X_val is None else
+                     batches(data.X_val, data.y_val, 256, seed, shuffle=False),
                      epochs=int(epochs), verbose=0, shuffle=False,  # shuffled by batches
                      callbacks=all_callbacks)
 

@@ -125,10 +125,11 @@ def check_standardize_channels(standardize_channels) -> CheckResult:
         if failed is not None:
             about_shapes = any(word in failed.message for word in ("shape", "broadcast", "index"))
             if failed.message.startswith("your function raised") and about_shapes \
-                    and X.shape[1:] != (50, 6):
+                    and X.shape[1:] not in ((50, 6), (100, 6)):
                 failed.message += (f". This probe's windows have {X.shape[1]} time steps and "
-                                   f"{X.shape[2]} channels: don't hard-code the gestures' 50 "
-                                   f"and 6, read them from the arrays' shapes.")
+                                   f"{X.shape[2]} channels: don't hard-code a dataset's steps "
+                                   f"and channels (BasicMotions' 100 and 6), read them from the "
+                                   f"arrays' shapes.")
             return failed
         for given, original, what in ((train_copy, X_train, "X_train"), (X_copy, X, "X")):
             if given.shape != original.shape or not np.array_equal(given, original):
@@ -176,5 +177,5 @@ def check_standardize_channels(standardize_channels) -> CheckResult:
     return CheckResult(name, True, "every channel now has mean 0 and std 1 on the training "
                                    "windows, and any other window is scaled with the same "
                                    "numbers, as a board scales its live readings. "
-                                   "tl.data.load('gestures') does exactly this "
+                                   "tl.data.load('basicmotions') does exactly this "
                                    "(tl.data.standardize_channels)." + note)

@@ -20,6 +20,7 @@ from .huffman import huffman_tree, code_lengths, bits_per_symbol, compression_st
 from .boards import board_usage, board_answer, battery_life
 from .compression import compression_waterfall
 from .cnn import feature_map, model_comparison
+from .motion import augmentations, cross_validation
 
 __all__ = [
     "digit", "sample", "image_grid", "class_balance", "pixel_stats",
@@ -29,4 +30,5 @@ __all__ = [
     "accuracy_vs_bits", "straight_through",
     "huffman_tree", "code_lengths", "bits_per_symbol", "compression_stages", "board_usage",
     "board_answer", "battery_life", "compression_waterfall", "feature_map", "model_comparison",
+    "augmentations", "cross_validation",
 ]
