@@ -213,3 +213,17 @@ def test_deploy_refuses_raw_inputs_for_the_digits_and_a_model_of_another_dataset
     (_isolated_workspace / "mine.json").write_text(json.dumps({"dataset": "digits"}))
     assert cli.main(["deploy", "--virtual", "--dataset", "gestures", "--model", "mine"]) == 2
     assert "trained on 'digits', not 'gestures'" in capsys.readouterr().err
+
+
+def test_deploy_of_basicmotions_sends_real_raw_recordings_to_the_virtual_uno(
+        capsys, _isolated_workspace):
+    """`tinylab deploy --dataset basicmotions` with its defaults: lesson 09's imu_mlp, trained on
+    the real recordings and saved under its own name, fed raw readings (W lines)."""
+    assert cli.main(["deploy", "--dataset", "basicmotions", "--virtual", "--limit", "2",
+                     "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["inputs"] == "raw" and report["examples"] == 2 and report["bit_exact"] == 1.0
+    assert report["board_classes"] == report["host_classes"]
+    assert report["flash_bytes"] <= report["flash_limit_bytes"]
+    assert sorted(p.name for p in _isolated_workspace.glob("*.keras")) == [
+        "imu_mlp_basicmotions.keras"]
