@@ -57,7 +57,9 @@ def test_every_format_runs_bit_exact_on_the_virtual_uno(digits, small_model, for
 def test_the_sketch_folder_holds_the_sketch_and_the_models_c(tmp_path, small_model):
     _, mlp = small_model
     folder = deploy.write_sketch(mlp, "sparse", tmp_path)
-    assert sorted(p.name for p in folder.iterdir()) == ["inference.ino", "model.c", "model.h"]
+    assert sorted(p.name for p in folder.iterdir()) == ["inference.ino", "model.c", "model.h",
+                                                        "tl_measure.h"]
+    assert (folder / "tl_measure.h").read_text() == deploy.MEASURE_HEADER.read_text()
     header = (folder / "model.h").read_text()
     assert f'"{mlp.model_hash}"' in header and '"sparse"' in header
 

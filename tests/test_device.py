@@ -447,6 +447,7 @@ def _compile_for_the_uno(tmp_path_factory, model_c: str):
     sketch_dir = tmp_path_factory.mktemp("sketches") / "inference"
     sketch_dir.mkdir()
     shutil.copy(SKETCH, sketch_dir)
+    shutil.copy(SKETCH.with_name("tl_measure.h"), sketch_dir)
     shutil.copy(FAKES / "model" / "model.h", sketch_dir)
     (sketch_dir / "model.c").write_text(model_c)
     return build.compile_sketch(sketch_dir, board="uno", build_dir=tmp_path_factory.mktemp("build"),

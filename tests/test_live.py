@@ -88,7 +88,8 @@ def test_write_live_sketch_puts_the_core_model_and_settings_beside_the_sketch(im
                                     folder=tmp_path)
     assert folder == tmp_path / "live_sim"
     assert sorted(p.name for p in folder.iterdir()) == [
-        "live_config.h", "live_sim.ino", "model.c", "model.h", "tl_live.c", "tl_live.h"]
+        "live_config.h", "live_sim.ino", "model.c", "model.h", "tl_live.c", "tl_live.h",
+        "tl_measure.h"]
     header = (folder / "model.h").read_text()
     assert f'"{ri.model_hash}"' in header and "#define TL_RAW_CHANNELS 6" in header
     config = (folder / "live_config.h").read_text()
@@ -99,6 +100,7 @@ def test_write_live_sketch_puts_the_core_model_and_settings_beside_the_sketch(im
     nano = live.write_live_sketch(mlp, ri, gestures.class_names, board="nano33ble", rate_hz=10,
                                   unit_scale=[9.80665] * 3 + [0.0174533] * 3, folder=tmp_path)
     assert nano.name == "live_nano33ble" and (nano / "live_nano33ble.ino").is_file()
+    assert (nano / "tl_measure.h").is_file()           # the cycle counter, as in live_sim
     config = (nano / "live_config.h").read_text()
     assert "#define TL_LIVE_HOP 10" in config          # default: a fifth of the 50-reading window
     assert "9.80665f" in config and "0.0174533f" in config

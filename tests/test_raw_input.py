@@ -215,23 +215,82 @@ def _extreme_fixed(raw_input, seed=0):
     ]).astype(np.int32)
 
 
+def _host_program(model, raw_input, folder):
+    """The model with raw input and boards/engine/host_main.c, compiled with gcc in ``folder``."""
+    gcc = engine_c.tool("gcc", "gcc")
+    engine_c.write(engine.generate_c(model, "int8", raw_input=raw_input), folder, "host_main.c")
+    program = folder / "model"
+    built = subprocess.run([gcc, *engine_c.CFLAGS, "-O2", "-I", str(folder),
+                            str(folder / "tl_model.c"), str(folder / "host_main.c"), "-o",
+                            str(program)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
+    return program
+
+
 @pytest.mark.parametrize("normalization, decimals", [(GESTURES, 3), (GESTURES, 1), (HAND, 0)])
 def test_the_c_quantizes_every_channel_like_the_host(tmp_path, normalization, decimals):
     model = _gestures_model() if normalization is GESTURES else _model()
     raw_input = engine.raw_input(model, normalization, decimals=decimals)
-    gcc = engine_c.tool("gcc", "gcc")
-    engine_c.write(engine.generate_c(model, "int8", raw_input=raw_input), tmp_path, "host_main.c")
-    program = tmp_path / "model"
-    built = subprocess.run([gcc, *engine_c.CFLAGS, "-O2", "-I", str(tmp_path),
-                            str(tmp_path / "tl_model.c"), str(tmp_path / "host_main.c"), "-o",
-                            str(program)], capture_output=True, text=True)
-    assert built.returncode == 0, built.stderr[-3000:]
+    program = _host_program(model, raw_input, tmp_path)
     fixed = _extreme_fixed(raw_input)
     done = subprocess.run([str(program), "readings"], input=fixed.tobytes(), capture_output=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
     got = np.frombuffer(done.stdout, np.int8).reshape(fixed.shape)
     np.testing.assert_array_equal(got, raw_input.quantize_fixed(fixed))
+
+
+def _reading_words(seed=0):
+    """Words a sketch may be sent as one reading: hand-picked edges, saturating ones, and
+    random ones (well-formed and not) over the bytes a reading is made of."""
+    rng = np.random.default_rng(seed)
+    words = ["0", "-0", "+0", "7", "+12", "-0.019", "-0.0196", "0.0199", "12.", ".5", "-.5", "+1",
+             "+1.5", "007.5", "-0.0009", "-0.0000001", "9999999999", "999999999",
+             "1000000000", "99999999", "100000000", "999999.999", "1000000.0", "-999999.9999",
+             "123456789012345.678", "99999999.99999", "0.000000000000001", "00000000000001",
+             "-", "+", ".", "-.", "+.", "1.2.3", "1-", "+-1", "--1", "1e5", "1..", "..1", "12a",
+             "1x", "\x7f", "-+"]
+    alphabet = list("0123456789") * 3 + list(".-+e")
+    for _ in range(300):
+        words.append("".join(rng.choice(alphabet, rng.integers(1, 16))))
+    for _ in range(300):
+        sign = rng.choice(["", "-", "+"])
+        whole = "".join(rng.choice(list("0123456789"), rng.integers(0, 13)))
+        fraction = "".join(rng.choice(list("0123456789"), rng.integers(0, 10)))
+        words.append(sign + whole + ("." + fraction if rng.random() < 0.7 else ""))
+    return [word for word in words if word]
+
+
+@pytest.mark.parametrize("decimals", [0, 1, 2, 3, 6])
+def test_the_c_parser_reads_every_word_like_parse_reading(tmp_path, decimals):
+    """The parser the sketches share (boards/engine/raw_reading.c, in the generated model)
+    against the host's parse_reading, word by word: the same integer, or a refusal."""
+    model = _model()
+    raw_input = engine.raw_input(model, HAND, decimals=decimals)
+    program = _host_program(model, raw_input, tmp_path)
+    words = _reading_words()
+    done = subprocess.run([str(program), "words"], input="".join(w + "\n" for w in words) + "\n",
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answers = done.stdout.splitlines()
+    assert len(answers) == len(words) + 1 and answers[-1] == "none"  # an empty word: no value
+    for word, answer in zip(words, answers):
+        try:
+            expected = str(parse_reading(word, decimals))
+        except ValueError:
+            expected = None
+        if expected is None:
+            assert answer.startswith("! "), (word, answer)
+        else:
+            assert answer == expected, (word, answer)
+    # a refusal names the byte that was wrong: the first that cannot continue a number, or the
+    # sign or point that stood without digits
+    refused = dict(zip(words, answers))
+    assert [refused[w] for w in ("-", "+", ".", "-.", "1.2.3", "1-", "+-1", "1e5", "12a")] == [
+        "! 45", "! 43", "! 46", "! 46", "! 46", "! 45", "! 45", "! 101", "! 97"]
+    assert refused["9999999999"] == refused["123456789012345.678"] == str(RAW_LIMIT)
+    assert refused["-0.0009"] == str(-(9 * 10 ** decimals // 10_000))  # truncated toward 0
+    assert refused["12."] == refused["+12"] == str(12 * 10 ** decimals)
 
 
 AVR_READINGS = r"""

@@ -34,6 +34,7 @@ def firmware(tmp_path_factory, virtual_uno_tools):
     sketch_dir = tmp_path_factory.mktemp("sketches") / "inference"
     sketch_dir.mkdir()
     shutil.copy(SKETCH, sketch_dir)
+    shutil.copy(SKETCH.with_name("tl_measure.h"), sketch_dir)
     for name in ("model.h", "model.c"):
         shutil.copy(FAKES / "model" / name, sketch_dir)
     return build.compile_sketch(sketch_dir, board="uno")

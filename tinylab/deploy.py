@@ -41,6 +41,9 @@ INPUTS = ("int8", "raw")
 
 #: The inference sketch (setup/loop and the line protocol of docs/serial-protocol.md).
 SKETCH = _paths.SKETCHES_DIR / "inference" / "inference.ino"
+#: Beside it, and copied beside the live sketches too: the board's name and the measurement of
+#: a call's cycles and stack peak (Timer1 or DWT, stack painting).
+MEASURE_HEADER = SKETCH.with_name("tl_measure.h")
 
 
 def integer_model(model, data, *, max_examples: int = 200, seed: int = 0,
@@ -69,7 +72,8 @@ def write_sketch(mlp, format: str = "int8", folder=None, *, raw_input=None) -> P
     """The inference sketch with the model's C files beside it; returns the sketch folder.
 
     ``folder`` (default: the per-user cache, named by the firmware's model hash and format)
-    receives ``inference/inference.ino``, ``inference/model.h`` and ``inference/model.c``.
+    receives ``inference/inference.ino``, ``inference/tl_measure.h``, ``inference/model.h``
+    and ``inference/model.c``.
     With ``raw_input`` (a :class:`tinylab.engine.RawInput`) the model also quantizes raw
     readings, and the sketch answers ``W`` lines.
     """
@@ -90,7 +94,7 @@ def sketch_around(model_files: dict, folder, *, fresh: bool = False) -> Path:
         contract (:func:`tinylab.engine.generate_c` writes them; ``bench/mcu.py`` writes
         other models to the same contract).
     folder : str or Path
-        Receives ``inference/inference.ino`` and the model files.
+        Receives ``inference/inference.ino``, its ``tl_measure.h`` and the model files.
     fresh : bool
         Empty ``folder``/inference first (no file of an earlier model stays beside these).
 
@@ -99,14 +103,16 @@ def sketch_around(model_files: dict, folder, *, fresh: bool = False) -> Path:
     Path
         The sketch folder, for :func:`tinylab.build.compile_sketch`.
     """
-    if not SKETCH.is_file():
-        raise FileNotFoundError(f"the inference sketch is missing at {SKETCH}; deploy needs a "
-                                f"TinyLab checkout (git clone), not only the package")
+    for path in (SKETCH, MEASURE_HEADER):
+        if not path.is_file():
+            raise FileNotFoundError(f"the inference sketch is missing at {path}; deploy needs a "
+                                    f"TinyLab checkout (git clone), not only the package")
     sketch_dir = Path(folder) / "inference"
     if fresh and sketch_dir.exists():
         shutil.rmtree(sketch_dir)
     sketch_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(SKETCH, sketch_dir / SKETCH.name)
+    for path in (SKETCH, MEASURE_HEADER):
+        shutil.copyfile(path, sketch_dir / path.name)
     for name, text in model_files.items():
         (sketch_dir / name).write_text(text)
     return sketch_dir

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _paths, engine
+from .deploy import MEASURE_HEADER
 from .serial import protocol
 from .serial.errors import SerialError
 from .serial.lines import ACK, TOO_LONG, LineReader
@@ -202,7 +203,8 @@ def write_live_sketch(mlp, raw_input, class_names, *, board: str = "uno", hop: i
                          f"({', '.join(NANO_CHANNELS)}); this model takes {raw_input.n_channels}")
     sketch = SKETCHES[board]
     source = _paths.SKETCHES_DIR / sketch / f"{sketch}.ino"
-    missing = [p for p in [source, *(CORE_DIR / name for name in CORE_FILES)] if not p.is_file()]
+    needed = [source, MEASURE_HEADER, *(CORE_DIR / name for name in CORE_FILES)]
+    missing = [p for p in needed if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"{missing[0]} is missing; the live sketches need a TinyLab "
                                 f"checkout (git clone), not only the package")
@@ -213,6 +215,7 @@ def write_live_sketch(mlp, raw_input, class_names, *, board: str = "uno", hop: i
         shutil.rmtree(sketch_dir)
     sketch_dir.mkdir(parents=True)
     shutil.copyfile(source, sketch_dir / source.name)
+    shutil.copyfile(MEASURE_HEADER, sketch_dir / MEASURE_HEADER.name)  # the inference sketch's
     for name in CORE_FILES:
         shutil.copyfile(CORE_DIR / name, sketch_dir / name)
     for name, text in engine.generate_c(mlp, format, name="model", raw_input=raw_input).items():

@@ -6,6 +6,9 @@
  * "readings" (a model generated with a RawInput) it reads raw readings instead, TL_INPUTS
  * int32 (native byte order, reading * 10^TL_RAW_DECIMALS) per example, and writes the int8
  * inputs tl_model_quantize_reading makes of them, value i being channel i % TL_RAW_CHANNELS.
+ * With "words" (such a model too) it reads one reading's text per line and prints, per line,
+ * what the sketches' parser (tl_reading_byte, tl_reading_end) makes of it: the integer
+ * reading * 10^TL_RAW_DECIMALS, "none" for an empty line, or "! b" with b the byte refused.
  *
  *   gcc -std=c99 -Wall -Werror -I. tl_model.c host_main.c -o model && ./model < inputs.bin
  */
@@ -34,6 +37,35 @@ int main(int argc, char **argv)
             if (fwrite(input, 1, sizeof input, stdout) != sizeof input) {
                 return 1;
             }
+        }
+        return ferror(stdin) ? 1 : 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "words") == 0) {
+        tl_reading_t reading;
+        int c, bad = -1;
+        int32_t fixed = 0;
+        tl_reading_clear(&reading);
+        while ((c = getchar()) != EOF) {
+            if (c != '\n') {
+                if (bad < 0 && !tl_reading_byte(&reading, (char)c)) {
+                    bad = c;
+                }
+                continue;
+            }
+            if (bad < 0) {
+                uint8_t outcome = tl_reading_end(&reading, &fixed);
+                if (outcome == TL_READING_NUMBER) {
+                    printf("%ld\n", (long)fixed);
+                } else if (outcome == TL_READING_NONE) {
+                    printf("none\n");
+                } else {
+                    printf("! %d\n", outcome);
+                }
+            } else {
+                printf("! %d\n", bad);
+            }
+            tl_reading_clear(&reading);
+            bad = -1;
         }
         return ferror(stdin) ? 1 : 0;
     }

@@ -7,7 +7,9 @@ file of each kind of op the model uses
 op's arrays and its description (``static const tl_<kind>_t tl_op_<i> TL_FLASH``), the arena,
 and ``tl_model_run``, one call per step. With a :class:`tinylab.engine.raw_input.RawInput` it
 also writes ``tl_model_quantize_reading``: a raw reading to the model's int8 input, with the
-per-channel constants in flash.
+per-channel constants in flash; and ``boards/engine/raw_reading.c``, the parser with which the
+sketches read a reading from its decimal text (``tl_reading_byte``, ``tl_reading_end``), the
+board's side of :func:`tinylab.engine.raw_input.parse_reading`.
 
 Introduced in lesson ``08_deploy``; raw readings with lesson ``09_gestures``.
 """
@@ -109,6 +111,26 @@ def _raw_header(raw_input) -> str:
 #define TL_RAW_DECIMALS {raw_input.decimals}
 #define TL_RAW_LIMIT {RAW_LIMIT}L
 int8_t tl_model_quantize_reading(int32_t fixed, uint8_t channel);
+
+/* A reading's decimal text, read byte by byte as tinylab.engine.raw_input.parse_reading reads
+ * it (boards/engine/raw_reading.c): an optional sign, digits, an optional '.' and digits;
+ * decimals beyond TL_RAW_DECIMALS dropped, missing ones zeros, magnitudes beyond TL_RAW_LIMIT
+ * saturated. The sketch splits the line at its separators:
+ *   static tl_reading_t reading;   zero (or tl_reading_clear) is a reading not yet begun
+ *   each byte c of a word: if (!tl_reading_byte(&reading, c)) c is not part of a number;
+ *   at a separator: tl_reading_end(&reading, &fixed) is TL_READING_NUMBER (fixed holds
+ *   reading * 10^TL_RAW_DECIMALS), TL_READING_NONE (no word: two separators in a row), or the
+ *   byte ('.', '-' or '+') that stood without digits. It leaves the state cleared. */
+typedef struct {{
+    uint32_t magnitude; /* |reading| * 10^decimals so far, saturated at TL_RAW_LIMIT */
+    int8_t decimals;    /* digits kept after the '.' */
+    uint8_t flags;      /* a digit, a sign, a minus, the '.' were read */
+}} tl_reading_t;
+#define TL_READING_NONE 0
+#define TL_READING_NUMBER 1
+void tl_reading_clear(tl_reading_t *reading);
+uint8_t tl_reading_byte(tl_reading_t *reading, char c);
+uint8_t tl_reading_end(tl_reading_t *reading, int32_t *fixed);
 """
 
 
@@ -128,7 +150,7 @@ def _raw_source(raw_input) -> str:
             + c_array("int32_t", "tl_raw_limit", raw_input.limit)
             + c_array("int32_t", "tl_raw_multiplier", raw_input.multiplier)
             + c_array("uint8_t", "tl_raw_exponent", [-shift for shift in raw_input.shift])
-            + _RAW_FUNCTION)
+            + _RAW_FUNCTION + kernel_text(["raw_reading.c"]))
 
 
 _RAW_FUNCTION = """

@@ -22,29 +22,24 @@
  *   void tl_model_run(const int8_t *input, int8_t *output);
  * and, for W lines, TL_RAW_CHANNELS, TL_RAW_DECIMALS, TL_RAW_LIMIT and
  *   int8_t tl_model_quantize_reading(int32_t fixed, uint8_t channel);
+ * with the reading parser tl_reading_t, tl_reading_clear, tl_reading_byte and tl_reading_end
+ * (boards/engine/raw_reading.c, the board's tinylab.engine.raw_input.parse_reading).
  * The sketch keeps the input line as parsed int8 values, never as text nor as raw readings: RAM
- * use is TL_INPUTS + TL_OUTPUTS + about 16 bytes (6 more with raw input), on top of the Arduino
+ * use is TL_INPUTS + TL_OUTPUTS + about 16 bytes (7 more with raw input), on top of the Arduino
  * core's serial buffers.
- * On the AVR it also measures the stack: stack_bytes is the deepest the stack reached during
- * the inference (static RAM + stack_bytes <= the board's RAM means the model fits with its stack).
+ * tl_measure.h beside it (tinylab.deploy.sketch_around copies it) names the board and counts
+ * the model's cycles; on the AVR it also measures the stack: stack_bytes is the deepest the
+ * stack reached during the inference (static RAM + stack_bytes <= the board's RAM means the
+ * model fits with its stack).
  */
 
 extern "C" {
 #include "model.h"
 }
+#include "tl_measure.h"  // the sketch's only include of it: it defines Timer1's interrupt
 
 #if !defined(TL_INPUTS) || !defined(TL_OUTPUTS) || !defined(TL_MODEL_HASH) || !defined(TL_FORMAT)
 #error "model.h must define TL_INPUTS, TL_OUTPUTS, TL_MODEL_HASH and TL_FORMAT"
-#endif
-
-#ifndef TL_BOARD
-#if defined(ARDUINO_AVR_UNO)
-#define TL_BOARD "uno"
-#elif defined(ARDUINO_ARDUINO_NANO33BLE)
-#define TL_BOARD "nano33ble"
-#else
-#define TL_BOARD "unknown"
-#endif
 #endif
 
 // Bytes of a line between two acks: half the AVR's 64-byte receive buffer.
@@ -67,11 +62,8 @@ extern "C" {
 #define TL_ERROR_NO_RAW 5   // a W line, but the model has no raw input
 
 #if defined(TL_RAW_CHANNELS)
-#if !defined(TL_RAW_DECIMALS) || !defined(TL_RAW_LIMIT)
-#error "a model.h with TL_RAW_CHANNELS must define TL_RAW_DECIMALS and TL_RAW_LIMIT"
-#endif
-#if TL_RAW_LIMIT != 999999999L
-#error "the W parser saturates readings at 999999999 (TL_RAW_LIMIT)"
+#if !defined(TL_RAW_DECIMALS) || !defined(TL_RAW_LIMIT) || !defined(TL_READING_NUMBER)
+#error "a model.h with TL_RAW_CHANNELS must define TL_RAW_DECIMALS, TL_RAW_LIMIT, tl_reading_t"
 #endif
 #endif
 
@@ -88,85 +80,10 @@ static bool value_negative = false;
 static bool value_signed = false;      // a '+' or '-' was read for this number
 static uint8_t bytes_since_ack = 0;
 #if defined(TL_RAW_CHANNELS)
-// A reading of a W line: its magnitude * 10^TL_RAW_DECIMALS so far (saturated at TL_RAW_LIMIT),
-// and its decimals read after the '.' (-1: no '.' yet); value_digits, value_negative and
-// value_signed as for I lines. Quantized into tl_input when it ends: no raw buffer.
-static uint32_t reading_magnitude = 0;
-static int8_t reading_decimals = -1;
+// The reading of a W line being read (model.h's parser), quantized into tl_input when it ends:
+// no raw buffer.
+static tl_reading_t reading;
 static uint8_t reading_channel = 0;    // value_count % TL_RAW_CHANNELS, without a division
-#endif
-
-#if defined(__AVR__)
-// Cycle counting on the ATmega328P: Timer1 at clk/1 counts CPU cycles, its overflow interrupt
-// extends it to 32 bits. The sketch owns Timer1 (it otherwise drives PWM on pins 9 and 10 and
-// the Servo library): a model file must not use it.
-static volatile uint16_t timer1_overflows = 0;
-ISR(TIMER1_OVF_vect) { timer1_overflows++; }
-#define TL_HAS_CYCLES 1
-#elif defined(DWT) && defined(CoreDebug) && defined(DWT_CTRL_CYCCNTENA_Msk)
-// Cortex-M (Nano 33 BLE): the Data Watchpoint and Trace unit's cycle counter.
-#define TL_HAS_CYCLES 1
-#else
-#define TL_HAS_CYCLES 0
-#endif
-
-#if defined(__AVR__)
-// Stack measurement on the AVR ("stack painting"): before each inference, fill the free RAM
-// between the end of static data and heap and the stack pointer with a pattern; after it, the
-// lowest byte no longer holding the pattern is the deepest the stack went: the sketch's frames,
-// the model's below them, and any interrupt served meanwhile. avr-libc's memory layout (its
-// malloc documentation): .data, .bss and .noinit from RAMSTART, then the heap from
-// __heap_start up to __brkval (0 while malloc was never called), then free RAM, then the stack
-// growing down from RAMEND. Painting and scanning cost about 10 cycles per free byte (16,800
-// cycles, 1 ms, with 1,750 bytes free), outside the timed call: cycles and latency exclude them.
-#define TL_HAS_STACK 1
-#define TL_STACK_PAINT 0xC5    // any value; a byte the stack writes seldom holds this one
-#define TL_STACK_MARGIN 8      // bytes left unpainted just below the stack pointer
-extern "C" {
-extern char __heap_start;
-extern char *__brkval;
-}
-// Addresses, not pointers into __heap_start (a 1-byte object to the compiler).
-static uint16_t stack_paint_start;
-static uint16_t stack_paint_end;  // one past the last painted byte
-
-// Paints the free RAM; the stack pointer (SP) points at the next byte a push will write.
-// Four bytes a loop turn: gcc -Os never unrolls, and a turn costs more than a store.
-static __attribute__((noinline)) void paint_stack() {
-  uint16_t start = __brkval != 0 ? (uint16_t)__brkval : (uint16_t)&__heap_start;
-  uint16_t end = SP - TL_STACK_MARGIN;
-  if (end < start) end = start;
-  end -= (end - start) % 4;  // whole blocks of 4 bytes
-  stack_paint_start = start;
-  stack_paint_end = end;
-  for (uint8_t *p = (uint8_t *)start; p != (uint8_t *)end; p += 4) {
-    p[0] = TL_STACK_PAINT;
-    p[1] = TL_STACK_PAINT;
-    p[2] = TL_STACK_PAINT;
-    p[3] = TL_STACK_PAINT;
-  }
-  __asm__ __volatile__("" ::: "memory");  // the stores happen here, before the model runs
-}
-
-// Bytes from the deepest byte the stack reached since paint_stack() up to RAMEND. Scans up from
-// the bottom, so a pattern byte inside the used stack (a pushed 0xC5, an unfilled gap in a local
-// array) does not cut it short. Nothing overwritten: the painted region's top (an upper bound).
-static __attribute__((noinline)) uint16_t stack_peak_bytes() {
-  __asm__ __volatile__("" ::: "memory");  // RAM is read now, after the model ran
-  const uint8_t *p = (const uint8_t *)stack_paint_start;
-  const uint8_t *end = (const uint8_t *)stack_paint_end;
-  while (p != end && p[0] == TL_STACK_PAINT && p[1] == TL_STACK_PAINT && p[2] == TL_STACK_PAINT
-         && p[3] == TL_STACK_PAINT) {
-    p += 4;  // the first block of 4 that is not all paint
-  }
-  while (p != end && *p == TL_STACK_PAINT) p++;  // its first byte that is not
-  return (uint16_t)(RAMEND + 1 - (uint16_t)p);
-}
-#else
-#define TL_HAS_STACK 0
-#endif
-#if TL_HAS_STACK && !TL_HAS_CYCLES
-#error "the R line's stack_bytes field follows its cycles field: a board reporting it counts cycles"
 #endif
 
 static void print_banner() {
@@ -187,38 +104,9 @@ static void print_banner() {
 
 // Runs the model once; returns the CPU cycles it took (0 where they cannot be counted).
 static uint32_t run_model() {
-#if defined(__AVR__)
-  TCCR1A = 0;
-  TCCR1B = 0;
-  TCNT1 = 0;
-  timer1_overflows = 0;
-  TIFR1 = _BV(TOV1);
-  TIMSK1 = _BV(TOIE1);
-  TCCR1B = _BV(CS10);  // start, no prescaler
+  tl_cycles_start();
   tl_model_run(tl_input, tl_output);
-  // Read the count while the timer still runs (as micros() does with Timer0): simavr reads a
-  // stopped timer as 0. An overflow flagged but not yet served belongs to this count if the
-  // count has just wrapped.
-  uint8_t sreg = SREG;
-  cli();
-  uint16_t count = TCNT1;
-  uint32_t overflows = timer1_overflows;
-  if ((TIFR1 & _BV(TOV1)) && count < 0x8000) overflows++;
-  TCCR1B = 0;  // stop
-  TIMSK1 = 0;
-  TIFR1 = _BV(TOV1);
-  SREG = sreg;
-  return (overflows << 16) | count;
-#elif TL_HAS_CYCLES
-  CoreDebug->DEMCR |= CoreDebug_DEMCR_TRCENA_Msk;
-  DWT->CYCCNT = 0;
-  DWT->CTRL |= DWT_CTRL_CYCCNTENA_Msk;
-  tl_model_run(tl_input, tl_output);
-  return DWT->CYCCNT;
-#else
-  tl_model_run(tl_input, tl_output);
-  return 0;
-#endif
+  return tl_cycles_stop();
 }
 
 static void answer_input() {
@@ -230,13 +118,13 @@ static void answer_input() {
     return;
   }
 #if TL_HAS_STACK
-  paint_stack();  // before the clocks start: neither the cycles nor the latency include it
+  tl_stack_paint();  // before the clocks start: neither the cycles nor the latency include it
 #endif
   unsigned long started_us = micros();
   uint32_t cycles = run_model();
   unsigned long latency_us = micros() - started_us;
 #if TL_HAS_STACK
-  uint16_t stack_bytes = stack_peak_bytes();
+  uint16_t stack_bytes = tl_stack_peak();
 #endif
   uint16_t best = 0;
   for (uint16_t i = 1; i < TL_OUTPUTS; i++) {
@@ -334,56 +222,26 @@ static void read_input_byte(char c) {
 }
 
 #if defined(TL_RAW_CHANNELS)
-// reading_magnitude * 10 + digit, or TL_RAW_LIMIT (999999999) if that is more: once the
-// magnitude reaches 10^8 one more digit makes 10^9 or more.
-static void reading_push(uint8_t digit) {
-  if (reading_magnitude >= 100000000UL) reading_magnitude = TL_RAW_LIMIT;
-  else reading_magnitude = reading_magnitude * 10 + digit;
-}
-
 // Ends the reading being read (if any) and quantizes it into tl_input.
 static void end_reading() {
-  if (value_digits == 0) {
-    if (value_signed || reading_decimals >= 0) {
-      fail(TL_ERROR_NUMBER, reading_decimals >= 0 ? '.' : (value_negative ? '-' : '+'));
-    }
+  int32_t fixed;
+  uint8_t outcome = tl_reading_end(&reading, &fixed);
+  if (outcome == TL_READING_NONE) return;
+  if (outcome != TL_READING_NUMBER) {  // a sign or a point without digits
+    fail(TL_ERROR_NUMBER, outcome);
     return;
   }
-  if (reading_decimals < 0) reading_decimals = 0;  // no '.': a whole number
-  while (reading_decimals < TL_RAW_DECIMALS) {  // "1.5" is 1.500, "2" is 2.000
-    reading_push(0);
-    reading_decimals++;
-  }
-  int32_t fixed = value_negative ? -(int32_t)reading_magnitude : (int32_t)reading_magnitude;
   if (value_count < TL_INPUTS) {
     tl_input[value_count] = tl_model_quantize_reading(fixed, reading_channel);
   }
   if (++reading_channel == TL_RAW_CHANNELS) reading_channel = 0;
   value_count++;
-  reading_magnitude = 0;
-  reading_decimals = -1;
-  value_digits = 0;
-  value_negative = false;
-  value_signed = false;
 }
 
 static void read_raw_byte(char c) {
   if (c == ' ' || c == ',' || c == '\t') {
     end_reading();
-  } else if ((c == '-' || c == '+') && value_digits == 0 && !value_signed && reading_decimals < 0) {
-    value_signed = true;
-    value_negative = (c == '-');
-  } else if (c == '.' && reading_decimals < 0) {
-    reading_decimals = 0;
-  } else if (c >= '0' && c <= '9') {
-    if (reading_decimals < 0) {
-      reading_push((uint8_t)(c - '0'));
-    } else if (reading_decimals < TL_RAW_DECIMALS) {
-      reading_push((uint8_t)(c - '0'));
-      reading_decimals++;
-    }  // decimals beyond TL_RAW_DECIMALS are dropped: truncated toward zero
-    if (value_digits < 255) value_digits++;
-  } else {
+  } else if (!tl_reading_byte(&reading, c)) {
     fail(TL_ERROR_NUMBER, (uint8_t)c);
   }
 }
@@ -399,8 +257,7 @@ static void end_line() {
     end_reading();
     if (line_kind == TL_LINE_RAW) answer_input();
   }
-  reading_magnitude = 0;
-  reading_decimals = -1;
+  tl_reading_clear(&reading);
   reading_channel = 0;
 #endif
   if (line_kind == TL_LINE_QUERY) print_banner();

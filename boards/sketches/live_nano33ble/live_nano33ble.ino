@@ -24,7 +24,9 @@
  *
  * Build it (docs/live.md): arduino-cli core install arduino:mbed_nano, then
  * arduino-cli lib install Arduino_BMI270_BMM150 (or Arduino_LSM9DS1). The files beside it
- * come from tinylab.live.write_live_sketch(mlp, ri, class_names, board="nano33ble").
+ * come from tinylab.live.write_live_sketch(mlp, ri, class_names, board="nano33ble"): the
+ * model, the core (tl_live.h/.c), live_config.h, and tl_measure.h (the cycle counter, as the
+ * inference sketch counts them).
  */
 
 #ifndef TL_IMU_REV
@@ -47,6 +49,7 @@
 #ifndef TL_BOARD
 #define TL_BOARD "nano33ble"
 #endif
+#include "tl_measure.h"  // the Cortex-M4's DWT cycle counter (TL_HAS_CYCLES)
 
 #if TL_RAW_CHANNELS != 6
 #error "live_nano33ble reads 6 channels (ax ay az gx gy gz); the model takes TL_RAW_CHANNELS"
@@ -98,20 +101,11 @@ static void take_reading() {
     fixed[3 + axis] = tl_live_fixed_from_float(gyro_dps[axis] * unit_scale[3 + axis]);
   }
   if (!tl_live_push(&live, fixed)) return;
-#if defined(DWT) && defined(CoreDebug) && defined(DWT_CTRL_CYCCNTENA_Msk)
-  // Cycles: the Cortex-M4's DWT counter, as the inference sketch counts them.
-  CoreDebug->DEMCR |= CoreDebug_DEMCR_TRCENA_Msk;
-  DWT->CYCCNT = 0;
-  DWT->CTRL |= DWT_CTRL_CYCCNTENA_Msk;
-#endif
   unsigned long started_us = micros();
+  tl_cycles_start();
   uint8_t best = tl_live_classify(&live, scores);
+  uint32_t cycles = tl_cycles_stop();  // 0 on a core without the CMSIS debug registers
   unsigned long latency_us = micros() - started_us;
-#if defined(DWT) && defined(CoreDebug) && defined(DWT_CTRL_CYCCNTENA_Msk)
-  uint32_t cycles = DWT->CYCCNT;
-#else
-  uint32_t cycles = 0;  // a core without the CMSIS debug registers: not counted
-#endif
   Serial.print(class_names[best]);
   Serial.print(F(" class="));
   Serial.print((int)best);
