@@ -66,8 +66,10 @@ def test_prune_reaches_the_sparsity_in_every_layer(recordings):
 @pytest.mark.cross_cpu
 def test_augmentation_lifts_the_mlp_and_the_cnn_is_near_the_top(recordings):
     """Lesson 09's claim, measured as the lesson measures it (5 folds, seed 0). Recorded on an
-    AMD EPYC (AVX2): MLP 81.2% without augmentation, 95.0% with; CNN 100%. The bounds leave
-    about 5 points of room each (docs/reproducibility.md)."""
+    AMD EPYC (AVX2): MLP 81.2% without augmentation, 95.0% with; CNN 100%. Seeds 1 and 2 (as
+    another CPU's float kernels might move seed 0) gave 81.2% / 77.5% plain, 88.8% / 90.0%
+    augmented, a gain of at least 7.6 points; the floors sit below all of them
+    (docs/reproducibility.md)."""
     X, y = recordings.X, recordings.y
     means = {}
     for label, architecture, augment in (("plain", "imu_mlp", False), ("mlp", "imu_mlp", True),
@@ -76,7 +78,7 @@ def test_augmentation_lifts_the_mlp_and_the_cnn_is_near_the_top(recordings):
         means[label] = crossval.cross_validate(X, y, scorer, k=5, seed=0,
                                                standardize=False).mean("float")
     assert means["mlp"] >= means["plain"] + 0.05, means
-    assert means["mlp"] >= 0.88 and means["cnn"] >= 0.93, means
+    assert means["mlp"] >= 0.85 and means["cnn"] >= 0.93, means
 
 
 def test_augmentations_figure_has_a_row_per_version_and_a_plot_per_channel():
