@@ -7,8 +7,11 @@ firmware, simavr, serial) is what the app runs.
 """
 
 import html
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 
 import ipycanvas.canvas
@@ -267,3 +270,40 @@ def test_a_failed_upload_is_explained_on_the_page(virtual_uno_tools, digits, com
             assert "uploading the firmware failed: no uploader" in status, status
         finally:
             panel.close()
+
+
+def test_the_float_answer_comes_from_litert_and_equals_the_keras_models(compressed, digits):
+    """The float model's class is LiteRT's on the float .tflite (no TensorFlow in an app
+    kernel); it must be the Keras model's own answer."""
+    litert = compressed.float_classes(digits.X_test)
+    keras_classes = tl.train.predict_classes(compressed.model, digits.X_test)
+    assert np.mean(litert == keras_classes) >= 0.995   # a near-tie may round the other way
+    assert compressed.float_tflite[4:8] == b"TFL3"
+
+
+def test_a_saved_model_reaches_the_board_without_importing_tensorflow(
+        compressed_in_workspace, virtual_uno_tools, tmp_path):
+    """The draw-a-digit app's kernel, once the model is saved: the panel starts, the virtual
+    Uno answers bit-identical and the float model answers, and TensorFlow is never imported
+    (about 700 MiB of a kernel, issue 18)."""
+    _, workspace = compressed_in_workspace
+    script = tmp_path / "app_kernel.py"
+    script.write_text(
+        "import json, sys\n"
+        "import tinylab as tl\n"
+        "from tinylab import deep_compressed\n"
+        "data = tl.data.load('digits', seed=0)\n"
+        f"compressed = deep_compressed.load_or_compress(data, route={QUICK_ROUTE!r})\n"
+        "panel = tl.widgets.digit_on_board(data, compressed=compressed)\n"
+        "answer = panel.predict_counts(data.raw(data.X_test[0]).reshape(8, 8))\n"
+        "panel.close()\n"
+        "print(json.dumps({'cached': compressed.cached, 'tensorflow': 'tensorflow' in sys.modules,"
+        " 'keras': 'keras' in sys.modules, 'bit_identical': answer['bit_identical'],"
+        " 'float_class': answer['float_class']}))\n")
+    env = dict(os.environ, TINYLAB_WORKSPACE=str(workspace), MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["cached"] and result["bit_identical"] and result["float_class"] in range(10)
+    assert not result["tensorflow"] and not result["keras"], result

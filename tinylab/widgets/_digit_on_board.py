@@ -8,7 +8,7 @@ import time
 import ipywidgets as widgets
 import numpy as np
 
-from .. import build, deep_compressed, deploy, device, engine, flash, train, virtual
+from .. import build, deep_compressed, deploy, device, engine, flash, virtual
 from ..serial.errors import SerialError
 from ..session import BoardSession
 from ._panel import VIRTUAL, BoardPanel, port_options
@@ -65,7 +65,8 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
     time a stroke ends (or Predict is pressed) the drawing's 8x8 counts are quantized to the
     model's int8 inputs and sent over serial (:meth:`tinylab.device.Device.infer`); the
     page shows the board's class, the host's (:func:`tinylab.engine.run_int8`, TFLM's
-    arithmetic in numpy) and, with ``show_float``, the float Keras model's, and the time of
+    arithmetic in numpy) and, with ``show_float``, the float model's (LiteRT on its float
+    ``.tflite``: the kernel never imports TensorFlow once the model is saved), and the time of
     the model call measured on the board in milliseconds and CPU cycles. The board list holds
     the virtual Uno and the serial ports :func:`tinylab.flash.list_ports` finds; choosing a
     port uploads the firmware there unless the board already carries the model. Errors
@@ -87,7 +88,8 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
         The weight format of the firmware (:data:`tinylab.engine.FORMATS`); Deep
         Compression's is ``"huffman"``.
     show_float : bool
-        Also show the float Keras model's class.
+        Also show the float model's class (:meth:`tinylab.deep_compressed.DeepCompressed.
+        float_classes`).
     timeout_s : float
         Seconds to wait for the board's answer to one digit.
 
@@ -231,7 +233,7 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
             host_scores = engine.run_int8(mlp, x_int8)[0]
             float_class = None
             if show_float:
-                float_class = int(train.predict_classes(panel.compressed.model, x)[0])
+                float_class = int(panel.compressed.float_classes(x)[0])
             ensure_connected()
             prediction.value = f"Asking the {where()} ..."
             started = time.perf_counter()
@@ -310,7 +312,7 @@ def _answer_html(result: dict, where: str, about: str | None = None) -> str:
     """The board's and the host's answers and the board's timing, as the page shows them."""
     cycles = "" if result["cycles"] is None else f" ({result['cycles']:,} cycles)"
     floats = ("" if result["float_class"] is None
-              else f" · float Keras model: <b>{result['float_class']}</b>")
+              else f" · float model: <b>{result['float_class']}</b>")
     if result["bit_identical"]:
         verdict = ("<span style='color:#1a7f37'>the board's ten int8 scores are bit-identical "
                    "with the host's</span>")

@@ -11,7 +11,7 @@ import numpy as np
 from ipycanvas import Canvas, hold_canvas
 
 from .. import data as data_module
-from .. import plot, train
+from .. import plot
 from ._panel import reporting_errors, show
 
 CANVAS_PIXELS = 256
@@ -178,6 +178,8 @@ def drawing_pad(out_csv=None, *, model=None, data=None, on_digit=None) -> widget
             show(preview, plot.digit(counts / 16.0, title=title))
 
     def predict_digit(counts) -> int:
+        from .. import train  # imports TensorFlow: only when a Keras model is given
+
         x = data.normalize(counts).reshape((1,) + tuple(data.input_shape))
         return int(train.predict_classes(model, x)[0])
 
