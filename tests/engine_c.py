@@ -95,3 +95,19 @@ def avr_run(mlp, format, x_int8, folder, fuse=True):
     printed = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
     lines = re.findall(rf"\b[0-9a-f]{{{2 * mlp.n_outputs}}}\b", printed)
     return np.array([np.frombuffer(bytes.fromhex(line), np.int8) for line in lines])
+
+
+def inference_on_host(folder: Path, model_dir: Path, model_object: Path) -> Path:
+    """The inference sketch (``boards/sketches/inference``) compiled for this computer with g++
+    against the stand-in Arduino core (``tests/fakes/arduino_host``), around a model object
+    compiled from ``model_dir``'s ``model.h``: the host program, which speaks the serial
+    protocol on stdin/stdout."""
+    tool("g++", "g++")
+    fakes = Path(__file__).parent / "fakes" / "arduino_host"
+    sketch = BOARDS_DIR / "sketches" / "inference" / "inference.ino"
+    program = Path(folder) / "inference"
+    subprocess.run(["g++", "-Wall", "-Wextra", "-Werror", "-o", str(program), "-x", "c++",
+                    "-include", "Arduino.h", f"-I{fakes}", f"-I{model_dir}", '-DTL_BOARD="uno"',
+                    str(sketch), str(fakes / "arduino_host.cpp"), "-x", "none",
+                    str(model_object)], check=True)
+    return program

@@ -25,6 +25,9 @@ FAKES = Path(__file__).parent / "fakes"
 sys.path.insert(0, str(FAKES))
 from fake_board import BANNER, FakeBoard, answer_line, reference_scores  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parent))
+import engine_c  # noqa: E402
+
 SKETCH = Path(__file__).resolve().parents[1] / "boards" / "sketches" / "inference" / "inference.ino"
 
 
@@ -349,13 +352,7 @@ def host_sketch(tmp_path_factory):
     model_object = out / "model.o"
     subprocess.run(["gcc", "-std=c99", "-Wall", "-Werror", "-c", "-o", str(model_object),
                     f"-I{FAKES / 'model'}", str(FAKES / "model" / "model.c")], check=True)
-    program = out / "inference"
-    subprocess.run(["g++", "-Wall", "-Wextra", "-Werror", "-o", str(program),
-                    "-x", "c++", "-include", "Arduino.h", f"-I{FAKES / 'arduino_host'}",
-                    f"-I{FAKES / 'model'}", '-DTL_BOARD="uno"', str(SKETCH),
-                    str(FAKES / "arduino_host" / "arduino_host.cpp"), "-x", "none",
-                    str(model_object)], check=True)
-    return program
+    return engine_c.inference_on_host(out, FAKES / "model", model_object)
 
 
 @pytest.fixture

@@ -13,10 +13,14 @@ def recordings():
     return tl.data.basicmotions_recordings()
 
 
+def _normalization(X, channels=None):
+    return tl.data.channel_normalization(X, channels, statistics_from="the test's recordings")
+
+
 def test_standardization_is_the_training_recordings_statistics():
     rng = np.random.default_rng(0)
     X = rng.normal([1.0, -2.0, 30.0], [0.5, 2.0, 10.0], size=(12, 20, 3))
-    norm = motion.standardization(X, ["a", "b", "c"])
+    norm = _normalization(X, ["a", "b", "c"])
     np.testing.assert_allclose(norm["mean"], X.mean(axis=(0, 1)), rtol=1e-6)
     np.testing.assert_allclose(norm["std"], X.std(axis=(0, 1)), rtol=1e-6)
     np.testing.assert_allclose(norm["scale"], 1 / X.std(axis=(0, 1)), rtol=1e-6)
@@ -25,11 +29,11 @@ def test_standardization_is_the_training_recordings_statistics():
     np.testing.assert_allclose(standardized.mean(axis=(0, 1)), 0, atol=1e-5)
     np.testing.assert_allclose(standardized.std(axis=(0, 1)), 1, atol=1e-5)
     with pytest.raises(ValueError, match="channels names 2 channels"):
-        motion.standardization(X, ["a", "b"])
+        _normalization(X, ["a", "b"])
 
 
 def test_train_without_augmentation_takes_as_many_steps_on_identical_copies(recordings):
-    X = motion._standardize(recordings.X[:8], motion.standardization(recordings.X[:8]))
+    X = motion._standardize(recordings.X[:8], _normalization(recordings.X[:8]))
     y = recordings.y[:8]
     recipe = {"epochs": 2, "copies": 3, "batch_size": 8}
     _, plain = motion.train("imu_mlp", X, y, 4, augment=False, recipe=recipe)
@@ -54,7 +58,7 @@ def test_fold_scorer_standardizes_on_the_training_part_and_keeps_the_raw_test_pa
 
 
 def test_prune_reaches_the_sparsity_in_every_layer(recordings):
-    X = motion._standardize(recordings.X[:16], motion.standardization(recordings.X[:16]))
+    X = motion._standardize(recordings.X[:16], _normalization(recordings.X[:16]))
     model, _ = motion.train("imu_mlp", X, recordings.y[:16], 4,
                             recipe={"epochs": 1, "copies": 1})
     motion.prune(model, X, recordings.y[:16], sparsity=0.8, recipe={"copies": 1})

@@ -9,7 +9,6 @@ layer over windows of (steps, channels).
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tty
@@ -372,19 +371,10 @@ def test_the_atmega328p_quantizes_like_the_host(tmp_path):
 
 # ----------------------------------------------------------------------------- the sketch's W lines
 
-def _require(*tools):
-    missing = [tool for tool in tools if shutil.which(tool) is None]
-    if missing:
-        message = f"needs {', '.join(missing)} (the board toolchain: see the README)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def raw_sketch(tmp_path_factory):
     """The inference sketch around the hand model with raw input, compiled for this computer."""
-    _require("gcc", "g++")
+    engine_c.tool("gcc", "gcc")
     model = _model()
     raw_input = engine.raw_input(model, HAND, decimals=2)
     out = tmp_path_factory.mktemp("raw_sketch")
@@ -392,11 +382,7 @@ def raw_sketch(tmp_path_factory):
         (out / name).write_text(text)
     subprocess.run(["gcc", "-std=c99", "-Wall", "-Werror", "-c", "-o", str(out / "model.o"),
                     f"-I{out}", str(out / "model.c")], check=True)
-    program = out / "inference"
-    subprocess.run(["g++", "-Wall", "-Wextra", "-Werror", "-o", str(program), "-x", "c++",
-                    "-include", "Arduino.h", f"-I{FAKES / 'arduino_host'}", f"-I{out}",
-                    '-DTL_BOARD="uno"', str(SKETCH), str(FAKES / "arduino_host" / "arduino_host.cpp"),
-                    "-x", "none", str(out / "model.o")], check=True)
+    program = engine_c.inference_on_host(out, out, out / "model.o")
     return program, model, raw_input
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "register",
     "load_recorded",
     "standardize_channels",
+    "channel_normalization",
     "channel_statistics",
     "Recordings",
     "recordings",
@@ -447,6 +448,45 @@ def channel_statistics(X_train, *, min_std: float = 1e-6) -> tuple:
     return X_train.mean(axis=axes), np.maximum(X_train.std(axis=axes), min_std)
 
 
+def channel_normalization(X_train, channels=None, *, statistics_from: str, raw_range=None,
+                          min_std: float = 1e-6) -> dict:
+    """A per-channel ``normalization`` (as :class:`Dataset` keeps one) from raw training examples.
+
+    ``offset`` = mean and ``scale`` = 1 / std per channel (:func:`channel_statistics`), with
+    the ``mean`` and ``std`` a board applies to its raw readings
+    (:func:`tinylab.engine.raw_input`). :func:`standardize_channels` makes a dataset's;
+    :class:`tinylab.motion.FoldScorer` one per cross-validation fold.
+
+    Parameters
+    ----------
+    X_train : array_like, shape (n, ..., channels)
+        Raw training examples only.
+    channels : sequence of str, optional
+        Channel names (default ``ch0``, ``ch1``, ...).
+    statistics_from : str
+        What the statistics were computed on, in words (kept in the dict).
+    raw_range : [low, high], optional
+        The raw values' range, kept when given.
+    min_std : float
+        As in :func:`channel_statistics`.
+    """
+    mean, std = channel_statistics(X_train, min_std=min_std)
+    names = list(channels) if channels else [f"ch{c}" for c in range(len(mean))]
+    if len(names) != len(mean):
+        raise ValueError(f"channels names {len(names)} channels, the examples have {len(mean)}")
+    normalization = {
+        "per_channel": True, "channels": names,
+        "offset": [float(m) for m in mean], "scale": [float(1.0 / s) for s in std],
+        "mean": [float(m) for m in mean], "std": [float(s) for s in std],
+        "statistics_from": statistics_from,
+    }
+    if raw_range is not None:
+        normalization["raw_range"] = [float(v) for v in raw_range]
+    normalization["description"] = ("each channel standardized on the training split: "
+                                     "x = (raw - mean) / std, per channel (last axis)")
+    return normalization
+
+
 def standardize_channels(dataset: Dataset, *, min_std: float = 1e-6) -> Dataset:
     """The dataset with each channel (the last axis) standardized on its training split.
 
@@ -473,20 +513,12 @@ def standardize_channels(dataset: Dataset, *, min_std: float = 1e-6) -> Dataset:
     """
     if len(dataset.input_shape) < 1:
         raise ValueError("standardize_channels needs examples with a channel axis")
-    mean, std = channel_statistics(dataset.raw(dataset.X_train), min_std=min_std)
-    channels = list(dataset.provenance.get("channels") or
-                    [f"ch{c}" for c in range(dataset.input_shape[-1])])
     everything = np.concatenate([dataset.raw(X) for X in (dataset.X_train, dataset.X_val,
                                                           dataset.X_test)])
-    normalization = {
-        "per_channel": True, "channels": channels,
-        "offset": [float(m) for m in mean], "scale": [float(1.0 / s) for s in std],
-        "mean": [float(m) for m in mean], "std": [float(s) for s in std],
-        "statistics_from": f"training split ({len(dataset.y_train)} examples, seed {dataset.seed})",
-        "raw_range": [float(everything.min()), float(everything.max())],
-        "description": "each channel standardized on the training split: "
-                       "x = (raw - mean) / std, per channel (last axis)",
-    }
+    normalization = channel_normalization(
+        dataset.raw(dataset.X_train), dataset.provenance.get("channels"),
+        statistics_from=f"training split ({len(dataset.y_train)} examples, seed {dataset.seed})",
+        raw_range=[float(everything.min()), float(everything.max())], min_std=min_std)
     standardized = replace(dataset, normalization=normalization)
     return replace(standardized, **{name: standardized.normalize(dataset.raw(getattr(dataset, name)))
                                     for name in ("X_train", "X_val", "X_test")})

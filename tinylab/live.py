@@ -245,34 +245,26 @@ def _check_rows(raw_input, rows_raw) -> np.ndarray:
                             "X.reshape(-1, channels)" if rows.ndim == 3 else ""))
     if rows.dtype.kind not in "iuf":
         raise TypeError(f"rows must be numbers (readings in sensor units), got dtype {rows.dtype}")
+    if rows.size and not np.all(np.isfinite(rows)):
+        raise ValueError("rows holds NaN or infinite readings: a sensor that failed? Drop or "
+                         "repair those rows first")
     return rows
 
 
 def fixed_rows(raw_input, rows_raw) -> np.ndarray:
     """Each reading as the integer the board reads from its text, ``reading * 10**D`` rounded.
 
-    Exactly :meth:`tinylab.engine.RawInput.fixed` (halves away from zero, saturated), row by
-    row. ``rows_raw``: shape ``(n, channels)`` in sensor units; returns int32 of that shape.
+    :func:`tinylab.engine.to_fixed`, as :meth:`tinylab.engine.RawInput.fixed` sends whole
+    windows (halves away from zero, saturated). ``rows_raw``: shape ``(n, channels)`` in
+    sensor units; returns int32 of that shape.
     """
-    rows = _check_rows(raw_input, rows_raw)
-    channels, n = raw_input.n_channels, len(rows)
-    per_example = raw_input.n_inputs // channels
-    padded = np.zeros((-(-n // per_example) * per_example, channels), dtype=rows.dtype)
-    padded[:n] = rows
-    flat = padded.reshape(-1, raw_input.n_inputs)
-    if not len(flat):
-        return np.zeros((0, channels), dtype=np.int32)
-    return raw_input.fixed(flat).reshape(-1, channels)[:n]
+    return engine.to_fixed(_check_rows(raw_input, rows_raw), raw_input.decimals)
 
 
 def row_line(fixed_row, decimals: int) -> str:
     """One reading as live_sim's ``S`` line: ``"S -0.019 0.011 0.975 0.800 0.600 -0.700"``."""
-    words = []
-    for value in np.asarray(fixed_row, dtype=np.int64).tolist():
-        whole, fraction = divmod(abs(value), 10 ** decimals)
-        sign = "-" if value < 0 else ""
-        words.append(f"{sign}{whole}.{fraction:0{decimals}d}" if decimals else f"{sign}{whole}")
-    return "S " + " ".join(words)
+    return "S " + " ".join(engine.decimal_text(value, decimals)
+                           for value in np.asarray(fixed_row, dtype=np.int64).tolist())
 
 
 @dataclass

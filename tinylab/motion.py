@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["RECIPE", "PRUNE_SPARSITY", "standardization", "train", "prune", "int8_model",
-           "FoldScorer", "FoldModel"]
+__all__ = ["RECIPE", "PRUNE_SPARSITY", "train", "prune", "int8_model", "FoldScorer",
+           "FoldModel"]
 
 #: How lesson 09 trains: 4 augmented copies of every training recording (crops of at least 80%
 #: of the window stretched back, shifts of up to 5 steps = 0.5 s, a gain of about ±10% per
@@ -44,29 +44,14 @@ RECIPE = {"copies": 4, "crop": 0.8, "shift": 5, "scale": 0.1, "jitter": 0.05,
 PRUNE_SPARSITY = 0.8
 
 
-def standardization(X_train, channels=None) -> dict:
-    """A per-channel ``normalization`` dict (as :class:`tinylab.data.Dataset` keeps one) from
-    training recordings in raw units: what a board applies to its raw readings.
+def _augmented(X, y, settings: dict, rng):
+    """The recordings plus ``settings["copies"]`` augmented copies (:func:`tinylab.augment.augment`
+    with the recipe's crop, shift, scale and jitter)."""
+    from . import augment as augmentation
 
-    Parameters
-    ----------
-    X_train : array_like, shape (n, steps, channels)
-        Raw training recordings only.
-    channels : sequence of str, optional
-        Channel names (default ``ch0``, ``ch1``, ...).
-    """
-    from .data import channel_statistics
-
-    mean, std = channel_statistics(X_train)
-    names = list(channels) if channels is not None else [f"ch{c}" for c in range(len(mean))]
-    if len(names) != len(mean):
-        raise ValueError(f"channels names {len(names)} channels, the recordings have {len(mean)}")
-    return {"per_channel": True, "channels": names,
-            "offset": [float(m) for m in mean], "scale": [float(1.0 / s) for s in std],
-            "mean": [float(m) for m in mean], "std": [float(s) for s in std],
-            "statistics_from": f"training recordings ({len(X_train)})",
-            "description": "each channel standardized on the training recordings: "
-                           "x = (raw - mean) / std, per channel (last axis)"}
+    return augmentation.augment(X, y, int(settings["copies"]), rng=rng, crop=settings["crop"],
+                                shift=int(settings["shift"]), scale=settings["scale"],
+                                jitter=settings["jitter"])
 
 
 def _standardize(X, normalization) -> np.ndarray:
@@ -103,7 +88,7 @@ def train(architecture: str, X_train, y_train, n_classes: int, *, augment: bool 
     -------
     (model, history)
     """
-    from . import augment as augmentation, models
+    from . import models
     from . import train as training
 
     settings = dict(RECIPE, **(recipe or {}))
@@ -114,9 +99,7 @@ def train(architecture: str, X_train, y_train, n_classes: int, *, augment: bool 
     y_train = np.asarray(y_train, dtype=np.int64)
     copies = int(settings["copies"])
     if augment:
-        X_fit, y_fit = augmentation.augment(
-            X_train, y_train, copies, rng=seed, crop=settings["crop"],
-            shift=int(settings["shift"]), scale=settings["scale"], jitter=settings["jitter"])
+        X_fit, y_fit = _augmented(X_train, y_train, settings, seed)
     else:  # the same number of examples per epoch, and of optimizer steps: identical copies
         X_fit, y_fit = np.tile(X_train, (1 + copies, 1, 1)), np.tile(y_train, 1 + copies)
     epochs = int(settings["epochs"])
@@ -152,15 +135,12 @@ def prune(model, X_train, y_train, *, sparsity: float = PRUNE_SPARSITY, seed: in
     copies (seed ``seed + 1``: not the copies it was trained on), the sparsity ramping over
     the first 6 epochs, Adam at 1e-3. Returns the pruning's history.
     """
-    from . import augment as augmentation
     from . import prune as pruning
 
     settings = dict(RECIPE, **(recipe or {}))
     X_train = np.asarray(X_train, dtype=np.float32)
     y_train = np.asarray(y_train, dtype=np.int64)
-    X_fit, y_fit = augmentation.augment(
-        X_train, y_train, int(settings["copies"]), rng=seed + 1, crop=settings["crop"],
-        shift=int(settings["shift"]), scale=settings["scale"], jitter=settings["jitter"])
+    X_fit, y_fit = _augmented(X_train, y_train, settings, seed + 1)
     steps = -(-len(y_fit) // int(settings["batch_size"]))  # optimizer steps per epoch
     frequency = 10 if 6 * steps >= 10 else 1  # a new mask every 10 steps (every step if few)
     data = _Arrays(X_fit, np.asarray(y_fit, dtype=np.int64), None, None,
@@ -198,7 +178,8 @@ class FoldModel:
 class FoldScorer:
     """``fit_and_score`` for :func:`tinylab.crossval.cross_validate` with ``standardize=False``.
 
-    Per fold: standardize on the training part (:func:`standardization`), train
+    Per fold: standardize on the training part (:func:`tinylab.data.channel_normalization`),
+    train
     (:func:`train`), prune if ``sparsity`` is given (:func:`prune`), score the float model and the int8 model (:func:`int8_model`, run with the
     engine's integer reference) on the held-out part. ``folds`` keeps a :class:`FoldModel`
     per fold.
@@ -223,7 +204,10 @@ class FoldScorer:
         from . import engine
         from .train import logits
 
-        normalization = standardization(X_train, self.channels)
+        from .data import channel_normalization
+
+        normalization = channel_normalization(
+            X_train, self.channels, statistics_from=f"training recordings ({len(X_train)})")
         train_std, test_std = _standardize(X_train, normalization), _standardize(X_test, normalization)
         model, _ = train(self.architecture, train_std, y_train, self.n_classes,
                          augment=self.augment, seed=self.seed, recipe=self.recipe)

@@ -60,7 +60,7 @@ from .ops.pooling import Pool2D
 from .ops.reshape import Reshape
 # ``tl.engine.raw_input`` is the function (it shadows its module's name here; the module is
 # ``sys.modules["tinylab.engine.raw_input"]``, or ``from tinylab.engine.raw_input import ...``).
-from .raw_input import RAW_LIMIT, RawInput, parse_reading, raw_input
+from .raw_input import RAW_LIMIT, RawInput, decimal_text, parse_reading, raw_input, to_fixed
 from .reference import quantize_inputs, run_int8
 from .storage import ModelStorage, OpStorage, model_storage, op_storage
 
@@ -70,7 +70,8 @@ __all__ = ["FORMATS", "SUPPORTED_OPS", "ACTIVATIONS", "IntegerModel", "Op",
            "saturating_rounding_doubling_high_mul", "rounding_divide_by_pot",
            "multiply_by_quantized_multiplier", "quantize_inputs", "run_int8", "store",
            "model_storage", "op_storage", "ModelStorage", "OpStorage", "plan_memory",
-           "generate_c", "RawInput", "raw_input", "parse_reading", "RAW_LIMIT",
+           "generate_c", "RawInput", "raw_input", "parse_reading", "to_fixed", "decimal_text",
+           "RAW_LIMIT",
            # modules
            "c_source", "c_text", "fixed_point", "flatbuffer", "formats", "graph", "memory",
            "ops", "reference", "requant", "storage"]

@@ -43,7 +43,7 @@ import numpy as np
 from .fixed_point import multiply_by_quantized_multiplier, quantize_multiplier, round_half_away
 from .reference import check_model
 
-__all__ = ["RAW_LIMIT", "RawInput", "raw_input", "parse_reading"]
+__all__ = ["RAW_LIMIT", "RawInput", "raw_input", "parse_reading", "to_fixed", "decimal_text"]
 
 #: Largest magnitude of a reading as an integer (``reading * 10**decimals``): 9 decimal
 #: digits, so that the difference with a mean of the same size still fits in int32.
@@ -191,9 +191,7 @@ class RawInput:
         -------
         ndarray of int32, shape (n, n_inputs)
         """
-        scaled = self._examples(raw).astype(np.float64) * 10.0 ** self.decimals
-        rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)
-        return np.clip(rounded, -RAW_LIMIT, RAW_LIMIT).astype(np.int32)
+        return to_fixed(self._examples(raw), self.decimals)
 
     def text(self, raw_example) -> str:
         """The readings of one example as the host sends them: ``"v1 v2 ..."``, ``D`` decimals.
@@ -204,7 +202,7 @@ class RawInput:
         if fixed.shape[0] != 1:
             raise ValueError(f"text() takes one example of {self.n_inputs} readings, got "
                              f"{fixed.shape[0]}; call it once per example")
-        return " ".join(_decimal_text(int(v), self.decimals) for v in fixed[0])
+        return " ".join(decimal_text(int(v), self.decimals) for v in fixed[0])
 
     def quantize_fixed(self, fixed) -> np.ndarray:
         """The int8 inputs from readings already as integers (``reading * 10**D``), as the board
@@ -263,7 +261,21 @@ class RawInput:
                 f"{self.model_hash}")
 
 
-def _decimal_text(fixed: int, decimals: int) -> str:
+def to_fixed(values, decimals: int) -> np.ndarray:
+    """Readings as the integers their text carries, ``round(value * 10**decimals)``, any shape.
+
+    Halves round away from zero (in float64, on the float32 or float64 value given);
+    magnitudes beyond :data:`RAW_LIMIT` saturate there, as the board's parser does. Returns
+    int32 of the same shape (what :meth:`RawInput.fixed` and ``tinylab.live`` send).
+    """
+    scaled = np.asarray(values).astype(np.float64) * 10.0 ** decimals
+    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)
+    return np.clip(rounded, -RAW_LIMIT, RAW_LIMIT).astype(np.int32)
+
+
+def decimal_text(fixed: int, decimals: int) -> str:
+    """One reading's text from its integer: ``decimal_text(-19, 3) == "-0.019"`` (what
+    :func:`parse_reading` reads back to the same integer)."""
     sign = "-" if fixed < 0 else ""
     whole, fraction = divmod(abs(fixed), 10 ** decimals)
     return f"{sign}{whole}.{fraction:0{decimals}d}" if decimals else f"{sign}{whole}"
