@@ -89,7 +89,7 @@ def test_write_live_sketch_puts_the_core_model_and_settings_beside_the_sketch(im
     assert folder == tmp_path / "live_sim"
     assert sorted(p.name for p in folder.iterdir()) == [
         "live_config.h", "live_sim.ino", "model.c", "model.h", "tl_live.c", "tl_live.h",
-        "tl_measure.h"]
+        "tl_live_banner.h", "tl_measure.h"]
     header = (folder / "model.h").read_text()
     assert f'"{ri.model_hash}"' in header and "#define TL_RAW_CHANNELS 6" in header
     config = (folder / "live_config.h").read_text()
@@ -101,6 +101,7 @@ def test_write_live_sketch_puts_the_core_model_and_settings_beside_the_sketch(im
                                   unit_scale=[9.80665] * 3 + [0.0174533] * 3, folder=tmp_path)
     assert nano.name == "live_nano33ble" and (nano / "live_nano33ble.ino").is_file()
     assert (nano / "tl_measure.h").is_file()           # the cycle counter, as in live_sim
+    assert (nano / "tl_live_banner.h").is_file()       # the banner, as in live_sim
     config = (nano / "live_config.h").read_text()
     assert "#define TL_LIVE_HOP 10" in config          # default: a fifth of the 50-reading window
     assert "9.80665f" in config and "0.0174533f" in config
@@ -280,9 +281,12 @@ def test_the_nano_sketch_uses_the_core_and_both_imus():
         assert '#include "tl_live.h"' in text and '#include "live_config.h"' in text
         assert "tl_live_init(&live, TL_LIVE_HOP)" in text and "tl_live_push(&live," in text
         assert "tl_live_classify(&live, scores)" in text
-        assert "sketch=live board=" in text
-        for key in ("channels", "decimals", "steps", "hop", "rate_hz"):
-            assert f'" {key}="' in text or f"F(\" {key}=\")" in text, key
+        assert '#include "tl_live_banner.h"' in text and "print_banner();" in text
+    banner = (BOARDS_DIR / "live" / "tl_live_banner.h").read_text()   # one banner for both
+    assert "sketch=live board=" in banner
+    for key in ("channels", "decimals", "steps", "hop", "rate_hz"):
+        assert f'F(" {key}=")' in banner, key
+    assert '#define TL_LIVE_BANNER_EXTRA " sensor=" TL_SENSOR' in nano
     assert "Arduino_LSM9DS1.h" in nano and "Arduino_BMI270_BMM150.h" in nano
     assert re.search(r"#define TL_IMU_REV 2\b", nano) and "TL_LIVE_RATE_HZ" in nano
     assert "tl_live_fixed_from_float(accel_g[axis] * unit_scale[axis])" in nano

@@ -55,6 +55,8 @@ SKETCHES = {"uno": "live_sim", "nano33ble": "live_nano33ble"}
 #: The C core both sketches share, copied beside them.
 CORE_DIR = _paths.BOARDS_DIR / "live"
 CORE_FILES = ("tl_live.h", "tl_live.c")
+#: The live sketches' banner (Arduino C++), copied beside them with the core.
+BANNER_HEADER = "tl_live_banner.h"
 #: live_sim acknowledges every 32nd byte of a line with "." (its TL_ACK_EVERY), as the
 #: inference sketch does: the host sends the next 32 bytes only after it.
 ACK_EVERY_BYTES = 32
@@ -203,7 +205,8 @@ def write_live_sketch(mlp, raw_input, class_names, *, board: str = "uno", hop: i
                          f"({', '.join(NANO_CHANNELS)}); this model takes {raw_input.n_channels}")
     sketch = SKETCHES[board]
     source = _paths.SKETCHES_DIR / sketch / f"{sketch}.ino"
-    needed = [source, MEASURE_HEADER, *(CORE_DIR / name for name in CORE_FILES)]
+    needed = [source, MEASURE_HEADER,
+              *(CORE_DIR / name for name in (*CORE_FILES, BANNER_HEADER))]
     missing = [p for p in needed if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"{missing[0]} is missing; the live sketches need a TinyLab "
@@ -216,7 +219,7 @@ def write_live_sketch(mlp, raw_input, class_names, *, board: str = "uno", hop: i
     sketch_dir.mkdir(parents=True)
     shutil.copyfile(source, sketch_dir / source.name)
     shutil.copyfile(MEASURE_HEADER, sketch_dir / MEASURE_HEADER.name)  # the inference sketch's
-    for name in CORE_FILES:
+    for name in (*CORE_FILES, BANNER_HEADER):
         shutil.copyfile(CORE_DIR / name, sketch_dir / name)
     for name, text in engine.generate_c(mlp, format, name="model", raw_input=raw_input).items():
         (sketch_dir / name).write_text(text)

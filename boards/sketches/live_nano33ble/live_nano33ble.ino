@@ -50,6 +50,8 @@
 #define TL_BOARD "nano33ble"
 #endif
 #include "tl_measure.h"  // the Cortex-M4's DWT cycle counter (TL_HAS_CYCLES)
+#define TL_LIVE_BANNER_EXTRA " sensor=" TL_SENSOR
+#include "tl_live_banner.h"
 
 #if TL_RAW_CHANNELS != 6
 #error "live_nano33ble reads 6 channels (ax ay az gx gy gz); the model takes TL_RAW_CHANNELS"
@@ -67,25 +69,6 @@ static const float unit_scale[TL_RAW_CHANNELS] = TL_LIVE_UNIT_SCALE;
 static float accel_g[3] = {0.0f, 0.0f, 1.0f};
 static float gyro_dps[3] = {0.0f, 0.0f, 0.0f};
 static unsigned long next_reading_us = 0;
-
-static void print_banner() {
-  Serial.print(F("#TINYLAB proto=1 sketch=live board=" TL_BOARD " sensor=" TL_SENSOR
-                 " format=" TL_FORMAT " model=" TL_MODEL_HASH " inputs="));
-  Serial.print((int)TL_INPUTS);
-  Serial.print(F(" outputs="));
-  Serial.print((int)TL_OUTPUTS);
-  Serial.print(F(" channels="));
-  Serial.print((int)TL_RAW_CHANNELS);
-  Serial.print(F(" decimals="));
-  Serial.print((int)TL_RAW_DECIMALS);
-  Serial.print(F(" steps="));
-  Serial.print((int)TL_LIVE_STEPS);
-  Serial.print(F(" hop="));
-  Serial.print((int)TL_LIVE_HOP);
-  Serial.print(F(" rate_hz="));
-  Serial.print((int)TL_LIVE_RATE_HZ);
-  Serial.println(F(" classes=" TL_LIVE_CLASS_LIST));
-}
 
 // Keeps the last reading when the IMU has no new one yet.
 static void read_imu() {

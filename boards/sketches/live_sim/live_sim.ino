@@ -42,6 +42,7 @@
 #include "tl_live.h"
 #include "live_config.h"
 #include "tl_measure.h"  // the sketch's only include of it: it defines Timer1's interrupt
+#include "tl_live_banner.h"  // print_banner()
 
 // Bytes of a line between two acks: half the AVR's 64-byte receive buffer, as in the
 // inference sketch (tinylab.device.ACK_EVERY_BYTES).
@@ -67,25 +68,6 @@ static uint8_t line_bad_byte = 0;
 static uint8_t value_count = 0;        // values seen on this line (saturates at 255)
 static tl_reading_t value;             // the value being read (model.h's parser)
 static uint8_t bytes_since_ack = 0;
-
-static void print_banner() {
-  Serial.print(F("#TINYLAB proto=1 sketch=live board=" TL_BOARD " format=" TL_FORMAT
-                 " model=" TL_MODEL_HASH " inputs="));
-  Serial.print((int)TL_INPUTS);
-  Serial.print(F(" outputs="));
-  Serial.print((int)TL_OUTPUTS);
-  Serial.print(F(" channels="));
-  Serial.print((int)TL_RAW_CHANNELS);
-  Serial.print(F(" decimals="));
-  Serial.print((int)TL_RAW_DECIMALS);
-  Serial.print(F(" steps="));
-  Serial.print((int)TL_LIVE_STEPS);
-  Serial.print(F(" hop="));
-  Serial.print((int)TL_LIVE_HOP);
-  Serial.print(F(" rate_hz="));
-  Serial.print((int)TL_LIVE_RATE_HZ);
-  Serial.println(F(" classes=" TL_LIVE_CLASS_LIST));
-}
 
 // Classifies the window; returns the class, leaves the CPU cycles in *cycles (0 if uncounted).
 static uint8_t classify(uint32_t *cycles) {
