@@ -1,11 +1,13 @@
 """Tests for tinylab.app and ``tinylab app``: the Voila command that serves only the apps.
 
-No server is started here (tests/test_apps_browser.py does that, in a browser): these check
-the argv, the folder it serves and the validation of what a user types.
+Mostly no server is started here (tests/test_apps_browser.py does that, in a browser, and
+tests/test_apps_load.py with a room of visitors): these check the argv, the folder it serves,
+the preheated pools and the validation of what a user types. One test starts a real Voila
+with a preheated kernel and checks that a visitor is given it.
 """
 
+import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from tinylab import app, cli
 
 ROOT = Path(__file__).resolve().parents[1]
+SERVER_START_S = 90
 
 
 @pytest.fixture
@@ -119,42 +122,160 @@ def test_free_port_is_bindable():
 
 # --- the command ------------------------------------------------------------------------
 
-def test_app_command_execs_voila_on_the_apps(monkeypatch, apps, capsys):
-    started = []
+class _Served:
+    """Stands in for app.serve in the command's tests: records its arguments."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, directory, **options):
+        self.calls.append((directory, options))
+        served = self
+
+        class _Context:
+            def __enter__(self):
+                process = type("P", (), {"wait": lambda self: 0})()
+                return type("S", (), {"process": process, "pools": {}, "boards": None})()
+
+            def __exit__(self, *exc):
+                served.stopped = True
+                return False
+
+        return _Context()
+
+
+@pytest.fixture
+def served(monkeypatch, apps):
+    recorder = _Served()
     monkeypatch.setattr(cli, "_checkout", lambda: apps.parents[1])
-    monkeypatch.setattr(cli.os, "execv", lambda program, argv: started.append((program, argv)))
-    cli.main(["app", "--port", "9125", "--ip", "0.0.0.0"])
-    [(program, argv)] = started
-    assert program == sys.executable
-    assert argv == app.voila_command(apps, port=9125, ip="0.0.0.0")
+    monkeypatch.setattr(app, "serve", recorder)
+    return recorder
+
+
+def test_app_command_serves_the_apps_with_pools_and_boards(served, apps, capsys):
+    assert cli.main(["app", "--port", "9125", "--ip", "0.0.0.0", "--pool", "draw_digit=30",
+                     "--boards", "3"]) == 0
+    [(directory, options)] = served.calls
+    assert directory == apps
+    assert options["port"] == 9125 and options["ip"] == "0.0.0.0"
+    assert app.pools(app.list_apps(apps), options["pool"]) == {
+        "compression_explorer.ipynb": app.DEFAULT_POOL, "draw_digit.ipynb": 30}
+    assert options["boards"] == 3 and options["console"] is True and served.stopped
     out = capsys.readouterr().out
-    assert "compression_explorer.ipynb" in out and "9125" in out
+    assert "compression_explorer.ipynb" in out and "9125" in out and "draw_digit 30" in out
 
 
-def test_app_command_as_root_passes_no_allow_root(monkeypatch, apps):
-    started = []
-    monkeypatch.setattr(cli, "_checkout", lambda: apps.parents[1])
-    monkeypatch.setattr(cli.os, "geteuid", lambda: 0, raising=False)
-    monkeypatch.setattr(cli.os, "execv", lambda program, argv: started.append(argv))
-    cli.main(["app"])
-    assert "--allow-root" not in started[0]
-    assert _options(started[0])["--port"] == "8866"
+def test_app_command_defaults_one_preheated_kernel_per_app_and_shared_boards(served):
+    assert cli.main(["app"]) == 0
+    [(_, options)] = served.calls
+    assert options["pool"] == app.DEFAULT_POOL == 1 and options["boards"] == app.DEFAULT_BOARDS
+    assert options["port"] == app.first_free_port(app.DEFAULT_PORT)
+
+
+def test_app_command_pool_for_every_app_then_one(served, apps):
+    cli.main(["app", "--pool", "4", "--pool", "draw_digit=0", "--boards", "0"])
+    [(_, options)] = served.calls
+    assert app.pools(app.list_apps(apps), options["pool"]) == {
+        "compression_explorer.ipynb": 4, "draw_digit.ipynb": 0}
+    assert options["boards"] == 0
+
+
+def test_app_command_names_the_apps_for_an_unknown_pool(served, capsys):
+    assert cli.main(["app", "--pool", "draw=3"]) == 2
+    assert not served.calls
+    err = capsys.readouterr().err
+    assert "no app 'draw'" in err and "draw_digit" in err and "compression_explorer" in err
+
+
+@pytest.mark.parametrize("argv", [["--pool", "-1"], ["--pool", "draw_digit=many"],
+                                  ["--boards", "-2"], ["--boards", "two"]])
+def test_app_command_refuses_bad_sizes_in_words(served, capsys, argv):
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["app", *argv])
+    assert caught.value.code == 2
+    assert "whole number" in capsys.readouterr().err
+    assert not served.calls
 
 
 def test_app_command_without_a_checkout_returns_2(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(cli, "_checkout", lambda: tmp_path)
-    monkeypatch.setattr(cli.os, "execv", lambda *args: pytest.fail("must not start Voila"))
+    monkeypatch.setattr(app, "serve", lambda *a, **k: pytest.fail("must not start Voila"))
     assert cli.main(["app"]) == 2
     assert "notebooks/apps" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("port", ["0", "70000", "http"])
 def test_app_command_refuses_a_bad_port(monkeypatch, capsys, port):
-    monkeypatch.setattr(cli.os, "execv", lambda *args: pytest.fail("must not start Voila"))
+    monkeypatch.setattr(app, "serve", lambda *a, **k: pytest.fail("must not start Voila"))
     with pytest.raises(SystemExit) as caught:
         cli.main(["app", "--port", port])
     assert caught.value.code == 2
     assert "1 to 65535" in capsys.readouterr().err
+
+
+def test_first_free_port_skips_a_busy_port():
+    import socket
+
+    start = app.free_port()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", start))
+        busy.listen()
+        assert app.first_free_port(start) != start
+    assert app.first_free_port(start) >= start
+
+
+# --- preheated kernels ------------------------------------------------------------------
+
+def test_pools_one_size_for_every_app_or_by_name(apps):
+    names = app.list_apps(apps)
+    assert app.pools(names, 3) == {"compression_explorer.ipynb": 3, "draw_digit.ipynb": 3}
+    assert app.pools(names, {"draw_digit": 30}) == {
+        "compression_explorer.ipynb": app.DEFAULT_POOL, "draw_digit.ipynb": 30}
+    assert app.pools(names, {"compression_explorer.ipynb": 0}) == {
+        "compression_explorer.ipynb": 0, "draw_digit.ipynb": app.DEFAULT_POOL}
+
+
+@pytest.mark.parametrize("pool, words", [(-1, "whole number"), (1.5, "whole number"),
+                                         (True, "whole number"), ({"lesson_01": 2}, "no app")])
+def test_pools_refuse_what_cannot_be_a_pool(apps, pool, words):
+    with pytest.raises(ValueError, match=words):
+        app.pools(app.list_apps(apps), pool)
+
+
+def test_voila_config_preheats_the_named_apps_and_no_other(apps, tmp_path):
+    config = app.voila_config({"draw_digit.ipynb": 30, "compression_explorer.ipynb": 0})
+    assert config["VoilaConfiguration"]["preheat_kernel"] is True
+    kernels = config["VoilaKernelManager"]["kernel_pools_config"]
+    # Voila's own default pool is 1 for an app not named: TinyLab's is 0.
+    assert kernels["default"] == {"pool_size": 0}
+    assert kernels["draw_digit.ipynb"] == {"pool_size": 30}
+    argv = app.voila_command(apps, config_dir=tmp_path)
+    assert _options(argv)["--Voila.config_file_paths"] == str(tmp_path.resolve())
+    assert "--Voila.config_file_paths" not in _options(app.voila_command(apps))
+
+
+def test_a_visitor_is_given_the_preheated_kernel(tmp_path):
+    """A real Voila on a one-cell app with a pool of 1: the page comes from the kernel that
+    ran the notebook before the visit (its pid is on the page), and Voila starts another."""
+    import urllib.request
+
+    (tmp_path / "pid.ipynb").write_text(json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {},
+                   "outputs": [], "source": "import os, time\nprint('kernel', os.getpid(), "
+                                            "round(time.time(), 1))"}],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}))
+    with app.serve(tmp_path, pool=1, boards=0, startup_timeout_s=SERVER_START_S) as server:
+        server.wait_preheated(timeout_s=SERVER_START_S)
+        [ready] = server.kernels()
+        with urllib.request.urlopen(server.url + app.render_path("pid.ipynb"),
+                                    timeout=SERVER_START_S) as response:
+            page = response.read().decode()
+        assert f"kernel {ready.pid} " in page
+        assert "Using pre-heated kernel" in server.log()
+        server.wait_preheated(timeout_s=SERVER_START_S)  # the pool is filled again
+        assert len(server.kernels()) == 2
 
 
 def test_the_checkout_has_an_apps_folder():

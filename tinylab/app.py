@@ -11,28 +11,48 @@ default cannot loosen them:
   notebooks, Python files, data and hidden files are refused;
 - a visitor cannot switch the template with ``?template=`` (a template decides what is shown).
 
+For a room of visitors arriving at once (a lecture, an open day) two things are added:
+
+- **preheated kernels**: Voila keeps a pool of kernels per app that have already run the app
+  notebook, so a visitor gets a finished page instead of waiting for it to run; a visitor
+  takes one and Voila starts another (``pool``: how many per app, :data:`DEFAULT_POOL`);
+- **shared boards**: one board server (:mod:`tinylab.board_server`) beside Voila runs the
+  virtual Unos (``boards`` per firmware, :data:`DEFAULT_BOARDS`) that every visitor's kernel
+  sends its drawings to in turn, instead of one simavr per visitor; a real board plugged into
+  the server is shared the same way, one request at a time.
+
 Voila, unlike JupyterLab, has no root check and no ``--allow-root`` option: as root it starts
-as it is. :func:`serve` runs a server in the background for tests and benchmarks and stops it
-with its kernels and whatever they started (the virtual Uno's simavr).
+as it is. :func:`serve` runs the server (``tinylab app`` in the foreground, tests and
+benchmarks in the background) and stops it with its kernels, the board server and whatever
+they started (the virtual Uno's simavr).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import _paths
 
 DEFAULT_PORT = 8866  # Voila's own default; the next free port is taken when it is busy
+#: Preheated kernels per app when none are asked for: the first visitor's page comes at once,
+#: and an idle server holds one kernel per app.
+DEFAULT_POOL = 1
+#: Virtual Unos the board server runs per firmware: one per core of a small server.
+DEFAULT_BOARDS = 2
 # Regular expressions on the path below the apps folder (Voila matches the whole path).
 FILE_ALLOWLIST = [r"[^/\\]+\.(png|jpe?g|gif|svg)"]
 FILE_DENYLIST = [r"(.*[/\\])?\..*", r".*\.(ipynb|py|pyc|json|csv|txt|md|keras|tflite|h5)"]
@@ -119,8 +139,50 @@ def check_port(port) -> int:
     return number
 
 
+def pools(apps: list, pool=DEFAULT_POOL) -> dict:
+    """Preheated kernels per app: ``{"draw_digit.ipynb": 30, ...}`` for the app names ``apps``.
+
+    Parameters
+    ----------
+    apps : list of str
+        The app notebooks' file names (:func:`list_apps`).
+    pool : int or dict
+        One number for every app, or numbers by app name (with or without ``.ipynb``); an
+        app the dict does not name gets :data:`DEFAULT_POOL`. 0 preheats nothing.
+
+    Raises
+    ------
+    ValueError
+        A negative or non-integer size, or a name that is not one of ``apps``.
+    """
+    named = pool if isinstance(pool, dict) else {name: pool for name in apps}
+    sizes = {name: DEFAULT_POOL for name in apps}
+    for name, size in named.items():
+        full = name if str(name).endswith(".ipynb") else f"{name}.ipynb"
+        if full not in sizes:
+            raise ValueError(f"no app {name!r} to preheat kernels for: the apps are "
+                             f"{', '.join(a.removesuffix('.ipynb') for a in apps)}")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValueError(f"the pool of {full} must be a whole number of kernels >= 0, "
+                             f"got {size!r}")
+        sizes[full] = size
+    return sizes
+
+
+def voila_config(sizes: dict) -> dict:
+    """Voila's configuration (``voila.json``) for preheated kernels, ``sizes`` by app.
+
+    Apps not named keep no pool (Voila's ``default`` entry is 0, not its own 1).
+    """
+    return {"VoilaConfiguration": {"preheat_kernel": True},
+            "VoilaKernelManager": {"kernel_pools_config": {
+                "default": {"pool_size": 0},
+                **{name: {"pool_size": size} for name, size in sizes.items()}}}}
+
+
 def voila_command(directory: Path, *, port: int | None = None, ip: str | None = None,
-                  port_retries: int | None = None, python: str = sys.executable) -> list[str]:
+                  port_retries: int | None = None, python: str = sys.executable,
+                  config_dir: Path | None = None) -> list[str]:
     """The argv that starts Voila on the apps folder ``directory``, without a browser.
 
     Parameters
@@ -135,6 +197,9 @@ def voila_command(directory: Path, *, port: int | None = None, ip: str | None = 
         How many other ports Voila may try when ``port`` is busy (0: fail instead).
     python : str
         The Python that runs Voila (default: this one).
+    config_dir : Path, optional
+        The only folder Voila reads ``voila.json`` from (:func:`voila_config`: the preheated
+        kernels); without it no kernel is preheated and Voila reads its usual folders.
     """
     directory = Path(directory).resolve()
     if not directory.is_dir():
@@ -146,6 +211,8 @@ def voila_command(directory: Path, *, port: int | None = None, ip: str | None = 
                "--VoilaConfiguration.allow_template_override=NO"]
     command += [f"--VoilaConfiguration.file_allowlist={pattern}" for pattern in FILE_ALLOWLIST]
     command += [f"--VoilaConfiguration.file_denylist={pattern}" for pattern in FILE_DENYLIST]
+    if config_dir is not None:
+        command.append(f"--Voila.config_file_paths={Path(config_dir).resolve()}")
     if ip:
         command.append(f"--Voila.ip={ip}")
     if port_retries is not None:
@@ -162,8 +229,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 def chromium_executable() -> str | None:
     """Debian's Chromium (``apt-get install chromium``), or any ``chromium`` on PATH."""
-    import shutil
-
     for candidate in ("/usr/bin/chromium", shutil.which("chromium"),
                       shutil.which("chromium-browser")):
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
@@ -183,17 +248,37 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def first_free_port(start: int = DEFAULT_PORT, host: str = "127.0.0.1", tries: int = 50) -> int:
+    """``start`` if nobody listens on it, else the next free port (as Voila's own retries)."""
+    for port in range(start, min(start + tries, 65536)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    return free_port(host)
+
+
 @dataclass
 class Server:
-    """A Voila server started by :func:`serve`: ``url`` (no trailing slash) and its process."""
+    """A Voila server started by :func:`serve`: ``url`` (no trailing slash) and its process.
+
+    ``pools``: preheated kernels by app; ``boards``: the board server beside it (None when
+    every kernel runs its own board).
+    """
 
     url: str
     process: subprocess.Popen
-    log_path: Path
+    log_path: Path | None
+    pools: dict = field(default_factory=dict)
+    boards: object = None
 
     def log(self) -> str:
-        """What Voila printed so far."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        """What Voila printed so far ("" when it prints to the console)."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")
 
     def descendants(self) -> list:
         """The server's live descendant processes (kernels, and what they started), psutil."""
@@ -203,6 +288,68 @@ class Server:
             return psutil.Process(self.process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             return []
+
+    def kernels(self) -> list:
+        """The server's kernel processes (psutil), idle or busy."""
+        import psutil
+
+        found = []
+        for process in self.descendants():
+            try:
+                if "ipykernel" in " ".join(process.cmdline()):
+                    found.append(process)
+            except psutil.Error:  # ended meanwhile
+                continue
+        return found
+
+    def wait_preheated(self, timeout_s: float = 300, quiet_s: float = 1.5) -> float:
+        """Wait until every app's pool of preheated kernels has run its notebook; seconds taken.
+
+        Voila logs "Kernel pool of draw_digit.ipynb is filled" once the pool's kernels have
+        *started*; they have run the notebook when, on top of that, there are as many kernels
+        as the pools hold and none has used the CPU (beyond 2%) for ``quiet_s`` seconds.
+
+        Raises
+        ------
+        RuntimeError
+            When Voila has ended, or the pools are not ready within ``timeout_s`` (which pools
+            are missing, and the log's end).
+        """
+        import psutil
+
+        started = time.monotonic()
+        waiting = {name for name, size in self.pools.items() if size > 0}
+        expected = sum(self.pools.values())
+        previous, quiet_since = None, None
+        while True:
+            log = self.log()
+            waiting = {name for name in waiting
+                       if not re.search(rf"Kernel pool of {re.escape(name)} is filled", log)}
+            kernels = self.kernels() if not waiting else []
+            if kernels and len(kernels) >= expected:
+                used = {}
+                for kernel in kernels:
+                    with contextlib.suppress(psutil.Error):
+                        times = kernel.cpu_times()
+                        used[kernel.pid] = times.user + times.system
+                now = time.monotonic()
+                if previous is not None and previous[1].keys() == used.keys() and all(
+                        used[pid] - previous[1][pid] <= 0.02 * (now - previous[0])
+                        for pid in used):
+                    quiet_since = quiet_since or previous[0]
+                    if now - quiet_since >= quiet_s:
+                        return now - started
+                else:
+                    quiet_since = None
+                previous = (now, used)
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Voila exited with code {self.process.returncode} before "
+                                   f"its kernels were preheated:\n{log[-4000:]}")
+            if time.monotonic() - started > timeout_s:
+                missing = ", ".join(sorted(waiting)) or f"{expected} kernels, running quiet"
+                raise RuntimeError(f"the preheated kernels ({missing}) were not ready within "
+                                   f"{timeout_s:.0f} s; Voila's log ends:\n{log[-4000:]}")
+            time.sleep(0.25)
 
 
 def _answers(url: str) -> bool:
@@ -245,32 +392,70 @@ def stop(process: subprocess.Popen, timeout_s: float = 30) -> None:
 
 
 @contextlib.contextmanager
-def serve(directory: Path | None = None, *, port: int | None = None, env: dict | None = None,
-          log_path: Path | None = None, startup_timeout_s: float = 90):
-    """Run Voila on the apps folder in the background; yields a :class:`Server`.
+def serve(directory: Path | None = None, *, port: int | None = None, ip: str = "127.0.0.1",
+          env: dict | None = None, log_path: Path | None = None, console: bool = False,
+          pool=DEFAULT_POOL, boards: int = DEFAULT_BOARDS, startup_timeout_s: float = 90):
+    """Run Voila on the apps folder, with preheated kernels and shared boards; yields a
+    :class:`Server`.
 
-    The same command as ``tinylab app`` (:func:`voila_command`), on ``port`` (default: a free
-    one, with no retries elsewhere) of 127.0.0.1. Waits until the tree page answers, and
-    on leaving stops the server, its kernels and their children (:func:`stop`).
+    The command :func:`voila_command` builds, on ``port`` (default: a free one, with no
+    retries elsewhere) of ``ip``. Waits until the tree page answers (not for the pools:
+    :meth:`Server.wait_preheated`), and on leaving stops the server, its kernels and their
+    children (:func:`stop`), then the board server.
+
+    Parameters
+    ----------
+    pool : int or dict
+        Preheated kernels per app (:func:`pools`); 0: none, every visitor waits for the
+        notebook to run.
+    boards : int
+        Virtual Unos per firmware in the board server the kernels share
+        (:mod:`tinylab.board_server`); 0: no board server, each kernel runs its own.
+    env : dict, optional
+        Added to the environment of Voila and its kernels (e.g. ``TINYLAB_WORKSPACE``).
+    log_path : Path, optional
+        Where Voila's output goes (default: a temporary file); with ``console`` it goes to
+        this process's own output instead, as ``tinylab app`` shows it.
 
     Raises
     ------
     RuntimeError
         When Voila exits or does not answer within ``startup_timeout_s`` (its log attached).
+    ValueError
+        A bad ``pool`` or ``boards``.
     """
     directory = apps_dir() if directory is None else Path(directory)
+    sizes = pools(list_apps(directory), pool)
+    if isinstance(boards, bool) or not isinstance(boards, int) or boards < 0:
+        raise ValueError(f"boards must be a whole number of virtual Unos >= 0, got {boards!r}")
     port = check_port(port) if port is not None else free_port()
-    if log_path is None:
-        import tempfile
+    private = Path(tempfile.mkdtemp(prefix="tinylab-voila-"))
+    if log_path is None and not console:  # kept after the server stops, for a failed test
         log_path = Path(tempfile.mkstemp(prefix="tinylab-voila-", suffix=".log")[1])
-    command = voila_command(directory, port=port, ip="127.0.0.1", port_retries=0)
-    url = f"http://127.0.0.1:{port}"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL,
-                                   env={**os.environ, **(env or {})})
-    server = Server(url, process, Path(log_path))
+    config_dir = None
+    if any(sizes.values()):
+        config_dir = private / "config"
+        config_dir.mkdir()
+        (config_dir / "voila.json").write_text(json.dumps(voila_config(sizes), indent=1))
+    command = voila_command(directory, port=port, ip=ip, port_retries=0, config_dir=config_dir)
+    url = f"http://{'127.0.0.1' if ip in ('0.0.0.0', '') else ip}:{port}"
+    board_server = process = None
     try:
+        extra = dict(env or {})
+        if boards:
+            from . import board_server as _board_server
+
+            board_server = _board_server.start(boards=boards)
+            extra.update(board_server.env)
+        if console:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
+                                       env={**os.environ, **extra})
+        else:
+            with open(log_path, "wb") as log:
+                process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL,
+                                           env={**os.environ, **extra})
+        server = Server(url, process, Path(log_path) if log_path else None, sizes, board_server)
         deadline = time.monotonic() + startup_timeout_s
         while not _answers(url + "/"):
             if process.poll() is not None:
@@ -281,4 +466,8 @@ def serve(directory: Path | None = None, *, port: int | None = None, env: dict |
             time.sleep(0.25)
         yield server
     finally:
-        stop(process)
+        if process is not None:
+            stop(process)
+        if board_server is not None:
+            board_server.stop()
+        shutil.rmtree(private, ignore_errors=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -61,6 +62,13 @@ def _cmd_lab(args) -> int:
     return 0  # not reached
 
 
+def _count(text: str) -> int:
+    """A whole number >= 0."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0 (e.g. 2)")
+    return int(text)
+
+
 def _port(text: str) -> int:
     """``--port``: an integer from 1 to 65535."""
     from . import app
@@ -69,6 +77,20 @@ def _port(text: str) -> int:
         return app.check_port(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _pool(text: str):
+    """``30`` (every app) or ``draw_digit=30`` (one app): preheated kernels."""
+    name, _, size = text.rpartition("=")
+    try:
+        number = int(size)
+        if number < 0:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a pool size: give a whole number of kernels >= 0 for every app "
+            f"(--pool 30) or for one app (--pool draw_digit=30)") from None
+    return (name.strip() or None, number)
 
 
 def _cmd_app(args) -> int:
@@ -80,13 +102,38 @@ def _cmd_app(args) -> int:
         print(f"tinylab app: {error}", file=sys.stderr)
         return 2
     names = app.list_apps(directory)
-    command = app.voila_command(directory, port=args.port, ip=args.ip)
+    pool = app.DEFAULT_POOL
+    for name, size in args.pool or []:
+        if name is None:
+            pool = size
+        else:
+            pool = {**(pool if isinstance(pool, dict) else dict.fromkeys(names, pool)),
+                    name: size}
+    try:
+        sizes = app.pools(names, pool)
+    except ValueError as error:
+        print(f"tinylab app: {error}", file=sys.stderr)
+        return 2
+    boards = app.DEFAULT_BOARDS if args.boards is None else args.boards
+    port = args.port or app.first_free_port(app.DEFAULT_PORT)
+    where = f"http://{args.ip or 'localhost'}:{port}/"
+    preheated = ", ".join(f"{name.removesuffix('.ipynb')} {size}" for name, size in sizes.items())
+    print(f"Starting Voila on notebooks/apps ({', '.join(names) or 'no apps yet'}) at {where}\n"
+          f"  preheated kernels: {preheated}; shared virtual Unos per firmware: "
+          f"{boards or 'none (one per visitor)'}\n  (Ctrl-C to stop) ...", flush=True)
+    # A service manager's SIGTERM stops Voila, its kernels and the board server like Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Voila, unlike JupyterLab, has no root check and no --allow-root: as root it starts as is.
-    print(f"Starting Voila on notebooks/apps ({', '.join(names) or 'no apps yet'}), "
-          f"http://{args.ip or 'localhost'}:{args.port or app.DEFAULT_PORT}/ "
-          f"(Ctrl-C to stop) ...", flush=True)
-    os.execv(sys.executable, command)
-    return 0  # not reached
+    try:
+        with app.serve(directory, port=port, ip=args.ip or "localhost", console=True,
+                       pool=pool, boards=boards, startup_timeout_s=120) as server:
+            server.process.wait()
+    except KeyboardInterrupt:
+        print("\nStopped: Voila, its kernels and the board server.", flush=True)
+    except RuntimeError as error:
+        print(f"tinylab app: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _sparsity(text: str):
@@ -265,6 +312,12 @@ def _parser() -> argparse.ArgumentParser:
     voila.add_argument("--port", type=_port,
                        help="port for Voila (default: 8866 or the next free one)")
     voila.add_argument("--ip", help="address to listen on (default: localhost)")
+    voila.add_argument("--pool", type=_pool, action="append", metavar="[APP=]N",
+                       help="kernels kept ready per app, having run it already (default: 1; "
+                            "a room of 30 arriving at once: --pool draw_digit=30); repeatable")
+    voila.add_argument("--boards", type=_count, default=None, metavar="K",
+                       help="virtual Unos the visitors' kernels share, per firmware (default: "
+                            "2; 0: one per visitor)")
     voila.set_defaults(run=_cmd_app)
 
     doctor = commands.add_parser("doctor", help="check Python packages, board toolchains and boards")
