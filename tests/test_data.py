@@ -53,6 +53,49 @@ def test_digits_arrays_are_the_split_indices_of_the_sklearn_images(digits):
     np.testing.assert_array_equal(digits.y_val, bunch.target[val])
 
 
+def test_digits_arrays_are_sklearns_load_digits_read_without_sklearn():
+    images, target = data_module.digits_arrays()
+    bunch = load_digits()
+    np.testing.assert_array_equal(images, bunch.images)
+    np.testing.assert_array_equal(target, bunch.target)
+
+
+def _sklearn_split(y, split, seed):
+    """What split_stratified did when it called scikit-learn (before it stopped importing it)."""
+    from sklearn.model_selection import train_test_split
+
+    y, indices = np.asarray(y), np.arange(len(y))
+    train, rest = train_test_split(indices, train_size=split[0], stratify=y, random_state=seed)
+    val, test = train_test_split(rest, train_size=split[1] / (split[1] + split[2]),
+                                 stratify=y[rest], random_state=seed)
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+@pytest.mark.parametrize("labels", ["digits", "balanced", "uneven", "random"])
+@pytest.mark.parametrize("split", [(0.7, 0.15, 0.15), (0.6, 0.2, 0.2), (0.5, 0.3, 0.2)])
+def test_split_stratified_draws_what_sklearns_train_test_split_draws(labels, split):
+    """Every split TinyLab made with scikit-learn stays the same in numpy: the tie-breaking
+    draws and the order of the rest (which the second cut depends on) included."""
+    y = {"digits": load_digits().target, "balanced": np.repeat(np.arange(4), 20),
+         "uneven": np.array([0] * 12 + [1] * 50 + [2] * 9),
+         "random": np.random.default_rng(1).integers(0, 7, 333)}[labels]
+    for seed in range(5):
+        ours = split_stratified(y, split, seed)
+        for part, (mine, theirs) in enumerate(zip(ours, _sklearn_split(y, split, seed))):
+            np.testing.assert_array_equal(mine, theirs, err_msg=f"seed {seed}, part {part}")
+
+
+def test_loading_the_digits_does_not_import_sklearn():
+    import subprocess
+    import sys
+
+    code = ("import sys, tinylab as tl; d = tl.data.load('digits', seed=0); "
+            "print(d.X_test.shape, [m for m in sys.modules if m.split('.')[0] == 'sklearn'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert out.strip() == "(270, 8, 8, 1) []"
+
+
 def test_split_stratified_partitions_the_indices():
     y = load_digits().target
     train, val, test = split_stratified(y, seed=0)

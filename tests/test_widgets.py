@@ -3,6 +3,7 @@
 import csv
 import html
 import os
+import re
 
 import numpy as np
 import pytest
@@ -397,6 +398,19 @@ def test_drawing_pad_bar_gives_the_expected_columns(tmp_path):
     assert counts[:, 3].min() >= 14 and counts.max() <= 16
     np.testing.assert_array_equal(counts, counts[:, ::-1])          # symmetric
     np.testing.assert_array_equal(panel.preview_counts, counts)   # the preview followed
+
+
+def test_counts_html_writes_every_count_on_its_gray():
+    from tinylab.widgets._drawing_pad import counts_html
+
+    counts = np.arange(64).reshape(8, 8) % 17
+    grid = counts_html(counts, title="a <b>")
+    cells = re.findall(r"background:rgb\((\d+),\1,\1\);color:(#\w+)[^>]*>(\d+)</td>", grid)
+    assert [int(text) for _, _, text in cells] == list(counts.ravel())
+    for (gray, ink, _), value in zip(cells, counts.ravel()):
+        assert int(gray) == round(255 * (1 - value / 16))      # 0 white ... 16 black
+        assert ink == ("#fff" if value > 8 else "#000")       # legible on its gray
+    assert "a &lt;b&gt;" in grid and "<b>" not in grid
 
 
 def test_drawing_pad_mouse_callbacks_draw_only_while_pressed(tmp_path):

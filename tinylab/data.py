@@ -164,8 +164,55 @@ def _check_split(split) -> tuple:
     return fractions
 
 
+def _approximate_mode(class_counts, n_draws: int, rng) -> np.ndarray:
+    """Examples to draw per class so that ``n_draws`` keep the classes' proportions: the
+    floors of the proportional shares, then one more for the largest remainders (ties
+    broken by ``rng``). scikit-learn's ``_approximate_mode``, step for step."""
+    continuous = class_counts / class_counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need_to_add = int(n_draws - floored.sum())
+    if need_to_add > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (tied,) = np.where(remainder == value)
+            add_now = min(len(tied), need_to_add)
+            floored[rng.choice(tied, size=add_now, replace=False)] += 1
+            need_to_add -= add_now
+            if need_to_add == 0:
+                break
+    return floored.astype(int)
+
+
+def _stratified_two_way(indices, y, train_fraction: float, seed: int) -> tuple:
+    """``indices`` cut in two (train, rest) with each class in proportion, seeded.
+
+    The same draws as scikit-learn's ``train_test_split(indices, train_size=train_fraction,
+    stratify=y, random_state=seed)`` (its ``StratifiedShuffleSplit``), so that every split
+    TinyLab made with it stays the same, without importing scikit-learn (1.2 s and 80 MB in
+    a Voila app's kernel); tests/test_data.py checks the two agree.
+    """
+    n = len(indices)
+    n_train = int(np.floor(train_fraction * n))
+    n_test = n - n_train
+    _, y_indices, class_counts = np.unique(y, return_inverse=True, return_counts=True)
+    class_indices = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(class_counts)[:-1])
+    rng = np.random.RandomState(seed)
+    n_i = _approximate_mode(class_counts, n_train, rng)
+    t_i = _approximate_mode(class_counts - n_i, n_test, rng)
+    train, test = [], []
+    for i, count in enumerate(class_counts):
+        members = class_indices[i].take(rng.permutation(count), mode="clip")
+        train.extend(members[:n_i[i]])
+        test.extend(members[n_i[i]:n_i[i] + t_i[i]])
+    return indices[rng.permutation(train)], indices[rng.permutation(test)]
+
+
 def split_stratified(y, split=DEFAULT_SPLIT, seed: int = 0) -> tuple:
     """Indices of a seeded, stratified train/val/test split.
+
+    Two stratified cuts, train from the rest, then val from test; the draws are
+    scikit-learn's ``train_test_split(..., stratify=y)`` (so splits made before TinyLab
+    stopped importing it are unchanged), in numpy.
 
     Parameters
     ----------
@@ -179,8 +226,6 @@ def split_stratified(y, split=DEFAULT_SPLIT, seed: int = 0) -> tuple:
     (train_idx, val_idx, test_idx) : three int arrays that partition ``range(n)``, each class
     represented in every part in (rounded) proportion to the split.
     """
-    from sklearn.model_selection import train_test_split
-
     fractions = _check_split(split)
     y = np.asarray(y)
     indices = np.arange(len(y))
@@ -190,11 +235,9 @@ def split_stratified(y, split=DEFAULT_SPLIT, seed: int = 0) -> tuple:
         raise ValueError(f"every class needs at least 3 examples to appear in train, val and test; "
                          f"the smallest class has {smallest}")
     train_frac, val_frac, test_frac = fractions
-    train_idx, rest_idx = train_test_split(indices, train_size=train_frac, stratify=y,
-                                           random_state=seed)
+    train_idx, rest_idx = _stratified_two_way(indices, y, train_frac, seed)
     val_share = val_frac / (val_frac + test_frac)
-    val_idx, test_idx = train_test_split(rest_idx, train_size=val_share, stratify=y[rest_idx],
-                                         random_state=seed)
+    val_idx, test_idx = _stratified_two_way(rest_idx, y[rest_idx], val_share, seed)
     return np.sort(train_idx), np.sort(val_idx), np.sort(test_idx)
 
 
@@ -270,12 +313,49 @@ def load(name: str = "digits", *, split=DEFAULT_SPLIT, seed: int = 0) -> Dataset
 
 # --------------------------------------------------------------------------- digits
 
+def _package_folder(name: str) -> Path | None:
+    """The folder of the installed package ``name``, found without importing it (None when
+    it is not installed)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def digits_arrays() -> tuple:
+    """sklearn's digits as ``(images, target)``: 1797 images 8x8 of counts 0..16 (float64)
+    and their digits, read from the CSV scikit-learn ships (``datasets/data/digits.csv.gz``),
+    exactly what ``sklearn.datasets.load_digits`` returns, without importing scikit-learn
+    (1.2 s and 80 MB: the draw-a-digit app's kernel does without).
+
+    Raises
+    ------
+    DatasetUnavailableError
+        scikit-learn is not installed, or its copy lacks the file; the message names the fix.
+    """
+    import gzip
+
+    package = _package_folder("sklearn")
+    path = None if package is None else package / "datasets" / "data" / "digits.csv.gz"
+    if path is None or not path.is_file():
+        raise DatasetUnavailableError(
+            "the digits come inside the scikit-learn package, which is not installed"
+            if package is None else f"scikit-learn is installed but {path} is missing",
+            hint="pip install --force-reinstall scikit-learn  (or: make lab)")
+    with gzip.open(path, "rt") as rows:
+        table = np.loadtxt(rows, delimiter=",")
+    return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(int)
+
+
 @register("digits")
 def _load_digits(split=DEFAULT_SPLIT, seed=0) -> Dataset:
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    images = bunch.images.astype(np.float32)[..., np.newaxis]  # (1797, 8, 8, 1), values 0..16
+    images, target = digits_arrays()
+    images = images.astype(np.float32)[..., np.newaxis]  # (1797, 8, 8, 1), values 0..16
     normalization = {"raw_range": [0.0, 16.0], "offset": 0.0, "scale": 1.0 / 16.0,
                      "description": "pixel counts 0..16 divided by 16, giving [0, 1]"}
     provenance = {
@@ -288,8 +368,8 @@ def _load_digits(split=DEFAULT_SPLIT, seed=0) -> Dataset:
         "citation": "Alpaydin & Kaynak (1998), UCI Machine Learning Repository",
         "offline": True,
     }
-    return _make("digits", images / 16.0, bunch.target,
-                 [str(c) for c in bunch.target_names], normalization, provenance, split, seed)
+    return _make("digits", images / 16.0, target, [str(c) for c in range(10)], normalization,
+                 provenance, split, seed)
 
 
 # --------------------------------------------------------------------------- mnist
@@ -582,17 +662,12 @@ def basicmotions_folder() -> Path:
     DatasetUnavailableError
         sktime is not installed, or its copy lacks the files; the message names the fix.
     """
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec("sktime")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
+    package = _package_folder("sktime")
+    if package is None:
         raise DatasetUnavailableError(
             "BasicMotions (UEA archive) comes inside the sktime package, which is not installed",
             hint=BASICMOTIONS_FIX)
-    folder = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "BasicMotions"
+    folder = package / "datasets" / "data" / "BasicMotions"
     if not all((folder / f"BasicMotions_{part}.ts").is_file() for part in ("TRAIN", "TEST")):
         raise DatasetUnavailableError(
             f"sktime is installed but BasicMotions_TRAIN.ts and _TEST.ts are not in {folder}",
