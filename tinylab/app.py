@@ -139,6 +139,44 @@ def check_port(port) -> int:
     return number
 
 
+def prepare() -> dict:
+    """Make what the apps load, so that no visitor's kernel makes it: the draw-a-digit app's
+    deep-compressed model (in the workspace; about a minute with TensorFlow the first time,
+    then read back in milliseconds), its firmware (in the build cache) and the virtual Uno's
+    harness. What ``binder/postBuild`` runs once, and :func:`serve` in a child process before
+    Voila starts (so that TensorFlow's memory goes with it). Returns what was made or found.
+    """
+    from . import data, deep_compressed, deploy, virtual
+
+    # What tinylab.widgets.digit_on_board loads and builds with its defaults (a test checks
+    # that the app then finds both ready).
+    model = deep_compressed.load_or_compress(data.load("digits", seed=0))
+    firmware = deploy.build_firmware(model.mlp, "huffman", "uno")
+    return {"model": "read" if model.cached else "made", "firmware": str(firmware.hex_path),
+            "harness": str(virtual.harness_path())}
+
+
+#: :func:`prepare`'s bound when :func:`serve` runs it: making the model on a busy 2-core machine.
+PREPARE_TIMEOUT_S = 900
+
+
+def _prepare_in_child(env: dict, console: bool) -> None:
+    """:func:`prepare` in a child Python with ``env``; its output shown (``console``) or kept
+    for the error."""
+    code = "from tinylab import app; print('apps prepared:', app.prepare())"
+    try:
+        done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env},
+                              stdin=subprocess.DEVNULL, timeout=PREPARE_TIMEOUT_S,
+                              capture_output=not console, text=True)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"preparing the apps (the draw-a-digit app's model and firmware) took "
+                           f"more than {PREPARE_TIMEOUT_S} s; run `python -c 'from tinylab import "
+                           f"app; app.prepare()'` alone to see where it stops") from None
+    if done.returncode != 0:
+        raise RuntimeError(f"preparing the apps (the draw-a-digit app's model and firmware) "
+                           f"failed with code {done.returncode}:\n{(done.stderr or '')[-4000:]}")
+
+
 def pools(apps: list, pool=DEFAULT_POOL) -> dict:
     """Preheated kernels per app: ``{"draw_digit.ipynb": 30, ...}`` for the app names ``apps``.
 
@@ -394,7 +432,8 @@ def stop(process: subprocess.Popen, timeout_s: float = 30) -> None:
 @contextlib.contextmanager
 def serve(directory: Path | None = None, *, port: int | None = None, ip: str = "127.0.0.1",
           env: dict | None = None, log_path: Path | None = None, console: bool = False,
-          pool=DEFAULT_POOL, boards: int = DEFAULT_BOARDS, startup_timeout_s: float = 90):
+          pool=DEFAULT_POOL, boards: int = DEFAULT_BOARDS, prepared: bool | None = None,
+          startup_timeout_s: float = 90):
     """Run Voila on the apps folder, with preheated kernels and shared boards; yields a
     :class:`Server`.
 
@@ -411,6 +450,9 @@ def serve(directory: Path | None = None, *, port: int | None = None, ip: str = "
     boards : int
         Virtual Unos per firmware in the board server the kernels share
         (:mod:`tinylab.board_server`); 0: no board server, each kernel runs its own.
+    prepared : bool, optional
+        Run :func:`prepare` (in a child process) before Voila starts; default: when the folder
+        holds the draw-a-digit app. False leaves the making to the first kernel that needs it.
     env : dict, optional
         Added to the environment of Voila and its kernels (e.g. ``TINYLAB_WORKSPACE``).
     log_path : Path, optional
@@ -440,8 +482,12 @@ def serve(directory: Path | None = None, *, port: int | None = None, ip: str = "
     command = voila_command(directory, port=port, ip=ip, port_retries=0, config_dir=config_dir)
     url = f"http://{'127.0.0.1' if ip in ('0.0.0.0', '') else ip}:{port}"
     board_server = process = None
+    if prepared is None:
+        prepared = "draw_digit.ipynb" in sizes
     try:
         extra = dict(env or {})
+        if prepared:
+            _prepare_in_child(extra, console)
         if boards:
             from . import board_server as _board_server
 
