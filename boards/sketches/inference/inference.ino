@@ -37,6 +37,9 @@ extern "C" {
 #include "model.h"
 }
 #include "tl_measure.h"  // the sketch's only include of it: it defines Timer1's interrupt
+#if defined(__AVR__)
+#include <avr/sleep.h>
+#endif
 
 #if !defined(TL_INPUTS) || !defined(TL_OUTPUTS) || !defined(TL_MODEL_HASH) || !defined(TL_FORMAT)
 #error "model.h must define TL_INPUTS, TL_OUTPUTS, TL_MODEL_HASH and TL_FORMAT"
@@ -313,4 +316,13 @@ void loop() {
   while (Serial.available() > 0) {
     read_byte((char)Serial.read());
   }
+#if defined(__AVR__)
+  // Nothing to do until the next byte: idle until an interrupt (serial RX, or the 1 ms timer
+  // behind millis()). It saves power on a real board, and host CPU on the virtual one: an idle
+  // virtual Uno that polls simulates 16 MHz of AVR (about a quarter of a core), one that
+  // sleeps only its timer's ticks. A byte that arrives just before the sleep wakes it at the
+  // next tick, 1 ms later at most. The model call is never inside a sleep: cycles unchanged.
+  set_sleep_mode(SLEEP_MODE_IDLE);
+  sleep_mode();
+#endif
 }
