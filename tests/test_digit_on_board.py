@@ -16,6 +16,7 @@ import threading
 
 import ipycanvas.canvas
 import numpy as np
+import psutil
 import pytest
 import traitlets
 
@@ -24,6 +25,13 @@ from tinylab import deep_compressed
 
 QUICK_ROUTE = {"model": "student", "sparsity": 0.7, "bits": 4, "steps": 2, "epochs_per_step": 2,
                "fine_tune_epochs": 1}
+
+
+@pytest.fixture(autouse=True)
+def _own_boards(monkeypatch):
+    """Each kernel runs its own board unless a test sets a board server (a shell that
+    `tinylab app` started may have one set)."""
+    monkeypatch.delenv(tl.board_server.ENV, raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -307,3 +315,121 @@ def test_a_saved_model_reaches_the_board_without_importing_tensorflow(
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["cached"] and result["bit_identical"] and result["float_class"] in range(10)
     assert not result["tensorflow"] and not result["keras"], result
+
+
+# ----------------------------------------------------------------------------- with a board server
+
+@pytest.fixture(scope="module")
+def shared_boards(virtual_uno_tools):
+    """A board server with two virtual Unos per firmware, as `tinylab app` starts it."""
+    with tl.board_server.start(boards=2) as server:
+        yield server
+
+
+def _own_simavr() -> list:
+    """simavr harnesses this test process started itself (the server's are its own children)."""
+    return [child.pid for child in psutil.Process().children()
+            if child.name() == "tinylab-harness" and child.status() != psutil.STATUS_ZOMBIE]
+
+
+def _pool_of(server, model_hash, port=None) -> dict:
+    pools = [pool for pool in server.status()["pools"]
+             if pool["model_hash"] == model_hash and pool["port"] == port]
+    assert len(pools) == 1, pools
+    return pools[0]
+
+
+def test_with_a_board_server_the_kernel_runs_no_board_and_answers_bit_identical(
+        shared_boards, digits, compressed, monkeypatch):
+    monkeypatch.setenv(tl.board_server.ENV, str(shared_boards.socket))
+    panel = tl.widgets.digit_on_board(digits, compressed=compressed)
+    try:
+        c = panel.controls
+        status = _text(c["status"])
+        assert panel.ready and panel.shared and panel.board is None, status
+        assert isinstance(panel.session, tl.board_server.SharedBoardSession)
+        assert "shared virtual Uno ready" in status and "huffman" in status
+        assert "one of the board server's 2 shared virtual Unos" in status
+        for i in range(3):
+            counts = digits.raw(digits.X_test[i]).reshape(8, 8)
+            result = panel.predict_counts(counts)
+            assert result is not None, _text(c["prediction"])
+            np.testing.assert_array_equal(result["board_scores"],
+                                          _host_scores(compressed.mlp, digits, counts))
+            assert result["bit_identical"] and result["cycles"] > 1000
+            assert "shared virtual Uno" in _text(c["prediction"])
+        assert _own_simavr() == []                        # the kernel started no simavr
+        pool = _pool_of(shared_boards, compressed.mlp.model_hash)
+        below = {child.pid for child in psutil.Process(shared_boards.process.pid).children()}
+        assert pool["pids"] and set(pool["pids"]) <= below  # the server's boards answered
+    finally:
+        panel.close()
+    assert all(psutil.pid_exists(pid) for pid in pool["pids"])  # still there for the others
+
+
+def test_a_shared_board_that_goes_silent_is_reported_and_replaced(
+        virtual_uno_tools, digits, compressed, monkeypatch):
+    counts = digits.raw(digits.X_test[0]).reshape(8, 8)
+    with tl.board_server.start(boards=1) as server:
+        monkeypatch.setenv(tl.board_server.ENV, str(server.socket))
+        panel = tl.widgets.digit_on_board(digits, compressed=compressed, timeout_s=1.0)
+        try:
+            c = panel.controls
+            assert panel.ready, _text(c["status"])
+            assert "one of the board server's 1 shared virtual Uno)" in _text(c["status"])
+            silent = _pool_of(server, compressed.mlp.model_hash)["pids"][0]
+            os.kill(silent, signal.SIGSTOP)               # alive, but not answering
+            assert panel.predict_counts(counts) is None
+            said, status = _text(c["prediction"]), _text(c["status"])
+            assert "within 1 s" in said and "Traceback" not in said, said
+            assert not panel.ready and "fresh one" in status and "Press Predict" in status
+            result = panel.predict_counts(counts)         # the server started another
+            assert result is not None and result["bit_identical"], _text(c["prediction"])
+            assert panel.ready and "shared virtual Uno ready" in _text(c["status"])
+            assert _pool_of(server, compressed.mlp.model_hash)["pids"] not in ([], [silent])
+            assert not psutil.pid_exists(silent) or psutil.Process(silent).status() == \
+                psutil.STATUS_ZOMBIE
+        finally:
+            panel.close()
+
+
+def test_with_a_board_server_a_board_on_a_port_is_used_through_it(
+        shared_boards, digits, compressed, monkeypatch):
+    """A virtual Uno started by the test stands in for a real board plugged into the server."""
+    monkeypatch.setenv(tl.board_server.ENV, str(shared_boards.socket))
+    firmware = tl.build.check_fits(tl.deploy.build_firmware(compressed.mlp, "huffman", "uno"))
+    with tl.virtual.VirtualUno(firmware) as plugged_in:
+        monkeypatch.setattr(tl.flash, "list_ports", lambda: [
+            {"device": plugged_in.port, "board": "Arduino Uno", "accessible": True}])
+        panel = tl.widgets.digit_on_board(digits, compressed=compressed)
+        try:
+            port, status = panel.controls["port"], panel.controls["status"]
+            port.value = plugged_in.port
+            assert panel.ready and f"{plugged_in.port} ready" in _text(status), _text(status)
+            assert "shared through the board server" in _text(status) and panel.board is None
+            counts = digits.raw(digits.X_test[1]).reshape(8, 8)
+            result = panel.predict_counts(counts)
+            assert result is not None, _text(panel.controls["prediction"])
+            np.testing.assert_array_equal(result["board_scores"],
+                                          _host_scores(compressed.mlp, digits, counts))
+            pool = _pool_of(shared_boards, compressed.mlp.model_hash, plugged_in.port)
+            assert pool["started"] == 1 and pool["pids"] == []
+            port.value = "virtual"                        # back to the shared virtual Unos
+            assert panel.ready and "shared virtual Uno ready" in _text(status)
+        finally:
+            panel.close()
+
+
+def test_a_board_server_that_is_not_there_is_explained_on_the_page(
+        virtual_uno_tools, digits, compressed, monkeypatch, tmp_path):
+    monkeypatch.setenv(tl.board_server.ENV, str(tmp_path / "gone.sock"))
+    panel = tl.widgets.digit_on_board(digits, compressed=compressed)
+    try:
+        status = _text(panel.controls["status"])
+        assert not panel.ready and "Traceback" not in status
+        assert "the board server could not answer" in status and "tinylab app" in status, status
+        assert panel.predict_counts(digits.raw(digits.X_test[0]).reshape(8, 8)) is None
+        assert "unset TINYLAB_BOARD_SERVER" in _text(panel.controls["prediction"])
+        assert panel.board is None and _own_simavr() == []
+    finally:
+        panel.close()

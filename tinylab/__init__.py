@@ -28,6 +28,7 @@ device      the inference sketch's client: paced input lines, answers with laten
 capture     the capture sketch's client: record rows into a CSV, cut windows (01)
 flash       arduino-cli board list, upload with arduino-cli or avrdude (08)
 session     a firmware on a board (real or virtual, uploaded only when needed) and its link
+board_server  one process running the apps' boards for every kernel: a few shared virtual Unos
 deploy      model -> int8 -> C -> sketch -> board (real or virtual) -> test set over serial (08)
 live        live sketches: a sliding IMU window classified on the chip, fed rows or its IMU (09)
 energy      cycles per inference -> time, energy at datasheet currents, battery life (08)
@@ -57,7 +58,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("data", "augment", "crossval", "motion", "models", "train", "distill", "prune", "quantize", "qat", "convert", "huffman",
                "pipeline", "compression_grid", "export", "engine", "build", "virtual", "serial",
-               "device", "capture", "flash", "session", "deploy", "live", "energy", "deep_compressed", "workspace", "errors",
+               "device", "capture", "flash", "session", "board_server", "deploy", "live", "energy", "deep_compressed", "workspace", "errors",
                "machine", "boards", "plot", "doctor", "exercises", "widgets", "app", "cli")
 __all__ = ["__version__", *_SUBMODULES]
 

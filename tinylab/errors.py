@@ -15,6 +15,8 @@ class                                       module             what went wrong
 ``BuildError`` (``ToolchainMissing``,       ``build``          compiling a sketch
 ``CompileError``, ``DoesNotFit``)
 ``VirtualBoardError``, ``HarnessBuildError`` ``virtual``       the virtual Uno
+``BoardServerError``                        ``board_server``   the apps' board server: not
+                                                               reachable, or busy too long
 ``DatasetUnavailableError``                 ``data``           a dataset this machine cannot load
 ``UnsupportedModelError``,                  ``convert``        an interpreter cannot run a model,
 ``MissingRuntimeError``                                        or is not installed

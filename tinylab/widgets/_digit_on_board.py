@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import html
+import os
 import time
 
 import ipywidgets as widgets
 import numpy as np
 
-from .. import build, deep_compressed, deploy, device, engine, flash, virtual
+from .. import board_server, build, deep_compressed, deploy, device, engine, flash, virtual
 from ..serial.errors import SerialError
 from ..session import BoardSession
 from ._panel import VIRTUAL, BoardPanel, port_options
@@ -22,7 +23,9 @@ _WAITING = "Draw a digit on the pad: the board answers when you lift the pen."
 
 def _in_words(error: Exception) -> str:
     """What went wrong with the board, as a sentence for the page (no traceback)."""
-    if isinstance(error, virtual.VirtualBoardCrashed):
+    if isinstance(error, board_server.BoardServerError):
+        what = "the board server could not answer"
+    elif isinstance(error, virtual.VirtualBoardCrashed):
         what = "the virtual Uno crashed"
     elif isinstance(error, (virtual.VirtualBoardError, device.ConnectionLostError)):
         what = "the board stopped answering (its connection is gone)"
@@ -45,11 +48,19 @@ def _in_words(error: Exception) -> str:
 
 
 class DigitOnBoardPanel(BoardPanel):
-    """The panel :func:`digit_on_board` returns; closing it stops the board it started."""
+    """The panel :func:`digit_on_board` returns; closing it stops the board it started.
+
+    With a board server (``shared``), ``session`` is a
+    :class:`tinylab.board_server.SharedBoardSession` and ``board`` stays None: the kernel
+    runs no board.
+    """
+
+    shared = False  # the board is one of the board server's (TINYLAB_BOARD_SERVER is set)
 
     @property
     def device(self):
-        """The open :class:`tinylab.device.Device` (virtual or real board), or None."""
+        """The open :class:`tinylab.device.Device` (virtual or real board; a
+        :class:`tinylab.board_server.SharedDevice` with a board server), or None."""
         return self.session.link if self.session is not None else None
 
 
@@ -73,6 +84,12 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
     (a crashed or silent board, a failed upload) are shown in words; Predict starts a fresh
     virtual Uno after a crash. ``panel.close()`` (or the end of the Python session) stops
     the board. The app ``notebooks/apps/draw_digit.ipynb``; the model is lesson 08's.
+
+    When ``TINYLAB_BOARD_SERVER`` is set (``tinylab app`` sets it for Voila's kernels), the
+    kernel starts no board: each drawing goes to the board server
+    (:mod:`tinylab.board_server`), which answers on one of its few shared virtual Unos, or
+    on the chosen real board one drawing at a time. The answer is still the board's own
+    (int8 scores checked bit for bit here, its cycles), and ``panel.board`` is None.
 
     All of this is done before the builder returns, so Voila shows the page when the board is
     ready (about a second with the model in the workspace and the firmware in the build
@@ -103,7 +120,8 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
         answer, a dict with ``board_class``, ``board_scores``, ``host_class``,
         ``host_scores``, ``float_class``, ``bit_identical``, ``latency_us``, ``cycles`` and
         ``round_trip_s`` (None before the first answer and after an error); ``error``: the
-        last error, or None; ``ready``: the board answered its banner; ``compressed``;
+        last error, or None; ``ready``: the board answered its banner; ``shared``: the board
+        is the board server's; ``compressed``;
         ``firmware`` (the :class:`~tinylab.build.BuildResult`); ``timings``: seconds taken
         by ``model``, ``firmware``, ``board`` and all three (``total``).
     """
@@ -117,6 +135,8 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
 
     panel = DigitOnBoardPanel()
     panel.result, panel.compressed, panel.firmware, panel.ready = None, compressed, None, False
+    server_socket = os.environ.get(board_server.ENV) or None
+    panel.shared = server_socket is not None
     panel.error = None
     panel.timings = {}
     pad = drawing_pad(on_digit=lambda counts: predict_counts(counts))
@@ -134,12 +154,14 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
     port.add_class("tl-port")
 
     def where() -> str:
-        return _VIRTUAL_NAME if port.value == VIRTUAL else html.escape(port.value)
+        if port.value != VIRTUAL:
+            return html.escape(port.value)
+        return f"shared {_VIRTUAL_NAME}" if panel.shared else _VIRTUAL_NAME
 
     def not_ready(error: Exception, what: str) -> None:
         panel.ready = False
         status.value = (f"<span style='{_ERROR_STYLE}'><b>No board:</b> "
-                        f"{html.escape(_in_words(error))}. {what}</span>")
+                        f"{html.escape(_in_words(error).rstrip('.'))}. {what}</span>")
 
     def connect() -> None:
         """Open the chosen board (start it, or upload unless it carries the model) and wait
@@ -149,11 +171,16 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
         chosen = None if port.value == VIRTUAL else port.value
         if panel.session is None or panel.session.requested_port != chosen:
             panel.stop_board()
-            panel.session = BoardSession(
-                panel.firmware, chosen, model_hash=panel.compressed.mlp.model_hash,
-                timeout=timeout_s,
-                on_upload=lambda _: setattr(status, "value",
-                                            f"Uploading the firmware to {where()} ..."))
+            if panel.shared:      # the board server runs the board (and uploads, if needed)
+                panel.session = board_server.SharedBoardSession(
+                    panel.firmware, chosen, model_hash=panel.compressed.mlp.model_hash,
+                    timeout=timeout_s, socket=server_socket)
+            else:
+                panel.session = BoardSession(
+                    panel.firmware, chosen, model_hash=panel.compressed.mlp.model_hash,
+                    timeout=timeout_s,
+                    on_upload=lambda _: setattr(status, "value",
+                                                f"Uploading the firmware to {where()} ..."))
         panel.session.open().device()
         panel.timings["board"] = time.perf_counter() - started
         show_ready()
@@ -162,10 +189,19 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
         panel.ready = True
         firmware, banner = panel.firmware, panel.device.banner
         status.value = (
-            f"<b>{where()} ready</b>: it answered with the banner of the {banner['format']} "
-            f"model {banner['model']} (flash {firmware.flash_bytes:,} of "
+            f"<b>{where()} ready</b>{shared_text()}: it answered with the banner of the "
+            f"{banner['format']} model {banner['model']} (flash {firmware.flash_bytes:,} of "
             f"{firmware.flash_limit_bytes:,} B, RAM {firmware.ram_bytes:,} of "
             f"{firmware.ram_limit_bytes:,} B). Model {timings_text()}.")
+
+    def shared_text() -> str:
+        if not panel.shared:
+            return ""
+        if port.value != VIRTUAL:
+            return " (shared through the board server, one drawing at a time)"
+        boards = getattr(panel.session, "boards", None) or "its"
+        unos = "virtual Uno" if boards == 1 else "virtual Unos"
+        return f" (one of the board server's {boards} shared {unos})"
 
     def timings_text() -> str:
         t = panel.timings
@@ -181,8 +217,9 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
         if port.value == VIRTUAL and panel.board is not None and not panel.board.running:
             # It ended since the last answer: say why; the next prediction starts a fresh one.
             raise board_failed(virtual.VirtualBoardError("the virtual Uno has stopped"))
-        if panel.device is None or not panel.device.is_open or (
-                port.value == VIRTUAL and panel.board is None):
+        # Not running: no virtual Uno of the panel's own (a shared one runs on the server,
+        # which replaces it by itself), or the server not asked yet.
+        if panel.device is None or not panel.device.is_open or not panel.session.running:
             status.value = f"Starting the {where()} again ..."
             panel.stop_board()
             try:
@@ -195,11 +232,16 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
         """After a failed exchange: the reason (the virtual board's own, if it has ended).
 
         A virtual board that crashed, stopped or went silent is stopped, and the next
-        prediction starts a fresh one; a real board is kept (the Device gets back in step).
+        prediction starts a fresh one (the board server does that for its shared ones); a
+        real board is kept (the Device gets back in step).
         """
         if isinstance(error, device.BoardRejectedError):
             return error
-        if port.value == VIRTUAL and panel.board is not None:
+        if port.value == VIRTUAL and panel.shared and not isinstance(
+                error, board_server.BoardServerError):
+            not_ready(error, "The board server puts a fresh one in its place. Press Predict "
+                             "to try again.")
+        elif port.value == VIRTUAL and panel.board is not None:
             try:
                 panel.board.check()
             except virtual.VirtualBoardError as reason:
@@ -239,7 +281,8 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
             started = time.perf_counter()
             try:
                 board_class, board_scores, latency_us = panel.device.infer(x_int8[0])
-            except (SerialError, virtual.VirtualBoardError) as error:
+            except (SerialError, virtual.VirtualBoardError,
+                    board_server.BoardServerError) as error:
                 raise board_failed(error) from None
             round_trip_s = time.perf_counter() - started
         except Exception as error:  # a visitor sees words, never a traceback
