@@ -39,6 +39,16 @@ ANSWER_MS = 60_000        # a slider move or a stroke -> the updated output
 SERVER_START_S = 90
 
 
+def _children(pid: int) -> list:
+    """A process's live descendants (psutil)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
 def _unavailable(what: str) -> None:
     """Fail under CI (the issue: browser tests do not skip there), skip elsewhere."""
     if os.environ.get("CI"):
@@ -308,6 +318,17 @@ def test_draw_digit_gets_a_prediction_from_the_virtual_board(page, voila):
             f"{page.locator('.tl-board-status').first.inner_text()!r}") from error
     text = prediction.inner_text()
     assert re.search(r"board", text, re.I) and re.search(r"[0-9]", text), text
+    assert "bit-identical" in text, text
+    # As `tinylab app` serves it: the model and firmware were made before Voila started
+    # (tinylab.app.prepare), and the board is one of the board server's, not the kernel's.
+    ready = status.inner_text()
+    assert "shared virtual Uno ready" in ready and "board server" in ready, ready
+    assert "read from the workspace" in ready and "firmware cached" in ready, ready
+    assert not [p for p in voila.descendants() if p.name() == "tinylab-harness"], \
+        "a kernel started a virtual Uno of its own"
+    assert any(p.name() == "tinylab-harness"
+               for p in voila.boards.process and _children(voila.boards.process.pid)), \
+        "the board server runs no virtual Uno"
     page.screenshot(path=str(ARTIFACTS / "draw_digit-prediction.png"), full_page=True)
     _assert_no_source_or_traceback(page, DRAW)
     print(f"draw a digit: canvas after {seconds:.1f} s; prediction {text!r}")
