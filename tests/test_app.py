@@ -7,6 +7,7 @@ with a preheated kernel and checks that a visitor is given it.
 """
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -254,6 +255,13 @@ def test_voila_config_preheats_the_named_apps_and_no_other(apps, tmp_path):
     assert "--Voila.config_file_paths" not in _options(app.voila_command(apps))
 
 
+def test_kernel_spec_runs_this_pythons_ipykernel_below_voilas_priority():
+    spec = app.kernel_spec(niceness=7, python="/py")
+    assert spec["argv"][-5:] == ["/py", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    assert spec["argv"][:3] == [shutil.which("nice"), "-n", "7"] and spec["language"] == "python"
+    assert app.kernel_spec(niceness=0, python="/py")["argv"][0] == "/py"
+
+
 def test_a_visitor_is_given_the_preheated_kernel(tmp_path):
     """A real Voila on a one-cell app with a pool of 1: the page comes from the kernel that
     ran the notebook before the visit (its pid is on the page), and Voila starts another."""
@@ -269,6 +277,9 @@ def test_a_visitor_is_given_the_preheated_kernel(tmp_path):
     with app.serve(tmp_path, pool=1, boards=0, startup_timeout_s=SERVER_START_S) as server:
         server.wait_preheated(timeout_s=SERVER_START_S)
         [ready] = server.kernels()
+        # Started from TinyLab's kernelspec: below Voila's priority, so that a room's kernel
+        # starts cannot starve the server.
+        assert ready.nice() == server.process_nice() + app.KERNEL_NICENESS
         with urllib.request.urlopen(server.url + app.render_path("pid.ipynb"),
                                     timeout=SERVER_START_S) as response:
             page = response.read().decode()

@@ -218,6 +218,23 @@ def voila_config(sizes: dict) -> dict:
                 **{name: {"pool_size": size} for name, size in sizes.items()}}}}
 
 
+#: How much lower than Voila's the kernels' CPU priority is (``nice``): when a room arrives
+#: and Voila starts a kernel for every preheated one taken, those thirty Python starts must
+#: not starve the server's pages, scripts and websockets, nor the board server.
+KERNEL_NICENESS = 10
+
+
+def kernel_spec(niceness: int = KERNEL_NICENESS, python: str = sys.executable) -> dict:
+    """The ``python3`` kernelspec Voila's kernels start from under :func:`serve`: this
+    Python's ipykernel, run by ``nice`` at ``niceness`` (without ``nice`` on PATH, as is)."""
+    argv = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    nice = shutil.which("nice")
+    if nice and niceness:
+        argv = [nice, "-n", str(int(niceness)), *argv]
+    return {"argv": argv, "display_name": "Python 3 (TinyLab apps)", "language": "python",
+            "metadata": {"debugger": False}}
+
+
 def voila_command(directory: Path, *, port: int | None = None, ip: str | None = None,
                   port_retries: int | None = None, python: str = sys.executable,
                   config_dir: Path | None = None) -> list[str]:
@@ -326,6 +343,12 @@ class Server:
             return psutil.Process(self.process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             return []
+
+    def process_nice(self) -> int:
+        """Voila's own niceness (its kernels run :data:`KERNEL_NICENESS` below it)."""
+        import psutil
+
+        return psutil.Process(self.process.pid).nice()
 
     def kernels(self) -> list:
         """The server's kernel processes (psutil), idle or busy."""
@@ -479,13 +502,19 @@ def serve(directory: Path | None = None, *, port: int | None = None, ip: str = "
         config_dir = private / "config"
         config_dir.mkdir()
         (config_dir / "voila.json").write_text(json.dumps(voila_config(sizes), indent=1))
+    # The apps' notebooks name the "python3" kernel: a folder first on JUPYTER_PATH gives
+    # Voila that name with a lower priority (kernel_spec).
+    share = private / "share"
+    (share / "kernels" / "python3").mkdir(parents=True)
+    (share / "kernels" / "python3" / "kernel.json").write_text(json.dumps(kernel_spec()))
+    jupyter_path = os.pathsep.join(p for p in (str(share), os.environ.get("JUPYTER_PATH")) if p)
     command = voila_command(directory, port=port, ip=ip, port_retries=0, config_dir=config_dir)
     url = f"http://{'127.0.0.1' if ip in ('0.0.0.0', '') else ip}:{port}"
     board_server = process = None
     if prepared is None:
         prepared = "draw_digit.ipynb" in sizes
     try:
-        extra = dict(env or {})
+        extra = {"JUPYTER_PATH": jupyter_path, **(env or {})}
         if prepared:
             _prepare_in_child(extra, console)
         if boards:
