@@ -19,6 +19,13 @@ child of the Voila server) is its ``VmHWM`` in /proc, read before the page close
     tinylab bench apps [--json] [--write] [--moves 20]
 
 ``--write`` refuses to write unless both apps exist and were measured.
+
+With ``--visitors N``, instead: N emulated visitors of one app (``--app``, default
+draw_digit) arriving at once on a server as ``tinylab app`` starts it, with the server's
+memory and CPU; see ``bench/_room.py``:
+
+    tinylab bench apps --visitors 30 [--app draw_digit] [--write] [--stagger 0] [--pool N]
+        [--boards 2] [--idle 20] [--think 1] [--timeout 180] [--assets browser|page]
 """
 
 from __future__ import annotations
@@ -214,8 +221,38 @@ def main(argv=None) -> int:
     parser = arguments(__doc__, "apps")
     parser.add_argument("--moves", type=int, default=20,
                         help="slider moves timed in the explorer (default 20)")
+    room = parser.add_argument_group("a room of emulated visitors (bench/_room.py)")
+    room.add_argument("--visitors", type=int, help="N visitors of one app at once, emulated")
+    room.add_argument("--app", default="draw_digit",
+                      help="with --visitors: the app (draw_digit or compression_explorer)")
+    room.add_argument("--stagger", type=float, default=0.0,
+                      help="seconds between arrivals (default 0: all at once)")
+    room.add_argument("--pool", type=int, help="preheated kernels for the app (default N)")
+    room.add_argument("--boards", type=int, default=app.DEFAULT_BOARDS,
+                      help=f"shared virtual Unos (default {app.DEFAULT_BOARDS}; 0: one per kernel)")
+    room.add_argument("--idle", type=float, default=20.0, help="seconds measured idle first")
+    room.add_argument("--think", type=float, default=1.0,
+                      help="seconds a visitor looks at the page before acting")
+    room.add_argument("--timeout", type=float, default=180.0, help="bound of each visit, s")
+    room.add_argument("--assets", choices=["browser", "page"], default="browser",
+                      help="static files per visitor: Chromium's list, or the page's own")
     args = parser.parse_args(argv)
+    if args.visitors is not None:
+        return _room_main(args)
     return report(measure(moves=args.moves), args.write, write_docs)
+
+
+def _room_main(args) -> int:
+    import _room
+
+    if args.visitors < 1:
+        raise SystemExit(f"--visitors must be 1 or more, got {args.visitors}")
+    name = args.app if args.app.endswith(".ipynb") else f"{args.app}.ipynb"
+    result = _room.measure(name, args.visitors, pool=args.pool, boards=args.boards,
+                           stagger_s=args.stagger, idle_s=args.idle, timeout_s=args.timeout,
+                           think_s=args.think, assets=args.assets)
+    result["machine"] = current_machine()
+    return report(result, args.write, _room.write_docs)
 
 
 if __name__ == "__main__":

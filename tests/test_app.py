@@ -9,6 +9,7 @@ with a preheated kernel and checks that a visitor is given it.
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -244,8 +245,12 @@ def test_pools_refuse_what_cannot_be_a_pool(apps, pool, words):
 
 
 def test_voila_config_preheats_the_named_apps_and_no_other(apps, tmp_path):
-    config = app.voila_config({"draw_digit.ipynb": 30, "compression_explorer.ipynb": 0})
+    config = app.voila_config({"draw_digit.ipynb": 30, "compression_explorer.ipynb": 0},
+                              fill_delay_s=12)
     assert config["VoilaConfiguration"]["preheat_kernel"] is True
+    assert config["VoilaKernelManager"]["fill_delay"] == 12.0
+    assert app.voila_config({"draw_digit.ipynb": 0})["VoilaConfiguration"] == {
+        "preheat_kernel": False}
     kernels = config["VoilaKernelManager"]["kernel_pools_config"]
     # Voila's own default pool is 1 for an app not named: TinyLab's is 0.
     assert kernels["default"] == {"pool_size": 0}
@@ -262,6 +267,13 @@ def test_kernel_spec_runs_this_pythons_ipykernel_below_voilas_priority():
     assert app.kernel_spec(niceness=0, python="/py")["argv"][0] == "/py"
 
 
+def page_kernel_id(page: str) -> str:
+    """The kernel id Voila writes into the page's configuration."""
+    import re
+
+    return re.search(r'"kernelId": "([0-9a-f-]{36})"', page)[1]
+
+
 def test_a_visitor_is_given_the_preheated_kernel(tmp_path):
     """A real Voila on a one-cell app with a pool of 1: the page comes from the kernel that
     ran the notebook before the visit (its pid is on the page), and Voila starts another."""
@@ -274,7 +286,8 @@ def test_a_visitor_is_given_the_preheated_kernel(tmp_path):
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
                                     "language": "python"}},
         "nbformat": 4, "nbformat_minor": 5}))
-    with app.serve(tmp_path, pool=1, boards=0, startup_timeout_s=SERVER_START_S) as server:
+    with app.serve(tmp_path, pool=1, boards=0, fill_delay_s=0.5,
+                   startup_timeout_s=SERVER_START_S) as server:
         server.wait_preheated(timeout_s=SERVER_START_S)
         [ready] = server.kernels()
         # Started from TinyLab's kernelspec: below Voila's priority, so that a room's kernel
@@ -287,6 +300,16 @@ def test_a_visitor_is_given_the_preheated_kernel(tmp_path):
         assert "Using pre-heated kernel" in server.log()
         server.wait_preheated(timeout_s=SERVER_START_S)  # the pool is filled again
         assert len(server.kernels()) == 2
+        # Leaving, the page asks Voila to shut its kernel down, with no _xsrf (Voila's page
+        # never sets the cookie): accepted, and the kernel is gone.
+        request = urllib.request.Request(
+            f"{server.url}/voila/api/shutdown/{page_kernel_id(page)}", data=b"", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status in (200, 204)
+        deadline = time.monotonic() + 30
+        while ready.is_running() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not ready.is_running() and len(server.kernels()) == 1
 
 
 def test_the_checkout_has_an_apps_folder():

@@ -42,6 +42,7 @@ doctor      what this machine has: versions, board toolchains, serial ports (les
 exercises   checkers for the lessons' exercises
 widgets     one panel builder per lesson (the only place that imports ipywidgets)
 app         `tinylab app`: the Voila command serving the apps
+visitors    emulated visitors of a Voila app (page, widgets, a stroke or a slider) for load tests
 cli         the `tinylab` command
 """
 
@@ -59,7 +60,7 @@ __version__ = "0.1.0"
 _SUBMODULES = ("data", "augment", "crossval", "motion", "models", "train", "distill", "prune", "quantize", "qat", "convert", "huffman",
                "pipeline", "compression_grid", "export", "engine", "build", "virtual", "serial",
                "device", "capture", "flash", "session", "board_server", "deploy", "live", "energy", "deep_compressed", "workspace", "errors",
-               "machine", "boards", "plot", "doctor", "exercises", "widgets", "app", "cli")
+               "machine", "boards", "plot", "doctor", "exercises", "widgets", "app", "visitors", "cli")
 __all__ = ["__version__", *_SUBMODULES]
 
 

@@ -21,6 +21,14 @@ For a room of visitors arriving at once (a lecture, an open day) two things are 
   sends its drawings to in turn, instead of one simavr per visitor; a real board plugged into
   the server is shared the same way, one request at a time.
 
+One default is changed, and it loosens nothing: Voila 0.5.13's page never sets the ``_xsrf``
+cookie that its own front end must echo when the page closes and asks the server to shut its
+kernel down (``POST /voila/api/shutdown/<kernel id>``), so Voila refuses that request (403,
+voila-dashboards/voila#1458, seen from Chromium too) and every visit's kernel, with its
+memory, stays until the server stops. The XSRF check is turned off (``disable_check_xsrf``):
+it guards requests a browser authenticates with a login cookie, and this server has no login;
+its only POST is that shutdown, which needs the kernel's random id.
+
 Voila, unlike JupyterLab, has no root check and no ``--allow-root`` option: as root it starts
 as it is. :func:`serve` runs the server (``tinylab app`` in the foreground, tests and
 benchmarks in the background) and stops it with its kernels, the board server and whatever
@@ -207,13 +215,20 @@ def pools(apps: list, pool=DEFAULT_POOL) -> dict:
     return sizes
 
 
-def voila_config(sizes: dict) -> dict:
-    """Voila's configuration (``voila.json``) for preheated kernels, ``sizes`` by app.
+#: Seconds Voila waits, after a visitor takes a preheated kernel, before it starts the one
+#: that replaces it. Voila's default is 1 s: a room of thirty arriving at once then starts
+#: thirty kernels while it is still loading its pages. Waiting lets the room's pages, scripts
+#: and first drawings through first; a pool sized for the room has kernels for everyone.
+FILL_DELAY_S = 30.0
 
-    Apps not named keep no pool (Voila's ``default`` entry is 0, not its own 1).
-    """
-    return {"VoilaConfiguration": {"preheat_kernel": True},
-            "VoilaKernelManager": {"kernel_pools_config": {
+
+def voila_config(sizes: dict, fill_delay_s: float = FILL_DELAY_S) -> dict:
+    """Voila's configuration (``voila.json``): preheated kernels (``sizes`` by app; an app not
+    named keeps no pool: Voila's ``default`` entry is 0, not its own 1), the refill's delay,
+    and the XSRF setting (see the module's docstring)."""
+    return {"Voila": {"tornado_settings": {"disable_check_xsrf": True}},
+            "VoilaConfiguration": {"preheat_kernel": any(sizes.values())},
+            "VoilaKernelManager": {"fill_delay": float(fill_delay_s), "kernel_pools_config": {
                 "default": {"pool_size": 0},
                 **{name: {"pool_size": size} for name, size in sizes.items()}}}}
 
@@ -456,7 +471,7 @@ def stop(process: subprocess.Popen, timeout_s: float = 30) -> None:
 def serve(directory: Path | None = None, *, port: int | None = None, ip: str = "127.0.0.1",
           env: dict | None = None, log_path: Path | None = None, console: bool = False,
           pool=DEFAULT_POOL, boards: int = DEFAULT_BOARDS, prepared: bool | None = None,
-          startup_timeout_s: float = 90):
+          fill_delay_s: float = FILL_DELAY_S, startup_timeout_s: float = 90):
     """Run Voila on the apps folder, with preheated kernels and shared boards; yields a
     :class:`Server`.
 
@@ -473,6 +488,8 @@ def serve(directory: Path | None = None, *, port: int | None = None, ip: str = "
     boards : int
         Virtual Unos per firmware in the board server the kernels share
         (:mod:`tinylab.board_server`); 0: no board server, each kernel runs its own.
+    fill_delay_s : float
+        Seconds before Voila replaces a preheated kernel a visitor took (:data:`FILL_DELAY_S`).
     prepared : bool, optional
         Run :func:`prepare` (in a child process) before Voila starts; default: when the folder
         holds the draw-a-digit app. False leaves the making to the first kernel that needs it.
@@ -497,11 +514,9 @@ def serve(directory: Path | None = None, *, port: int | None = None, ip: str = "
     private = Path(tempfile.mkdtemp(prefix="tinylab-voila-"))
     if log_path is None and not console:  # kept after the server stops, for a failed test
         log_path = Path(tempfile.mkstemp(prefix="tinylab-voila-", suffix=".log")[1])
-    config_dir = None
-    if any(sizes.values()):
-        config_dir = private / "config"
-        config_dir.mkdir()
-        (config_dir / "voila.json").write_text(json.dumps(voila_config(sizes), indent=1))
+    config_dir = private / "config"
+    config_dir.mkdir()
+    (config_dir / "voila.json").write_text(json.dumps(voila_config(sizes, fill_delay_s), indent=1))
     # The apps' notebooks name the "python3" kernel: a folder first on JUPYTER_PATH gives
     # Voila that name with a lower priority (kernel_spec).
     share = private / "share"

@@ -17,6 +17,8 @@ class                                       module             what went wrong
 ``VirtualBoardError``, ``HarnessBuildError`` ``virtual``       the virtual Uno
 ``BoardServerError``                        ``board_server``   the apps' board server: not
                                                                reachable, or busy too long
+``VisitError``                              ``visitors``       an emulated visitor of an app
+                                                               (recorded, never raised out)
 ``DatasetUnavailableError``                 ``data``           a dataset this machine cannot load
 ``UnsupportedModelError``,                  ``convert``        an interpreter cannot run a model,
 ``MissingRuntimeError``                                        or is not installed
