@@ -220,3 +220,46 @@ def test_cli_deploys_raw_readings_of_the_gestures(capsys, _isolated_workspace):
     saved = sorted(p.name for p in _isolated_workspace.glob("*.keras"))
     assert saved == ["imu_mlp_gestures.keras"]
     assert tl.workspace.load_card("imu_mlp_gestures")["dataset"] == "gestures"
+
+
+def test_a_sketch_file_is_never_seen_half_written_by_another_kernel(tmp_path):
+    """Thirty app kernels write the same sketch into the same cache folder at once: a reader
+    (another kernel's build key) must see a whole file, old or new, never a part of one."""
+    import threading
+
+    path = tmp_path / "model.c"
+    versions = [b"a" * 400_000, b"b" * 300_000]
+    seen, stop = set(), threading.Event()
+
+    def write():
+        for i in range(60):
+            deploy._write_if_changed(path, versions[i % 2])
+
+    def read():
+        while not stop.is_set():
+            try:
+                seen.add(len(path.read_bytes()))
+            except FileNotFoundError:
+                pass
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    writers = [threading.Thread(target=write) for _ in range(3)]
+    for thread in readers + writers:
+        thread.start()
+    for thread in writers:
+        thread.join(60)
+    stop.set()
+    for thread in readers:
+        thread.join(60)
+    assert seen <= {400_000, 300_000} and seen, seen
+    assert [p.name for p in tmp_path.iterdir()] == ["model.c"]  # no partial file left
+
+
+def test_a_sketch_file_with_the_same_bytes_is_left_alone(tmp_path):
+    path = tmp_path / "model.h"
+    deploy._write_if_changed(path, b"#define TL_INPUTS 64\n")
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    deploy._write_if_changed(path, b"#define TL_INPUTS 64\n")
+    assert path.stat().st_mtime_ns == 1_000_000_000
+    deploy._write_if_changed(path, b"#define TL_INPUTS 32\n")
+    assert path.read_bytes() == b"#define TL_INPUTS 32\n"

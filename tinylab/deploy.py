@@ -23,7 +23,9 @@ Introduced in lesson ``08_deploy``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -112,10 +114,28 @@ def sketch_around(model_files: dict, folder, *, fresh: bool = False) -> Path:
         shutil.rmtree(sketch_dir)
     sketch_dir.mkdir(parents=True, exist_ok=True)
     for path in (SKETCH, MEASURE_HEADER):
-        shutil.copyfile(path, sketch_dir / path.name)
+        _write_if_changed(sketch_dir / path.name, path.read_bytes())
     for name, text in model_files.items():
-        (sketch_dir / name).write_text(text)
+        _write_if_changed(sketch_dir / name, text.encode())
     return sketch_dir
+
+
+def _write_if_changed(path: Path, content: bytes) -> None:
+    """``content`` into ``path``, atomically, and only if it holds something else.
+
+    Thirty app kernels write the same sketch into the same cache folder at once: a file
+    rewritten in place can be read half-written by another kernel's build (a wrong build key,
+    a second firmware, a compile error), and a file rewritten with the same bytes changes
+    nothing but its time. So: same bytes, left alone; else written beside it and renamed.
+    """
+    try:
+        if path.read_bytes() == content:
+            return
+    except OSError:  # not there yet
+        pass
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    partial.write_bytes(content)
+    os.replace(partial, path)
 
 
 def build_firmware(mlp, format: str = "int8", board: str = "uno", *, raw_input=None):
