@@ -536,3 +536,27 @@ def test_conv_explorer_refuses_models_without_convolutions_and_unknown_layers(di
         tl.widgets.conv_explorer(cnn, digits, layer="logits")
     with pytest.raises(ValueError, match="part"):
         tl.widgets.conv_explorer(cnn, digits, part="holdout")
+
+
+def test_drawing_pad_paints_a_fast_stroke_in_a_few_messages(monkeypatch):
+    """A browser sends a mouse move every 16 ms; the pad paints the new points at most every
+    PAINT_EVERY_S as one line, so a room's strokes do not flood the server with messages."""
+    from tinylab.widgets import _drawing_pad
+
+    panel = tl.widgets.drawing_pad()
+    canvas = panel.controls["canvas"]
+    painted = []
+    monkeypatch.setattr(canvas, "stroke_lines", lambda points: painted.append(list(points)))
+    clock = {"now": 100.0}
+    monkeypatch.setattr(_drawing_pad.time, "monotonic", lambda: clock["now"])
+    points = [(128.0, 20.0 + 3 * i) for i in range(61)]
+    canvas._handle_custom_msg({"event": "mouse_down", "x": 128, "y": 20}, None)
+    for x, y in points[1:]:
+        clock["now"] += 0.016
+        canvas._handle_custom_msg({"event": "mouse_move", "x": x, "y": y}, None)
+    canvas._handle_custom_msg({"event": "mouse_up", "x": 128, "y": 200}, None)
+    assert 20 <= len(painted) <= 25          # 60 moves over 0.96 s, one paint per 40 ms
+    # every point painted, each line starting where the last one ended: no gap in the ink
+    assert painted[0][0] == points[0] and painted[-1][-1] == points[-1]
+    assert all(line[0] == previous[-1] for previous, line in zip(painted, painted[1:]))
+    assert panel.strokes == [points]
