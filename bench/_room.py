@@ -452,4 +452,4 @@ def write_docs(result: dict, target: Path) -> None:
             + f"\n\nCommand: `tinylab bench apps --visitors {n} --app {name.removesuffix('.ipynb')}"
               f" --write`.")
     write_section(f"apps-room-{name.removesuffix('.ipynb')}-{n}", body, target,
-                  title=f"Voila apps in a lecture hall: {n} visitors of {name}")
+                  title=f"Voila apps in a lecture hall: {n} visitor{'' if n == 1 else 's'} of {name}")
