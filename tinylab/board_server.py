@@ -528,21 +528,12 @@ class SharedDevice:
         The board's cycles and stack peak are left in ``last_cycles`` and
         ``last_stack_bytes``, as :meth:`tinylab.device.Device.infer` does.
         """
-        from .device import DeviceError
+        from .device import DeviceError, check_input
 
         if not self._open:
             raise DeviceError("this shared board's link is closed: open a new one "
                               "(SharedBoardSession.device())")
-        x = np.asarray(x)
-        if x.ndim != 1 or x.shape[0] != self.n_inputs:
-            raise ValueError(f"the board's model takes {self.n_inputs} int8 inputs, got an array "
-                             f"of shape {x.shape}")
-        if x.dtype.kind not in "iu":
-            raise TypeError(f"inputs must be int8 (quantize them with the model's input scale "
-                            f"and zero point first), got dtype {x.dtype}")
-        if x.size and (x.min() < -128 or x.max() > 127):
-            raise ValueError(f"inputs must lie in the int8 range -128..127, got "
-                             f"{int(x.min())}..{int(x.max())}")
+        x = check_input(x, self.n_inputs)
         reply = self._session._ask({"op": "infer", "x": [int(v) for v in x]})
         scores = reply.get("scores")
         if not (isinstance(scores, list) and len(scores) == self.n_outputs

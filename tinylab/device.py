@@ -56,6 +56,23 @@ _SETTLE_MAX_S = 1.0
 _MAX_LINE_BYTES = 4096
 
 
+
+def check_input(x, n_inputs: int) -> np.ndarray:
+    """``x`` as the int8 vector a board's model takes (``n_inputs`` values in -128..127), or a
+    ``ValueError``/``TypeError`` saying what is wrong with it (a local or a shared board)."""
+    x = np.asarray(x)
+    if x.ndim != 1 or x.shape[0] != n_inputs:
+        raise ValueError(f"the board's model takes {n_inputs} int8 inputs, got an array "
+                         f"of shape {x.shape}")
+    if x.dtype.kind not in "iu":
+        raise TypeError(f"inputs must be int8 (quantize them with the model's input scale and "
+                        f"zero point first), got dtype {x.dtype}")
+    if x.size and (x.min() < -128 or x.max() > 127):
+        raise ValueError(f"inputs must lie in the int8 range -128..127, got "
+                         f"{int(x.min())}..{int(x.max())}")
+    return x.astype(np.int8)
+
+
 class DeviceError(SerialError):
     """The board did not answer as the protocol says; the message says why and what to do.
 
@@ -386,17 +403,7 @@ class Device:
     # ----------------------------------------------------------------------------- inference
 
     def _check_input(self, x) -> np.ndarray:
-        x = np.asarray(x)
-        if x.ndim != 1 or x.shape[0] != self.n_inputs:
-            raise ValueError(f"the board's model takes {self.n_inputs} int8 inputs, got an array "
-                             f"of shape {x.shape}")
-        if x.dtype.kind not in "iu":
-            raise TypeError(f"inputs must be int8 (quantize them with the model's input scale and "
-                            f"zero point first), got dtype {x.dtype}")
-        if x.size and (x.min() < -128 or x.max() > 127):
-            raise ValueError(f"inputs must lie in the int8 range -128..127, got "
-                             f"{int(x.min())}..{int(x.max())}")
-        return x.astype(np.int8)
+        return check_input(x, self.n_inputs)
 
     def _on_banner(self, fields: dict):
         changed = (f"; it now carries model {fields['model']} instead of {self.banner['model']}"
