@@ -276,6 +276,25 @@ def test_a_visitor_of_a_server_that_is_gone_records_an_error_at_once():
     assert time.monotonic() - started < 20
 
 
+def test_visitors_run_where_an_event_loop_already_runs():
+    """In a notebook, or after Playwright's sync API started its loop in this thread (the
+    browser tests run first in `make test`), asyncio.run would refuse: the visitors then get a
+    loop in a thread of their own."""
+    import asyncio
+
+    async def inside_a_running_loop():
+        return visitors.run_visitors(f"http://127.0.0.1:{app.free_port()}", DRAW, 1,
+                                     timeout_s=20)
+
+    import concurrent.futures
+
+    # in a thread of its own, so that this thread's state (a loop of Playwright's) is moot
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        [result] = thread.submit(asyncio.run, inside_a_running_loop()).result(timeout=60)
+    assert result.errors and result.errors[0].startswith("page: the page answered 599"), \
+        result.errors
+
+
 def test_a_visitor_whose_kernel_dies_records_it(toy_server):
     started = time.monotonic()
     [result] = visitors.run_visitors(toy_server.url, "dies.ipynb", 1, timeout_s=30, think_s=0)
@@ -412,11 +431,21 @@ def _chromium_visit(server, name: str) -> tuple[list, str, str]:
     return trace, kernel_id, beacon[0] if beacon else ""
 
 
+def _in_a_thread(function, *args):
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        return thread.submit(function, *args).result(timeout=600)
+
+
 @pytest.mark.parametrize("name", [DRAW, EXPLORER])
 def test_an_emulated_visitor_sends_what_chromium_sends(draw_server, name):
-    browser_trace, browser_kernel, beacon = _chromium_visit(draw_server, name)
-    result = asyncio.run(visitors.visit(draw_server.url, name, 0, timeout_s=VISIT_S,
-                                        trace=True))
+    # Each in a thread of its own: in `make test` the browser tests' Playwright session still
+    # runs its event loop in this thread, where neither a second sync Playwright nor
+    # asyncio.run may start.
+    browser_trace, browser_kernel, beacon = _in_a_thread(_chromium_visit, draw_server, name)
+    result = _in_a_thread(asyncio.run, visitors.visit(draw_server.url, name, 0,
+                                                      timeout_s=VISIT_S, trace=True))
     assert result.first_render_s is not None, result.errors
     assert _collapsed(result.trace) == _collapsed(browser_trace)
     assert 'name="_xsrf"' in beacon, beacon  # the same form the emulator posts on leaving

@@ -726,10 +726,19 @@ def run_visitors(url: str, app: str, n: int, *, stagger_s: float = 0.0, timeout_
     for d in digits:
         stroke_points(d)  # ValueError for a digit without a stroke
 
-    return asyncio.run(visit_all(url, app, n, stagger_s=stagger_s, timeout_s=timeout_s,
-                                 digits=digits, think_s=think_s, assets=tuple(assets),
-                                 leave=leave, mouse_interval_s=mouse_interval_s,
-                                 answer_timeout_s=answer_timeout_s))
+    room = visit_all(url, app, n, stagger_s=stagger_s, timeout_s=timeout_s, digits=digits,
+                     think_s=think_s, assets=tuple(assets), leave=leave,
+                     mouse_interval_s=mouse_interval_s, answer_timeout_s=answer_timeout_s)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # none here: the usual case
+        return asyncio.run(room)
+    # An event loop already runs in this thread (a notebook, Playwright's sync API): the
+    # visitors get a loop of their own in a thread of their own.
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as worker:
+        return worker.submit(asyncio.run, room).result()
 
 
 async def _bounded_visit(url, app, i, timeout_s, origin, **options) -> VisitResult:
