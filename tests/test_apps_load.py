@@ -142,7 +142,7 @@ PAGE = """<html><head>
 <script id="jupyter-config-data" type="application/json">
 {"baseUrl": "/", "kernelId": "9a37cf59-4b5d-4c5c-8eed-3b47ad4035f1",
  "fullLabextensionsUrl": "/voila/labextensions",
- "federated_extensions": [{"name": "ipycanvas", "load": "static/remoteEntry.b3.js"}]}
+ "federated_extensions": [{"name": "anywidget", "load": "static/remoteEntry.69.js"}]}
 </script>
 <div cell-index="1"><script type="application/vnd.voila.cell-output+json">
 {"output_type": "display_data", "data": {"application/vnd.jupyter.widget-view+json":
@@ -165,7 +165,7 @@ def test_the_page_names_its_kernel_views_errors_and_assets():
         "/voila/templates/lab/static/voila-style.js?v=1",
         "/voila/templates/lab/static/index.css?v=2&x=1",
         "/voila/static/voila.js",
-        "/voila/labextensions/ipycanvas/static/remoteEntry.b3.js"]
+        "/voila/labextensions/anywidget/static/remoteEntry.69.js"]
     assert visitors.page_kernel_id("<html>Voila is still running it</html>") is None
 
 

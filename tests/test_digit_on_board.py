@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 
-import ipycanvas.canvas
 import numpy as np
 import psutil
 import pytest
@@ -114,11 +113,9 @@ def test_the_board_answers_test_digits_bit_identical_with_the_host(panel, digits
 def test_a_stroke_predicts_when_the_pen_lifts_and_predict_asks_again(panel, digits, compressed):
     c = panel.controls
     canvas = c["canvas"]
-    canvas._mouse_down_callbacks(128, 24)
-    for y in range(32, 240, 8):
-        canvas._mouse_move_callbacks(128, y)
-    assert panel.result is None                       # nothing sent while drawing
-    canvas._mouse_up_callbacks(128, 232)
+    assert panel.result is None
+    # The pen lifts in the browser: the canvas's strokes gain the whole stroke (one update).
+    canvas.set_state({"strokes": [[[128, y] for y in range(24, 240, 8)]]})
     first = panel.result
     assert first is not None, _text(c["prediction"])
     counts = c["pad"].digit()
@@ -196,14 +193,12 @@ def test_the_drawing_pad_hands_each_finished_stroke_to_on_digit():
     seen = []
     pad = tl.widgets.drawing_pad(on_digit=seen.append)
     canvas = pad.controls["canvas"]
-    canvas._mouse_down_callbacks(128, 24)
-    canvas._mouse_move_callbacks(128, 200)
-    assert seen == []                                 # not while the pen is down
-    canvas._mouse_up_callbacks(128, 200)
-    canvas._mouse_out_callbacks(0, 0)                 # leaving with the pen up: nothing new
+    canvas.set_state({"strokes": [[[128, 24], [128, 200]]]})   # the browser: the pen lifted
     pad.draw_stroke([(40, 128), (220, 128)])
     assert len(seen) == 2 and seen[0].shape == (8, 8)
     np.testing.assert_array_equal(seen[-1], pad.digit())
+    pad.controls["clear"].click()                     # clearing asks no one
+    assert len(seen) == 2 and pad.strokes == []
     with pytest.raises(TypeError, match="on_digit"):
         tl.widgets.drawing_pad(on_digit="print")
 
@@ -215,20 +210,12 @@ def test_the_drawing_pad_hands_each_finished_stroke_to_on_digit():
     assert "no board here" in pad.controls["status"].value and len(pad.strokes) == 1
 
 
-def test_the_drawing_pad_repaints_for_a_browser_that_connects_late(monkeypatch):
-    """Voila connects the page after the notebook ran: the pad must paint again for it."""
+def test_the_drawing_pad_keeps_its_drawing_in_the_widget_state():
+    """Voila connects the page after the notebook ran: what was drawn is in the state the
+    page reads first, nothing has to be painted again for it."""
     pad = tl.widgets.drawing_pad()
     pad.draw_stroke([(40, 128), (220, 128)])
-    canvas = pad.controls["canvas"]
-    manager = canvas._canvas_manager
-    sent = []
-    monkeypatch.setattr(manager, "_send_custom", lambda command, buffers=[]: sent.append(command))
-    canvas._client_ready_callbacks()
-    # One batch: ipycanvas's switch to this canvas first (it was lost), then the painting.
-    assert len(sent) == 1 and manager._current_canvas is canvas
-    names = {number: name for name, number in ipycanvas.canvas.COMMANDS.items()}
-    painted = [names[command[0]] for command in sent[0]]
-    assert painted[0] == "switchCanvas" and "fillRect" in painted and "strokeLine" in painted
+    assert pad.controls["canvas"].get_state()["strokes"] == [[(40.0, 128.0), (220.0, 128.0)]]
 
 
 def test_a_board_on_a_serial_port_that_carries_the_model_is_used_without_upload(

@@ -413,19 +413,49 @@ def test_counts_html_writes_every_count_on_its_gray():
     assert "a &lt;b&gt;" in grid and "<b>" not in grid
 
 
-def test_drawing_pad_mouse_callbacks_draw_only_while_pressed(tmp_path):
+def test_drawing_pad_takes_whole_strokes_from_the_browser(tmp_path):
+    """The browser draws and sends the drawing when the pen lifts: a state update of the
+    canvas's ``strokes`` (JSON lists), as ipywidgets delivers it to the kernel."""
     panel = tl.widgets.drawing_pad(tmp_path / "mine.csv")
     canvas = panel.controls["canvas"]
-    canvas._mouse_move_callbacks(10, 10)          # hovering draws nothing
-    assert panel.strokes == []
-    canvas._mouse_down_callbacks(40, 40)
-    canvas._mouse_move_callbacks(40, 200)
-    canvas._mouse_up_callbacks(40, 200)
-    canvas._mouse_move_callbacks(200, 200)        # pen lifted
-    assert panel.strokes == [[(40.0, 40.0), (40.0, 200.0)]]
+    canvas.set_state({"strokes": [[[40, 40], [40.5, 200]]]})
+    assert panel.strokes == [[(40.0, 40.0), (40.5, 200.0)]]
+    assert panel.preview_counts.any()                  # the preview followed
     centred = tl.widgets.drawing_pad()
     centred.draw_stroke(_vertical_bar())
-    np.testing.assert_array_equal(panel.digit(), centred.digit())  # where it was drawn: no matter
+    far = tl.widgets.drawing_pad()
+    far.draw_stroke([(x - 80, y) for x, y in _vertical_bar()])
+    np.testing.assert_array_equal(far.digit(), centred.digit())  # where it was drawn: no matter
+
+
+@pytest.mark.parametrize("strokes, words", [
+    ("a digit", "not a list"),
+    ([[[1, 2]]] * 201, "list of at most 200 strokes"),
+    ([[[1, 2]] * 20_001], "more than 20,000 points"),
+    ([[[1, 2, 3]]], "two finite numbers"),
+    ([[["1", 2]]], "two finite numbers"),
+    ([[[float("nan"), 2]]], "two finite numbers"),
+    ([[[True, 2]]], "two finite numbers"),
+    ([{"x": 1}], "stroke 1 is not a list"),
+])
+def test_drawing_pad_refuses_a_drawing_no_pen_makes(strokes, words):
+    """A Voila visitor can send any widget state: the kernel keeps only a real drawing."""
+    panel = tl.widgets.drawing_pad()
+    panel.draw_stroke([(10, 10), (20, 20)])
+    with pytest.raises(ValueError, match=words):
+        panel.controls["canvas"].strokes = strokes
+    assert panel.strokes == [[(10.0, 10.0), (20.0, 20.0)]]      # the drawing is kept
+
+
+def test_the_pad_front_end_is_a_plain_es_module():
+    """anywidget loads it as it is: one default export with render, no imports to resolve."""
+    from tinylab.widgets._drawing_pad import Pad
+
+    source = Pad._esm.contents if hasattr(Pad._esm, "contents") else str(Pad._esm)
+    assert "export default { render }" in source and not re.search(r"^\s*import ", source, re.M)
+    pad = Pad()
+    state = pad.get_state()
+    assert state["_esm"] == source and state["strokes"] == [] and state["size"] == 256
 
 
 def test_drawing_pad_saves_rows_with_labels_and_resumes(tmp_path):
@@ -536,27 +566,3 @@ def test_conv_explorer_refuses_models_without_convolutions_and_unknown_layers(di
         tl.widgets.conv_explorer(cnn, digits, layer="logits")
     with pytest.raises(ValueError, match="part"):
         tl.widgets.conv_explorer(cnn, digits, part="holdout")
-
-
-def test_drawing_pad_paints_a_fast_stroke_in_a_few_messages(monkeypatch):
-    """A browser sends a mouse move every 16 ms; the pad paints the new points at most every
-    PAINT_EVERY_S as one line, so a room's strokes do not flood the server with messages."""
-    from tinylab.widgets import _drawing_pad
-
-    panel = tl.widgets.drawing_pad()
-    canvas = panel.controls["canvas"]
-    painted = []
-    monkeypatch.setattr(canvas, "stroke_lines", lambda points: painted.append(list(points)))
-    clock = {"now": 100.0}
-    monkeypatch.setattr(_drawing_pad.time, "monotonic", lambda: clock["now"])
-    points = [(128.0, 20.0 + 3 * i) for i in range(61)]
-    canvas._handle_custom_msg({"event": "mouse_down", "x": 128, "y": 20}, None)
-    for x, y in points[1:]:
-        clock["now"] += 0.016
-        canvas._handle_custom_msg({"event": "mouse_move", "x": x, "y": y}, None)
-    canvas._handle_custom_msg({"event": "mouse_up", "x": 128, "y": 200}, None)
-    assert 20 <= len(painted) <= 25          # 60 moves over 0.96 s, one paint per 40 ms
-    # every point painted, each line starting where the last one ended: no gap in the ink
-    assert painted[0][0] == points[0] and painted[-1][-1] == points[-1]
-    assert all(line[0] == previous[-1] for previous, line in zip(painted, painted[1:]))
-    assert panel.strokes == [points]

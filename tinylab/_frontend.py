@@ -33,8 +33,8 @@ class VisitError(TinyLabError):
 
 def message_signature(msg: dict) -> str:
     """What a kernel message is, without its ids and values: ``kernel_info_request``,
-    ``comm_open jupyter.widget.control 1.0.0``, ``comm_msg custom mouse_down``,
-    ``comm_msg update index``... (for comparing what a visitor sends with what a browser
+    ``comm_open jupyter.widget.control 1.0.0``, ``comm_msg update strokes``,
+    ``comm_msg custom click``... (for comparing what a visitor sends with what a browser
     sends)."""
     kind = msg["header"]["msg_type"]
     content = msg.get("content") or {}

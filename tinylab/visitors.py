@@ -4,7 +4,7 @@ A lecture hall is thirty browsers opening one link at once. Thirty Chromiums can
 the server on a 2-core machine (in the hall they run on the students' laptops), so
 :func:`run_visitors` plays each visitor as Voila 0.5's page and its JavaScript talk to the
 server, read from voila 0.5.13's templates and bundles, ipywidgets 8.1's widget manager and
-ipycanvas 0.14's canvas view, and checked against the websocket frames of a Chromium session
+the drawing pad's front end (``tinylab/widgets/_drawing_pad.js``), and checked against the websocket frames of a Chromium session
 (``tests/test_apps_load.py`` says how). One visitor:
 
 1. ``GET /voila/render/<app>``: the page, streamed while Voila runs the notebook (or handed
@@ -19,11 +19,12 @@ ipycanvas 0.14's canvas view, and checked against the websocket frames of a Chro
    ``update_states`` reply holds every model's state. Without it after 4 s the front end falls
    back to asking each widget comm for its state, and so does a visitor (``fallback``).
    **First render** is from the request to the states of the page's views, and of every model
-   they refer to, having arrived. Each ipycanvas canvas then says ``client_ready``;
+   they refer to, having arrived;
 5. what the visitor does. On a page with a ``tl-canvas`` and a ``tl-board-prediction`` (the
-   draw-a-digit app): a digit-like stroke sent as ipycanvas sends mouse events
-   (``mouse_move`` to the start, ``mouse_down``, moves at 60 Hz, ``mouse_up``, in canvas
-   pixels). **Stroke-to-answer** is from the mouse-up to the prediction showing the board's
+   draw-a-digit app): a digit-like stroke, drawn in the browser for as long as a mouse takes
+   at 60 Hz, then sent as the drawing pad's front end sends it when the pen lifts (one
+   ``update`` of the canvas's ``strokes``, in canvas pixels). **Stroke-to-answer** is from
+   the pen lifting to the prediction showing the board's
    answer (read by :func:`parse_answer`) or an error. On a page with a ``tl-bits`` slider
    (the compression explorer): one step of the slider as its arrow key makes it (an
    ``update`` of ``index`` or ``value``). **Slider latency** is until the ``tl-summary`` and
@@ -111,9 +112,9 @@ class VisitResult:
     digit : str or None
         Draw app: the digit this visitor drew.
     answer_s : float or None
-        Draw app: mouse-up -> the board's answer (or an error) on the page.
+        Draw app: pen lifted -> the board's answer (or an error) on the page.
     asking_s : float or None
-        Draw app: mouse-up -> the prediction's first change ("Asking the board ..."): the
+        Draw app: pen lifted -> the prediction's first change ("Asking the board ..."): the
         kernel's own work before it asks the board (the preview figure, the host's answer);
         ``answer_s - asking_s`` is the board's part (queue, serial, inference).
     answer : dict or None
@@ -485,17 +486,13 @@ async def visit(url: str, app: str, visitor: int = 0, *, timeout_s: float = 120.
         step = "widgets"
         result.fallback = await kernel.load_widgets(views, deadline)
         result.first_render_s = time.perf_counter() - start
-        for model_id, model in list(kernel.models.items()):
-            if model["name"] == "CanvasModel" and model["state"].get(
-                    "_send_client_ready_event", True):
-                await kernel.custom(model_id, {"event": "client_ready"})
 
         status_id = kernel.with_class("tl-board-status")
         if status_id:
             result.board_status = _text(kernel.value(status_id) or "")
             if _ERROR_STYLE in (kernel.value(status_id) or ""):
                 result.errors.append(f"widgets: the page says: {result.board_status}")
-        canvas = kernel.with_class("tl-canvas", "CanvasModel")
+        canvas = kernel.with_class("tl-canvas", "AnyModel")
         prediction = kernel.with_class("tl-board-prediction")
         bits = kernel.with_class("tl-bits")
         if (canvas and prediction) or bits:
@@ -553,16 +550,15 @@ async def _connect(browser: _Browser, result: VisitResult, deadline: float) -> W
 
 async def _draw(kernel: WidgetFrontEnd, result: VisitResult, canvas: str, prediction: str,
                 digit: str, deadline: float, interval_s: float, answer_timeout_s: float) -> None:
-    points = stroke_points(digit)
-    first = points[0]
-    await kernel.custom(canvas, {"event": "mouse_move", "x": first[0], "y": first[1]})
-    await kernel.custom(canvas, {"event": "mouse_down", "x": first[0], "y": first[1]})
-    for x, y in points[1:]:
-        await asyncio.sleep(interval_s)
-        await kernel.custom(canvas, {"event": "mouse_move", "x": x, "y": y})
+    """Draw ``digit`` as the pad's front end does: the browser inks the stroke as the pen
+    moves (nothing is sent), and when the pen lifts the canvas's ``strokes`` gets the whole
+    stroke appended, one ``update``."""
+    points = [[x, y] for x, y in stroke_points(digit)]
+    await asyncio.sleep(min((len(points) - 1) * interval_s, max(seconds_left(deadline), 0)))
+    drawn = list(kernel.models[canvas]["state"].get("strokes") or [])
     before = kernel.updates[prediction]
     sent = time.perf_counter()
-    await kernel.custom(canvas, {"event": "mouse_up", "x": points[-1][0], "y": points[-1][1]})
+    await kernel.sync(canvas, {"strokes": [*drawn, points]})
 
     def shown() -> bool:
         value = kernel.value(prediction) or ""

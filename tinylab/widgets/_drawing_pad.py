@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import html
-import time
+import math
 from pathlib import Path
 
+import anywidget
 import ipywidgets as widgets
 import numpy as np
+import traitlets
 from IPython.display import HTML
-from ipycanvas import Canvas, hold_canvas
 
 from .. import data as data_module
 from ._panel import reporting_errors, show
@@ -21,11 +22,11 @@ CANVAS_PIXELS = 256
 # that the digit is 30% ink like the UCI digits, wherever and however big it was drawn.
 PEN_WIDTH = 16
 DIGIT_PIXELS = 64
-# The ink is painted at most this often while the pen moves (the points since, as one line):
-# each paint is a message from the kernel through the server to the page, and a browser sends
-# a mouse move every 16 ms. 40 ms still looks continuous, and a room of thirty drawing at
-# once sends the server 2.5 times fewer messages.
-PAINT_EVERY_S = 0.04
+# What a drawing may hold, so that a page (or a visitor of a Voila app, who can send any
+# widget state) cannot hand the kernel a drawing it would take long to rasterize. The pad's
+# front end keeps a point only when it is a pixel from the last, so a hand never comes near.
+MAX_STROKES = 200
+MAX_POINTS = 20_000
 HEADER = [f"p{i}" for i in range(DIGIT_PIXELS)] + ["label"]
 
 
@@ -90,6 +91,61 @@ def append_row(path, counts, label: int) -> int:
     return count_rows(path)
 
 
+class Pad(anywidget.AnyWidget):
+    """The canvas of :func:`drawing_pad`: the browser draws, the kernel gets whole strokes.
+
+    The front end (``_drawing_pad.js``, an ES module anywidget loads; no build step) paints
+    the ink as the pen moves and appends the finished stroke to ``strokes`` when the pen
+    lifts, so a stroke is one message to the kernel, however long it was. ``strokes`` is the
+    whole drawing: set it (``[]`` clears) and every view repaints; a view that connects late
+    paints it from the widget's state.
+    """
+
+    _esm = Path(__file__).with_name("_drawing_pad.js")
+    size = traitlets.Int(CANVAS_PIXELS).tag(sync=True)
+    pen_width = traitlets.Int(PEN_WIDTH).tag(sync=True)
+    strokes = traitlets.List().tag(sync=True)
+
+    @traitlets.validate("strokes")
+    def _check_strokes(self, proposal):
+        return check_strokes(proposal["value"])
+
+
+def check_strokes(strokes) -> list:
+    """``strokes`` as a list of strokes of ``(x, y)`` float tuples, or a ValueError that says
+    what is wrong with them (the pad's ``strokes`` accepts nothing else)."""
+    if not isinstance(strokes, (list, tuple)) or len(strokes) > MAX_STROKES:
+        raise ValueError(f"a drawing is a list of at most {MAX_STROKES} strokes, "
+                                   f"got {type(strokes).__name__} "
+                                   f"{len(strokes) if isinstance(strokes, (list, tuple)) else ''}")
+    clean, total = [], 0
+    for number, stroke in enumerate(strokes, 1):
+        if not isinstance(stroke, (list, tuple)):
+            raise ValueError(f"stroke {number} is not a list of (x, y) points")
+        total += len(stroke)
+        if total > MAX_POINTS:
+            raise ValueError(f"the drawing has more than {MAX_POINTS:,} points: "
+                                       "clear the pad and draw again")
+        points = []
+        for point in stroke:
+            if (not isinstance(point, (list, tuple)) or len(point) != 2
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                               and math.isfinite(v) for v in point)):
+                raise ValueError(f"stroke {number} has a point {point!r}: a point is "
+                                           "two finite numbers (x, y), canvas pixels")
+            points.append((float(point[0]), float(point[1])))
+        clean.append(points)
+    return clean
+
+
+class DrawingPad(widgets.VBox):
+    """What :func:`drawing_pad` returns (a VBox): ``strokes`` is its canvas's drawing."""
+
+    @property
+    def strokes(self) -> list:
+        return self.controls["canvas"].strokes
+
+
 def drawing_pad(out_csv=None, *, model=None, data=None, on_digit=None) -> widgets.VBox:
     """Draw a digit with the mouse; see its 8x8 counts; label and save it; ask a model.
 
@@ -110,16 +166,17 @@ def drawing_pad(out_csv=None, *, model=None, data=None, on_digit=None) -> widget
     data : tinylab.data.Dataset, optional
         Needed with ``model``: its normalization turns the counts into the model's inputs.
     on_digit : callable, optional
-        Called as ``on_digit(counts)`` (the 8x8 counts, int64) whenever a stroke ends (mouse
-        up or out, touch end, :meth:`draw_stroke`), after the preview is drawn: the hook of
+        Called as ``on_digit(counts)`` (the 8x8 counts, int64) whenever a stroke ends (the pen
+        lifts in the browser, or :meth:`draw_stroke`), after the preview is drawn: the hook of
         panels that ask a board (:func:`tinylab.widgets.digit_on_board`). It reports its own
         errors; an exception it lets out is shown in the pad's status line.
 
     Returns
     -------
     VBox
-        With ``controls`` (``canvas``, ``label``, ``clear``, ``save``, ``predict``, ``status``,
-        ``preview``), ``strokes`` (list of point lists, canvas pixels), ``draw_stroke(points)``,
+        With ``controls`` (``canvas``: the :class:`Pad`, ``label``, ``clear``, ``save``,
+        ``predict``, ``status``, ``preview``), ``strokes`` (list of point lists, canvas
+        pixels), ``draw_stroke(points)``,
         ``digit()`` (the current 8x8 counts), ``preview_counts`` (the counts the preview
         shows), ``saved`` (rows saved by this panel) and
         ``prediction`` (the last predicted class, or None).
@@ -133,10 +190,7 @@ def drawing_pad(out_csv=None, *, model=None, data=None, on_digit=None) -> widget
 
     # flex "0 0 auto": in an HBox beside the preview, a browser would otherwise shrink the
     # canvas to a sliver (seen in Chromium under Voila).
-    canvas = Canvas(width=CANVAS_PIXELS, height=CANVAS_PIXELS,
-                    layout=widgets.Layout(width=f"{CANVAS_PIXELS}px", height=f"{CANVAS_PIXELS}px",
-                                          min_width=f"{CANVAS_PIXELS}px", flex="0 0 auto",
-                                          border="1px solid #888"))
+    canvas = Pad(layout=widgets.Layout(width=f"{CANVAS_PIXELS + 2}px", flex="0 0 auto"))
     label = widgets.Dropdown(options=list(range(10)), value=0, description="label",
                              layout=widgets.Layout(width="150px"))
     clear = widgets.Button(description="Clear", icon="eraser")
@@ -150,53 +204,19 @@ def drawing_pad(out_csv=None, *, model=None, data=None, on_digit=None) -> widget
     status = widgets.HTML()
     preview = widgets.Output()
 
-    panel = widgets.VBox()
-    panel.strokes = []
+    panel = DrawingPad()
     panel.saved = []
     panel.prediction = None
-    pen = {"down": False, "painted": 0, "painted_at": 0.0}
-
-    def paint_background():
-        canvas.clear()
-        canvas.fill_style = "white"
-        canvas.fill_rect(0, 0, CANVAS_PIXELS, CANVAS_PIXELS)
-        set_pen()
-
-    def set_pen():
-        canvas.stroke_style = "black"
-        canvas.fill_style = "black"
-        canvas.line_width = PEN_WIDTH
-        canvas.line_cap = "round"
-        canvas.line_join = "round"
-
-    def paint_segment(start, end):
-        if start == end:
-            canvas.fill_circle(start[0], start[1], PEN_WIDTH / 2)
-        else:
-            canvas.stroke_line(start[0], start[1], end[0], end[1])
-
-    def on_client_ready():
-        # A browser view has just connected. Under Voila the page connects only after the
-        # notebook has run, so whatever was painted before never reached it, including
-        # ipycanvas's "draw on this canvas" switch, which ipycanvas sends only when the canvas
-        # it draws on changes (it remembers the last one in _current_canvas). Forget it, so
-        # the next command re-sends the switch, then paint everything again.
-        canvas._canvas_manager._current_canvas = None
-        with hold_canvas():
-            paint_background()
-            for stroke in panel.strokes:
-                for start, end in zip(stroke[:1] + stroke[:-1], stroke):
-                    paint_segment(start, end)
 
     def digit() -> np.ndarray:
-        return data_module.digit_from_strokes(panel.strokes, CANVAS_PIXELS)
+        return data_module.digit_from_strokes(canvas.strokes, CANVAS_PIXELS)
 
     def counts_text() -> str:
         if out_csv is None:
             return "no file: give drawing_pad an out_csv to save drawings"
         return f"{count_rows(out_csv):,} digits in {html.escape(str(out_csv))}"
 
-    def refresh(_=None):
+    def refresh():
         with reporting_errors(status):
             counts = digit()
             panel.preview_counts = counts
@@ -213,62 +233,22 @@ def drawing_pad(out_csv=None, *, model=None, data=None, on_digit=None) -> widget
         x = data.normalize(counts).reshape((1,) + tuple(data.input_shape))
         return int(train.predict_classes(model, x)[0])
 
-    def on_down(x, y):
-        pen["down"] = True
-        point = (float(x), float(y))
-        panel.strokes.append([point])
-        paint_segment(point, point)
-        pen["painted"], pen["painted_at"] = 1, time.monotonic()
-
-    def on_move(x, y):
-        if not pen["down"] or not panel.strokes:
-            return
-        panel.strokes[-1].append((float(x), float(y)))
-        if time.monotonic() - pen["painted_at"] >= PAINT_EVERY_S:
-            paint_unpainted()
-
-    def paint_unpainted():
-        """Paint the current stroke's points not painted yet, as one polyline (one message)."""
-        stroke, first = panel.strokes[-1], pen["painted"]
-        if first < len(stroke):  # from the last painted point on (on_down painted the first)
-            canvas.stroke_lines(stroke[first - 1:])
-        pen["painted"], pen["painted_at"] = len(stroke), time.monotonic()
-
-    def on_up(x, y):
-        if pen["down"]:
-            pen["down"] = False
-            paint_unpainted()
-            refresh()
-            if on_digit is not None:
-                with reporting_errors(status):
-                    on_digit(panel.preview_counts)
-
-    def on_touch_start(points):
-        if points:
-            on_down(*points[0])
-
-    def on_touch_move(points):
-        if points:
-            on_move(*points[0])
-
-    def on_touch_end(points):
-        on_up(0, 0)
+    def on_strokes(change):
+        refresh()
+        # A stroke more than before is a pen lifted; fewer (Clear, Save) asks no one.
+        if on_digit is not None and len(change["new"]) > len(change["old"]):
+            with reporting_errors(status):
+                on_digit(panel.preview_counts)
 
     def draw_stroke(points):
-        """Add one stroke (a list of (x, y) canvas pixels), as if drawn with the mouse."""
+        """Add one stroke (a list of (x, y) canvas pixels), as if drawn in the browser."""
         points = [(float(x), float(y)) for x, y in points]
         if not points:
             raise ValueError("a stroke needs at least one (x, y) point")
-        on_down(*points[0])
-        for point in points[1:]:
-            on_move(*point)
-        on_up(*points[-1])
+        canvas.strokes = [*canvas.strokes, points]
 
     def on_clear(_=None):
-        panel.strokes.clear()
-        pen["down"] = False
-        with hold_canvas():
-            paint_background()
+        canvas.strokes = []
         status.value = counts_text()
         refresh()
 
@@ -290,15 +270,7 @@ def drawing_pad(out_csv=None, *, model=None, data=None, on_digit=None) -> widget
             panel.prediction = predict_digit(counts)
             status.value = f"the model says <b>{panel.prediction}</b>"
 
-    canvas.on_client_ready(on_client_ready)
-    canvas.on_mouse_down(on_down)
-    canvas.on_mouse_move(on_move)
-    canvas.on_mouse_up(on_up)
-    canvas.on_mouse_out(on_up)
-    canvas.on_touch_start(on_touch_start)
-    canvas.on_touch_move(on_touch_move)
-    canvas.on_touch_end(on_touch_end)
-    canvas.on_touch_cancel(on_touch_end)
+    canvas.observe(on_strokes, "strokes")
     clear.on_click(on_clear)
     save.on_click(on_save)
     predict.on_click(on_predict)
