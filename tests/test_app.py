@@ -48,7 +48,7 @@ def test_list_apps_gives_only_visible_notebooks_sorted(apps):
 
 def test_voila_command_serves_the_apps_folder_and_nothing_else(apps):
     argv = app.voila_command(apps, port=9123, python="/py")
-    assert argv[:4] == ["/py", "-m", "voila", str(apps.resolve())]
+    assert argv[:4] == ["/py", "-m", "tinylab._voila", str(apps.resolve())]  # Voila, static files kept
     # One positional argument only: the apps folder is Voila's root (no notebook path, no
     # parent folder).
     assert [item for item in argv[3:] if not item.startswith("-")] == [str(apps.resolve())]
@@ -340,3 +340,44 @@ def test_readme_binder_badges_open_the_welcome_lesson_and_every_app():
     assert targets.get("lab") == ["notebooks/00_welcome.ipynb"]
     assert sorted(targets.get("voila", [])) == [f"notebooks/apps/{name}"
                                                 for name in app.list_apps(ROOT / "notebooks" / "apps")]
+
+
+def test_voila_keeps_its_static_files_and_sends_them_compressed(tmp_path):
+    """tinylab._voila: a static file's second request is answered from memory with what the
+    first sent; gzip when the browser accepts it; a part or a revalidation by Voila itself."""
+    import gzip
+    import urllib.error
+    import urllib.request
+
+    def get(path, **headers):
+        request = urllib.request.Request(server.url.rstrip("/") + path, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), b""
+
+    (tmp_path / "empty.ipynb").write_text(json.dumps({
+        "cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    with app.serve(tmp_path, pool=0, boards=0, startup_timeout_s=SERVER_START_S) as server:
+        page = get(app.render_path("empty.ipynb"))[2].decode()
+        script = "/voila/static/voila.js"
+        assert script in page
+        first = get(script)
+        assert first[0] == 200 and len(first[2]) > 10_000
+        second = get(script)
+        assert second[0] == 200 and second[2] == first[2]
+        for name in ("Etag", "Content-Type", "Last-Modified"):
+            assert second[1][name] == first[1][name], name
+        assert "Content-Encoding" not in second[1]
+        # Compressed: only the kept answer is (Voila's handler never compresses).
+        packed = get(script, **{"Accept-Encoding": "gzip, deflate"})
+        assert packed[1]["Content-Encoding"] == "gzip" and packed[1]["Vary"] == "Accept-Encoding"
+        assert gzip.decompress(packed[2]) == first[2] and len(packed[2]) < len(first[2]) / 2
+        assert packed[1]["Etag"] != first[1]["Etag"]  # another representation, another tag
+        part = get(script, Range="bytes=10-19")
+        assert part[0] == 206 and part[2] == first[2][10:20]
+        again = get(script, **{"If-None-Match": first[1]["Etag"]})
+        assert again[0] == 304
+        for _ in range(2):  # a missing file stays missing (only a 200 is kept)
+            assert get("/voila/static/no-such-file.js")[0] in (403, 404)

@@ -83,7 +83,7 @@ SHOWN_SIGNATURE_JS = """(selector) => {
 }"""
 
 
-#: The draw-a-digit app's canvas (ipycanvas puts the class on the canvas or around it).
+#: The draw-a-digit app's canvas (the drawing pad puts the class around its <canvas>).
 CANVAS_SELECTOR = "canvas.tl-canvas, .tl-canvas canvas"
 
 
@@ -274,7 +274,7 @@ def voila_command(directory: Path, *, port: int | None = None, ip: str | None = 
     directory = Path(directory).resolve()
     if not directory.is_dir():
         raise ValueError(f"{directory} is not a folder of app notebooks")
-    command = [python, "-m", "voila", str(directory), "--no-browser",
+    command = [python, "-m", "tinylab._voila", str(directory), "--no-browser",
                f"--port={check_port(port if port is not None else DEFAULT_PORT)}",
                "--VoilaConfiguration.strip_sources=True",
                "--VoilaConfiguration.show_tracebacks=False",
