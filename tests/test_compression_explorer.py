@@ -55,8 +55,10 @@ def test_first_render_shows_a_point_and_a_figure(panel):
     assert panel.result["final"]["stage"] == "P+Q + Huffman (P+Q+H)"
 
 
-def test_the_figure_plots_the_validation_accuracy(grid, monkeypatch):
+def test_the_figure_plots_the_validation_accuracy(grid, monkeypatch, tmp_path):
     from tinylab.widgets import _compression_explorer as explorer
+
+    monkeypatch.setenv("TINYLAB_CACHE", str(tmp_path))  # drawn here, not read from a cache
 
     drawn = []
     real = explorer.plot.compression_waterfall
@@ -150,3 +152,29 @@ def test_a_setting_off_the_grid_is_refused(grid):
 def test_a_missing_grid_file_says_how_to_record_one(tmp_path):
     with pytest.raises(ValueError, match="python -m tinylab.compression_grid"):
         compression_explorer(tmp_path / "none.json")
+
+
+def test_a_figure_is_drawn_once_for_all_the_kernels_of_a_room(grid, tmp_path, monkeypatch):
+    """Thirty kernels show the same grid: the first draws a figure, the others read it."""
+    from tinylab.widgets import _compression_explorer as explorer
+
+    for thread in threading.enumerate():  # earlier tests' panels, still drawing neighbours
+        if thread.name == "compression-explorer-prefetch":
+            thread.join(timeout=60)
+    monkeypatch.setenv("TINYLAB_CACHE", str(tmp_path))
+    drawn = []
+    real = explorer._waterfall_png
+    monkeypatch.setattr(explorer, "_waterfall_png",
+                        lambda *args: drawn.append(args) or real(*args))
+    first = compression_explorer(grid, prefetch=False)
+    assert len(drawn) == 1 and list((tmp_path / "explorer-figures").glob("*.png"))
+    second = compression_explorer(grid, prefetch=False)  # another kernel, the same setting
+    assert len(drawn) == 1
+    assert bytes(second.controls["figure"].value) == bytes(first.controls["figure"].value)
+    [kept] = (tmp_path / "explorer-figures").glob("*.png")
+    kept.write_bytes(b"half a figure")                  # not a PNG: drawn again, kept again
+    third = compression_explorer(grid, prefetch=False)
+    assert len(drawn) == 2 and kept.read_bytes() == bytes(third.controls["figure"].value)
+    first.controls["bits"].value = first.controls["bits"].options[0][1]  # another figure
+    assert len(drawn) == 3 and len(list((tmp_path / "explorer-figures").glob("*.png"))) == 2
+    assert not list((tmp_path / "explorer-figures").glob("*.part"))

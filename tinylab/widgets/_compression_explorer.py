@@ -11,10 +11,15 @@ accuracy; the test accuracy appears once, labelled as the final check of a chose
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
+import json
+import os
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import ipywidgets as widgets
 
@@ -98,6 +103,54 @@ def _waterfall_png(stages, limits) -> bytes:
     figure = plot.compression_waterfall(_validation_view(stages), limits=limits)
     figure.axes[1].set_ylabel("validation accuracy (%)")
     return _png(figure)
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _figure_file(stages, limits) -> Path:
+    """Where the figure of ``stages`` and ``limits`` is kept for every kernel of this user:
+    TinyLab's cache (:func:`tinylab.build.cache_dir`), named by a hash of what it shows and of
+    the code and matplotlib that draw it."""
+    import matplotlib
+
+    from .. import build
+
+    code = b"".join(Path(module.__file__).read_bytes() for module in (plot,)) + \
+        Path(__file__).read_bytes()
+    recipe = json.dumps({"stages": stages, "limits": limits, "matplotlib": matplotlib.__version__,
+                         "code": hashlib.sha256(code).hexdigest()}, sort_keys=True, default=str)
+    name = hashlib.sha256(recipe.encode()).hexdigest()[:32]
+    return build.cache_dir() / "explorer-figures" / f"{name}.png"
+
+
+def shared_waterfall_png(stages, limits) -> bytes:
+    """The figure's PNG, drawn once for all the kernels of this user.
+
+    A lecture hall's thirty kernels of the compression explorer show the same recorded grid:
+    each figure is drawn by the first kernel that needs it and read by the others (a few
+    milliseconds instead of about 0.2 s of matplotlib). A file that is not a PNG is drawn
+    again; a cache that cannot be written only costs the sharing.
+    """
+    path = _figure_file(stages, limits)
+    try:
+        kept = path.read_bytes()
+        if kept.startswith(_PNG_SIGNATURE):
+            return kept
+    except OSError:
+        pass
+    png = _waterfall_png(stages, limits)
+    temporary = None
+    try:  # atomic: another kernel reads either nothing or the whole figure
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
+        with os.fdopen(handle, "wb") as out:
+            out.write(png)
+        os.replace(temporary, path)
+    except OSError:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+    return png
 
 
 def _nearest(values, wanted):
@@ -202,7 +255,7 @@ def compression_explorer(grid=None, *, temperature=None, sparsity=None, bits=Non
                 stages, fits = stages_and_fits(key)
                 limits = {f"{_SHORT[board]}: flash left for a model":
                           fits[board]["flash_left_bytes"] for board in BOARDS}
-                pngs[key] = _waterfall_png(stages, limits)
+                pngs[key] = shared_waterfall_png(stages, limits)
             return pngs[key]
 
     def prefetch_around(key, generation):
