@@ -250,7 +250,7 @@ def test_voila_config_preheats_the_named_apps_and_no_other(apps, tmp_path):
     assert config["VoilaConfiguration"]["preheat_kernel"] is True
     assert config["VoilaKernelManager"]["fill_delay"] == 12.0
     assert app.voila_config({"draw_digit.ipynb": 0})["VoilaConfiguration"] == {
-        "preheat_kernel": False}
+        "preheat_kernel": False, "extension_allowlist": list(app.APP_EXTENSIONS)}
     kernels = config["VoilaKernelManager"]["kernel_pools_config"]
     # Voila's own default pool is 1 for an app not named: TinyLab's is 0.
     assert kernels["default"] == {"pool_size": 0}
@@ -293,6 +293,10 @@ def test_a_visitor_is_given_the_preheated_kernel(tmp_path):
         # Started from TinyLab's kernelspec: below Voila's priority, so that a room's kernel
         # starts cannot starve the server.
         assert ready.nice() == server.process_nice() + app.KERNEL_NICENESS
+        # Its channels are Unix sockets in Voila's private folder, not TCP ports that a room's
+        # thirty kernel starts could collide on.
+        connection = json.loads(Path(ready.cmdline()[-1]).read_text())
+        assert connection["transport"] == "ipc" and "voila_" in connection["ip"]
         with urllib.request.urlopen(server.url + app.render_path("pid.ipynb"),
                                     timeout=SERVER_START_S) as response:
             page = response.read().decode()
@@ -381,3 +385,18 @@ def test_voila_keeps_its_static_files_and_sends_them_compressed(tmp_path):
         assert again[0] == 304
         for _ in range(2):  # a missing file stays missing (only a 200 is kept)
             assert get("/voila/static/no-such-file.js")[0] in (403, 404)
+        for escape in ("/voila/static/..%2F..%2F..%2Fetc%2Fpasswd",
+                       "/voila/labextensions/%2E%2E/%2E%2E/%2E%2E/%2E%2E/etc/passwd"):
+            status, _, body = get(escape)
+            assert status in (403, 404) and b"root:" not in body, escape
+
+
+def test_the_extensions_an_app_page_loads_are_installed():
+    """A name in APP_EXTENSIONS that is not installed would leave its widgets unrendered."""
+    from voila.utils import get_voila_labextensions_path
+
+    installed = {package.parent.relative_to(root).as_posix()
+                 for root in map(Path, get_voila_labextensions_path()) if root.is_dir()
+                 for package in [*root.glob("*/package.json"), *root.glob("@*/*/package.json")]}
+    for name in app.APP_EXTENSIONS:
+        assert name in installed, f"{name} is not among the installed extensions {installed}"

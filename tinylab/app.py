@@ -222,12 +222,29 @@ def pools(apps: list, pool=DEFAULT_POOL) -> dict:
 FILL_DELAY_S = 30.0
 
 
+#: The JupyterLab extensions an app's page loads: Voila's widget manager, ipywidgets' controls
+#: (sliders and buttons render through it) and anywidget (the drawing pad's canvas). Voila
+#: otherwise loads every extension installed beside it: here also the Pygments theme (code
+#: highlighting; the apps show no code), on a class's hub whatever else is installed, each a
+#: few more static requests for every visitor of a room. An app that uses another widget
+#: library adds its extension here (its widgets would show "Error displaying widget").
+APP_EXTENSIONS = ("@voila-dashboards/widgets-manager8", "@jupyter-widgets/jupyterlab-manager",
+                  "anywidget")
+
+
 def voila_config(sizes: dict, fill_delay_s: float = FILL_DELAY_S) -> dict:
     """Voila's configuration (``voila.json``): preheated kernels (``sizes`` by app; an app not
     named keeps no pool: Voila's ``default`` entry is 0, not its own 1), the refill's delay,
-    and the XSRF setting (see the module's docstring)."""
+    the front-end extensions a page loads (:data:`APP_EXTENSIONS`),
+    the XSRF setting (see the module's docstring), and kernels that talk over Unix sockets in
+    Voila's private folder (``ipc``) instead of TCP ports: jupyter_client picks five free
+    ports per kernel and frees them for the kernel to bind, and with thirty kernels starting
+    at once another process took one in between (seen in a room benchmark: the kernel died,
+    and its pool never filled)."""
     return {"Voila": {"tornado_settings": {"disable_check_xsrf": True}},
-            "VoilaConfiguration": {"preheat_kernel": any(sizes.values())},
+            "KernelManager": {"transport": "ipc"},
+            "VoilaConfiguration": {"preheat_kernel": any(sizes.values()),
+                                   "extension_allowlist": list(APP_EXTENSIONS)},
             "VoilaKernelManager": {"fill_delay": float(fill_delay_s), "kernel_pools_config": {
                 "default": {"pool_size": 0},
                 **{name: {"pool_size": size} for name, size in sizes.items()}}}}
@@ -388,8 +405,9 @@ class Server:
         Raises
         ------
         RuntimeError
-            When Voila has ended, or the pools are not ready within ``timeout_s`` (which pools
-            are missing, and the log's end).
+            When Voila has ended, a kernel of a pool died (Voila does not replace it until the
+            pool's kernels are handed out, so the pool would never be full), or the pools are
+            not ready within ``timeout_s`` (which pools are missing, and the log's end).
         """
         import psutil
 
@@ -421,6 +439,10 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Voila exited with code {self.process.returncode} before "
                                    f"its kernels were preheated:\n{log[-4000:]}")
+            died = re.search(r"Kernel (\S+) died, removing from map", log)
+            if died:
+                raise RuntimeError(f"a preheated kernel ({died[1]}) died while starting, so its "
+                                   f"pool will not fill; Voila's log ends:\n{log[-4000:]}")
             if time.monotonic() - started > timeout_s:
                 missing = ", ".join(sorted(waiting)) or f"{expected} kernels, running quiet"
                 raise RuntimeError(f"the preheated kernels ({missing}) were not ready within "
