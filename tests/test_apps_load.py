@@ -169,6 +169,62 @@ def test_the_page_names_its_kernel_views_errors_and_assets():
     assert visitors.page_kernel_id("<html>Voila is still running it</html>") is None
 
 
+def test_static_files_come_over_a_browsers_six_kept_alive_connections():
+    """fetch_all reuses its connections as a browser does, reads lengths, chunks and a body
+    that ends with the connection, and turns a dead connection into a 599 for its path only."""
+    connections, requests = [], []
+
+    async def serve(reader, writer):
+        connections.append(writer)
+        while (line := await reader.readline()):
+            path = line.split()[1].decode()
+            while (await reader.readline()).strip():
+                pass
+            requests.append(path)
+            if path == "/chunked":
+                writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             b"3\r\nabc\r\n2;x=1\r\nde\r\n0\r\n\r\n")
+            elif path == "/close":
+                writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nto the end")
+                await writer.drain()
+                writer.close()
+                return
+            elif path == "/hang-up":
+                writer.close()
+                return
+            else:
+                body = path.encode()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                             % (len(body), body))
+            await writer.drain()
+
+    async def main():
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        browser = visitors._Browser(f"http://127.0.0.1:{port}")
+        paths = [f"/file{i}" for i in range(40)] + ["/chunked", "/close", "/hang-up", "/last"]
+        try:
+            answers = await browser.fetch_all(paths, time.monotonic() + 30)
+        finally:
+            browser.close()
+            server.close()
+        return paths, answers
+
+    paths, answers = asyncio.run(main())
+    for path, (status, body, _) in zip(paths, answers):
+        if path == "/chunked":
+            assert (status, body) == (200, b"abcde")
+        elif path == "/close":
+            assert (status, body) == (200, b"to the end")
+        elif path == "/hang-up":
+            assert status == 599
+        else:
+            assert (status, body) == (200, path.encode()), path
+    assert sorted(requests) == sorted(paths)
+    # six connections, and one more after each that the server ended
+    assert len(connections) <= visitors.BROWSER_CONNECTIONS + 2, len(connections)
+
+
 def test_signatures_say_what_was_sent_without_ids():
     assert visitors.message_signature(MESSAGE) == "comm_msg update index"
     custom = {**MESSAGE, "content": {"comm_id": "c", "data": {

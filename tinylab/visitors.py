@@ -68,6 +68,8 @@ BROWSER_CONNECTIONS = 6
 DIGITS = "1704235689"
 CANVAS_PIXELS = 256  # the drawing pad's canvas (tinylab.widgets._drawing_pad.CANVAS_PIXELS)
 MOUSE_INTERVAL_S = 1 / 60  # a mouse reports its moves at the screen's refresh rate
+#: What Chromium accepts; TinyLab's Voila (tinylab._voila) sends static files gzip-compressed.
+ACCEPT_ENCODING = {"Accept-Encoding": "gzip, deflate, br, zstd"}
 LEAVE_TIMEOUT_S = 10.0  # the shutdown beacon and closing the socket, even after the deadline
 ANSWER_TIMEOUT_S = 60.0  # a stroke's answer or a slider's redraw (the browser tests' bound)
 
@@ -130,7 +132,8 @@ class VisitResult:
     received_bytes, received_messages, sent_messages : int
         Kernel websocket traffic.
     assets_bytes : int
-        Bytes of static files fetched.
+        Bytes of static files fetched, as they came over the wire (gzip where the server
+        compressed them).
     trace : list of str or None
         With ``visit(..., trace=True)``: every request and message the visitor sent, in order
         (:func:`message_signature`, :func:`request_signature`), to compare with a browser's.
@@ -404,8 +407,80 @@ class _Browser:
             return 599, b"", str(response.error)
         return response.code, response.body or b"", response.reason
 
+    async def fetch_all(self, paths: list, deadline: float, headers: dict | None = None) -> list:
+        """GET each of ``paths`` as a browser loads a page's static files: over
+        :data:`BROWSER_CONNECTIONS` kept-alive connections, each taking the next path when its
+        last answer is in. ``[(status, body as sent, reason)]`` in the order of ``paths``, the
+        body as it came over the wire (gzip where the server sent it so: a browser unpacks it on
+        its own machine); a connection that fails gives its path a status 599 and is opened
+        again for the next.
+
+        Tornado's client opens a connection per request, which no browser does: for a room's
+        thousands of static requests the server would pay a TCP accept and a new HTTP
+        connection each time.
+        """
+        answers: list = [None] * len(paths)
+        queue = collections.deque(enumerate(paths))
+        parts = urlsplit(self.url)
+        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        lines = "".join(f"{k}: {v}\r\n" for k, v in self.headers(**(headers or {})).items())
+
+        async def connection() -> None:
+            reader = writer = None
+            while queue:
+                index, path = queue.popleft()
+                if self.trace is not None:
+                    self.trace.append(f"http {request_signature('GET', path)}")
+                try:
+                    if writer is None:
+                        reader, writer = await asyncio.wait_for(
+                            asyncio.open_connection(host, port), seconds_left(deadline))
+                    writer.write(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n{lines}"
+                                 "Connection: keep-alive\r\n\r\n".encode("latin-1"))
+                    answers[index], keep = await asyncio.wait_for(
+                        _read_response(reader), max(seconds_left(deadline), 0.001))
+                except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError,
+                        ValueError) as error:
+                    answers[index], keep = (599, b"", f"{type(error).__name__}: {error}"), False
+                if not keep and writer is not None:
+                    writer.close()
+                    reader = writer = None
+            if writer is not None:
+                writer.close()
+
+        await asyncio.gather(*(connection() for _ in range(min(BROWSER_CONNECTIONS, len(paths)))))
+        return answers
+
     def close(self) -> None:
         self.client.close()
+
+
+async def _read_response(reader) -> tuple:
+    """One HTTP/1.1 response: ``((status, body, reason), keep the connection)``."""
+    status_line = (await reader.readline()).decode("latin-1").rstrip("\r\n")
+    version, _, rest = status_line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not version.startswith("HTTP/") or not code.isdigit():
+        raise ValueError(f"not an HTTP response: {status_line[:80]!r}")
+    fields = {}
+    while (line := (await reader.readline()).decode("latin-1").rstrip("\r\n")):
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    if "content-length" in fields:
+        body = await reader.readexactly(int(fields["content-length"]))
+    elif "chunked" in fields.get("transfer-encoding", "").lower():
+        chunks = []
+        while (size := int((await reader.readline()).split(b";")[0].strip() or b"0", 16)):
+            chunks.append(await reader.readexactly(size))
+            await reader.readline()
+        await reader.readline()  # the empty trailer
+        body = b"".join(chunks)
+    elif int(code) in (204, 304):
+        body = b""
+    else:
+        body = await reader.read()  # to the end: the server closes
+        return (int(code), body, reason), False
+    return (int(code), body, reason), fields.get("connection", "").lower() != "close"
 
 
 async def visit(url: str, app: str, visitor: int = 0, *, timeout_s: float = 120.0,
@@ -469,7 +544,7 @@ async def visit(url: str, app: str, visitor: int = 0, *, timeout_s: float = 120.
 
         step = "assets"
         paths = list(dict.fromkeys(page_assets(page) + list(assets)))
-        answers = await asyncio.gather(*(browser.fetch(path, deadline) for path in paths))
+        answers = await browser.fetch_all(paths, deadline, ACCEPT_ENCODING)
         failed = [f"{path} ({code} {why})" for path, (code, _, why) in zip(paths, answers)
                   if code not in (200, 304)]
         result.assets_bytes = sum(len(body) for _, body, _ in answers)
