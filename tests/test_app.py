@@ -400,3 +400,32 @@ def test_the_extensions_an_app_page_loads_are_installed():
                  for package in [*root.glob("*/package.json"), *root.glob("@*/*/package.json")]}
     for name in app.APP_EXTENSIONS:
         assert name in installed, f"{name} is not among the installed extensions {installed}"
+
+
+def test_a_visitor_after_the_pool_is_taken_does_not_wait_for_the_refill(tmp_path):
+    """The refill waits fill_delay (30 s for a room); a second visitor meanwhile gets a
+    kernel started for them (Voila's fallback), not the refill's 30 s."""
+    import urllib.request
+
+    (tmp_path / "pid.ipynb").write_text(json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {},
+                   "outputs": [], "source": "import os\nprint('kernel', os.getpid())"}],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}))
+    fill_delay_s = 60
+    with app.serve(tmp_path, pool=1, boards=0, fill_delay_s=fill_delay_s,
+                   startup_timeout_s=SERVER_START_S) as server:
+        server.wait_preheated(timeout_s=SERVER_START_S)
+        pages = []
+        for _ in range(2):
+            started = time.monotonic()
+            with urllib.request.urlopen(server.url + app.render_path("pid.ipynb"),
+                                        timeout=SERVER_START_S) as response:
+                pages.append(response.read().decode())
+            seconds = time.monotonic() - started
+        assert all("kernel " in page for page in pages)
+        assert page_kernel_id(pages[0]) != page_kernel_id(pages[1])
+        assert server.log().count("Using pre-heated kernel") == 1
+        assert seconds < fill_delay_s / 2, f"the second visitor waited {seconds:.0f} s"
+        assert len(server.kernels()) == 2  # the refill has not started yet
