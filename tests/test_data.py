@@ -510,3 +510,33 @@ def test_rasterize_strokes_measures_every_segment_as_the_one_at_a_time_loop_did(
             mine = data_module.rasterize_strokes(strokes, 256, pen_width=pen)
             pixels_apart += int((mine != one_at_a_time(strokes, pen)).sum())
     assert pixels_apart <= 3, pixels_apart  # of 900 bitmaps of 1,024 pixels
+
+
+def test_the_reach_of_segments_skips_only_pixels_out_of_reach():
+    """_within_reach measures only the pixels near each chunk of segments: exactly the pixels
+    of measuring every pixel against every segment with the same operations."""
+    def every_pair(side, cell, starts, ends, radius):
+        rows, cols = np.mgrid[0:side, 0:side]
+        cx = ((cols.ravel() + 0.5) * cell)[:, None]
+        cy = ((rows.ravel() + 0.5) * cell)[:, None]
+        sx, sy = starts[:, 0], starts[:, 1]
+        dx, dy = ends[:, 0] - sx, ends[:, 1] - sy
+        length_sq = dx * dx + dy * dy
+        px, py = cx - sx, cy - sy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.where(length_sq > 0, np.clip((px * dx + py * dy) / length_sq, 0.0, 1.0), 0.0)
+        ox, oy = px - t * dx, py - t * dy
+        return (np.sqrt(ox * ox + oy * oy) <= radius).any(axis=1)
+
+    rng = np.random.default_rng(11)
+    for trial in range(200):
+        n = int(rng.integers(1, 70))
+        if trial % 2:   # a hand's stroke: small steps, some repeated points
+            points = np.cumsum(rng.normal(0, 0.6, (n + 1, 2)), axis=0) + 16
+            points[rng.integers(0, n + 1)] = points[0]
+        else:
+            points = rng.uniform(-3, 35, (n + 1, 2))
+        for radius in (0.0, 0.5, 1.73, 4.0, 12.0):
+            np.testing.assert_array_equal(
+                data_module._within_reach(32, 1.0, points[:-1], points[1:], radius),
+                every_pair(32, 1.0, points[:-1], points[1:], radius))

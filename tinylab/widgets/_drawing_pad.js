@@ -75,14 +75,14 @@ function render({ model, el }) {
   function move(event) {
     if (!stroke) return;
     event.preventDefault();
-    const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
-    const from = stroke.length;
-    for (const each of events.length ? events : [event]) {
-      // A point less than a pixel from the last one adds nothing the 8x8 digit could see.
-      const [x, y] = point(each), [lastX, lastY] = stroke[stroke.length - 1];
-      if (Math.abs(x - lastX) >= 1 || Math.abs(y - lastY) >= 1) stroke.push([x, y]);
-    }
-    if (stroke.length > from) ink(stroke, from);
+    // One point per move event (the screen's rate, as a mouse reports), not the coalesced
+    // ones of a fast mouse: the kernel rasterizes every segment, and at 60 Hz a digit is
+    // already drawn in steps of a few pixels. A point less than a pixel from the last one
+    // adds nothing the 8x8 digit could see.
+    const [x, y] = point(event), [lastX, lastY] = stroke[stroke.length - 1];
+    if (Math.abs(x - lastX) < 1 && Math.abs(y - lastY) < 1) return;
+    stroke.push([x, y]);
+    ink(stroke, stroke.length - 1);
   }
 
   function up(event) {
