@@ -21,7 +21,7 @@ pipeline    train -> distill -> prune -> share -> Huffman in one call, Deep Comp
 compression_grid  the compression explorer app's recorded grid of the lesson 03-07 route
 export      .tflite -> C array header, and back (08)
 engine      the int8 MLP in integers: TFLM-exact numpy reference, generated C in 3 formats (08)
-build       compile a sketch for a board (arduino-cli or arduino-builder), flash/RAM, fits? (08)
+build       compile a sketch for a board (arduino-cli, arduino-builder or plain avr-gcc), flash/RAM, fits? (08)
 virtual     the virtual Uno: the compiled firmware in simavr, its UART on a pty (08)
 serial      the serial layer: ports (and their boards), lines, the banner handshake (01, 08)
 device      the inference sketch's client: paced input lines, answers with latency (08)

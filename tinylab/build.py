@@ -1,13 +1,17 @@
 """Compile an Arduino sketch and measure what it costs: flash and RAM against the board's limits.
 
 Lesson ``08_deploy`` compiles the inference sketch for each weight format and compares the
-bytes each one takes on the chip. Two toolchains are supported:
+bytes each one takes on the chip. Three toolchains are supported:
 
 - ``arduino-cli`` when it is on PATH (what owners of a Nano 33 BLE Sense use): ``compile
   --format json`` reports ``builder_result.executable_sections_size``;
 - otherwise Debian's ``arduino-builder`` + ``arduino-core-avr`` + ``gcc-avr`` for AVR boards
   (the Uno), offline; flash and RAM come from the builder's "Sketch uses N bytes ... Global
-  variables use M bytes" lines, or ``avr-size -A`` on the ELF.
+  variables use M bytes" lines, or ``avr-size -A`` on the ELF;
+- where arduino-builder is not installed either (Ubuntu 24.04 may not package it), plain
+  ``avr-gcc`` with the core sources ``arduino-core-avr`` installs, run by the core's own
+  recipes (:mod:`tinylab._avr_core`): the same commands arduino-builder runs, so the same
+  firmware, byte for byte; flash and RAM from ``avr-size -A``.
 
 A build that is too big is not an error of the compiler but of the plan: when the linker
 cannot place the program, :func:`compile_sketch` still returns a :class:`BuildResult` with
@@ -27,10 +31,11 @@ import re
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from . import boards
+from . import _avr_core, boards
 from .errors import TinyLabError
 
 __all__ = ["BuildResult", "BuildError", "ToolchainMissing", "CompileError", "DoesNotFit",
@@ -46,13 +51,9 @@ _DEBIAN_HARDWARE_DIRS = ("/usr/share/arduino/hardware", "/usr/share/arduino-buil
 _DEBIAN_TOOLS_DIR = "/usr/share/arduino-builder"
 # Debian ships core 1.8.7 with avr-libc 2.0, whose float.h lacks DECIMAL_DIG: define it.
 _DEBIAN_EXTRA_FLAGS = "compiler.cpp.extra_flags=-DDECIMAL_DIG=17"
-_AVR_BUILDER_NEEDS = [  # (what, how to find it: command on PATH or absolute path)
-    ("arduino-builder", "arduino-builder"),
-    ("arduino-ctags", "arduino-ctags"),
-    ("avr-gcc", "avr-gcc"),
-    ("Arduino AVR core", "/usr/share/arduino/hardware/arduino/avr/boards.txt"),
-    ("avr-libc", "/usr/lib/avr/include/avr/io.h"),
-]
+_AVR_LIBC_HEADER = "/usr/lib/avr/include/avr/io.h"
+# Parallel compiles of the plain avr-gcc build (arduino-builder runs one per core too).
+_AVR_GCC_JOBS = max(1, min(4, os.cpu_count() or 1))
 # ATmega328P datasheet (DS40002061) section 8.3: SRAM starts at 0x0100; avr-gcc maps the data
 # space at 0x800000. Used to turn the linker's "address ... not within region `data'" into bytes.
 _AVR_RAM_START = 0x800100
@@ -158,25 +159,51 @@ def _present(locate: str) -> bool:
     return Path(locate).exists() if locate.startswith("/") else shutil.which(locate) is not None
 
 
+def _builder_missing() -> list:
+    """What Debian's arduino-builder route lacks here (empty when it can run)."""
+    needs = [  # (what, how to find it: command on PATH or absolute path)
+        ("arduino-builder", "arduino-builder"),
+        ("arduino-ctags", "arduino-ctags"),
+        ("avr-gcc", "avr-gcc"),
+        ("Arduino AVR core", str(_avr_core.CORE_DIR / "boards.txt")),
+        ("avr-libc", _AVR_LIBC_HEADER),
+    ]
+    return [name for name, locate in needs if not _present(locate)]
+
+
+def _avr_gcc_missing() -> list:
+    """(what, Debian package) the plain avr-gcc build lacks here; empty when it can run."""
+    core = _avr_core.CORE_DIR
+    needs = [("avr-gcc", "gcc-avr", shutil.which("avr-gcc") is not None),
+             ("avr-libc", "avr-libc", Path(_AVR_LIBC_HEADER).is_file()),
+             (f"the Arduino AVR core ({core})", "arduino-core-avr",
+              all((core / name).exists() for name in ("platform.txt", "boards.txt", "cores")))]
+    return [(what, package) for what, package, present in needs if not present]
+
+
 def missing_tools(board: str = "uno") -> list:
     """What this machine lacks to compile for ``board`` offline (empty when ready).
 
     With arduino-cli on PATH nothing is missing (its cores are its own business: a missing core
     shows up as a compile error naming it). Otherwise AVR boards need Debian's packages
-    (:data:`AVR_APT_LINE`) and other boards need arduino-cli.
+    (:data:`AVR_APT_LINE`), or, without arduino-builder, only avr-gcc, avr-libc and the
+    Arduino AVR core (the plain avr-gcc build); other boards need arduino-cli.
     """
     profile = boards.load(board)
     if shutil.which("arduino-cli"):
         return []
     if not _is_avr(profile):
         return ["arduino-cli"]
-    return [name for name, locate in _AVR_BUILDER_NEEDS if not _present(locate)]
+    missing = _builder_missing()
+    if missing and not shutil.which("arduino-builder") and not _avr_gcc_missing():
+        return []
+    return missing
 
 
 def _choose_toolchain(profile: dict, toolchain: str | None) -> str:
-    if toolchain not in (None, "arduino-cli", "arduino-builder"):
-        raise ValueError(f"toolchain must be None (choose automatically), 'arduino-cli' or "
-                         f"'arduino-builder', got {toolchain!r}")
+    if toolchain not in (None, "arduino-cli", "arduino-builder", "avr-gcc"):
+        raise ValueError(f"toolchain must be None (choose automatically), 'arduino-cli', "
+                         f"'arduino-builder' or 'avr-gcc', got {toolchain!r}")
     where = f"the {profile['name']} ({profile['fqbn']})"
     if toolchain == "arduino-cli" or (toolchain is None and shutil.which("arduino-cli")):
         if not shutil.which("arduino-cli"):
@@ -185,11 +212,23 @@ def _choose_toolchain(profile: dict, toolchain: str | None) -> str:
     if not _is_avr(profile):
         raise ToolchainMissing(f"compiling for {where} needs arduino-cli, which is not on PATH; "
                                f"{ARDUINO_CLI_INSTALL}")
-    missing = [name for name, locate in _AVR_BUILDER_NEEDS if not _present(locate)]
+    plain_missing = _avr_gcc_missing()
+    plain_line = f"sudo apt-get install -y {' '.join(package for _, package in plain_missing)}"
+    if toolchain == "avr-gcc":
+        if plain_missing:
+            raise ToolchainMissing(f"compiling for {where} with plain avr-gcc needs "
+                                   f"{', '.join(what for what, _ in plain_missing)}. "
+                                   f"Install it with:\n  {plain_line}")
+        return "avr-gcc"
+    if toolchain is None and not shutil.which("arduino-builder") and not plain_missing:
+        return "avr-gcc"
+    missing = _builder_missing()
     if missing:
         raise ToolchainMissing(f"compiling for {where} offline needs Debian's Arduino toolchain; "
                                f"missing: {', '.join(missing)}. Install it with:\n  {AVR_APT_LINE}\n"
-                               f"(or {ARDUINO_CLI_INSTALL.replace('mbed_nano', 'avr')})")
+                               f"(where arduino-builder is not packaged, avr-gcc builds without it: "
+                               f"sudo apt-get install -y gcc-avr avr-libc arduino-core-avr; "
+                               f"or {ARDUINO_CLI_INSTALL.replace('mbed_nano', 'avr')})")
     return "arduino-builder"
 
 
@@ -297,6 +336,105 @@ def _build_with_arduino_builder(sketch_dir: Path, sketch: str, profile: dict, bu
     return done.returncode == 0, output, flash_bytes, ram_bytes
 
 
+def _run_all(commands: list) -> list:
+    """Run independent commands (compiles), a few at a time; their results in the same order."""
+    if len(commands) <= 1 or _AVR_GCC_JOBS == 1:
+        return [_run(command) for command in commands]
+    with ThreadPoolExecutor(max_workers=_AVR_GCC_JOBS) as pool:
+        return list(pool.map(_run, commands))
+
+
+def _compile_all(properties: dict, sources: list, source_root: Path, object_root: Path):
+    """Compile ``sources`` by the core's recipes; (objects, output, all succeeded)."""
+    objects = [_avr_core.object_path(source, source_root, object_root) for source in sources]
+    commands = []
+    for source, obj in zip(sources, objects):
+        obj.parent.mkdir(parents=True, exist_ok=True)
+        commands.append(_avr_core.command(properties, _avr_core.recipe_for(source),
+                                          source_file=str(source), object_file=str(obj)))
+    done = _run_all(commands)
+    output = "".join(d.stdout + d.stderr for d in done)
+    return objects, output, all(d.returncode == 0 for d in done)
+
+
+def _build_with_avr_gcc(sketch_dir: Path, sketch: str, profile: dict, build_dir: Path):
+    """The sketch built with plain avr-gcc by the recipes of the Arduino AVR core
+    (:mod:`tinylab._avr_core`): the steps and commands of arduino-builder, without it."""
+    try:
+        properties = _avr_core.load(
+            profile["fqbn"].rsplit(":", 1)[-1], build_path=build_dir, project_name=f"{sketch}.ino",
+            compiler_dir=Path(shutil.which("avr-gcc")).parent, prefs=[_DEBIAN_EXTRA_FLAGS])
+    except (OSError, ValueError) as error:
+        raise ToolchainMissing(f"the Arduino AVR core in {_avr_core.CORE_DIR} is incomplete: "
+                               f"{error}. Reinstall it with:\n"
+                               f"  sudo apt-get install --reinstall -y arduino-core-avr") from error
+    # The sketch: NAME.ino.cpp and copies of its files in build/sketch, compiled there.
+    sketch_build = build_dir / "sketch"
+    sources = _avr_core.prepare_sketch(sketch_dir, sketch, _sketch_files(sketch_dir), sketch_build)
+    objects, output, succeeded = _compile_all(properties, sources, sketch_build, sketch_build)
+    if not succeeded:
+        return False, output, None, None
+    # The core into core/core.a, one object at a time (recipe.ar.pattern); the variant's
+    # sources, if any, are linked as objects.
+    core_build = build_dir / "core"
+    shutil.rmtree(core_build, ignore_errors=True)
+    core_path = Path(properties["build.core.path"])
+    core_objects, core_output, succeeded = _compile_all(
+        properties, _avr_core.sources(core_path, recurse=True), core_path, core_build)
+    output += core_output
+    variant_path = Path(properties["build.variant.path"])
+    if succeeded and variant_path.is_dir():
+        variant_objects, variant_output, succeeded = _compile_all(
+            properties, _avr_core.sources(variant_path, recurse=True), variant_path,
+            build_dir / "variant")
+        objects += variant_objects
+        output += variant_output
+    if not succeeded:
+        return False, output, None, None
+    for obj in core_objects:
+        done = _run(_avr_core.command(properties, "recipe.ar.pattern", object_file=str(obj)))
+        output += done.stdout + done.stderr
+        if done.returncode != 0:
+            return False, output, None, None
+    # Link, then the .eep and .hex (a link that does not fit leaves no ELF: see compile_sketch).
+    object_files = " ".join(f'"{obj}"' for obj in objects)
+    for recipe in ("recipe.c.combine.pattern", "recipe.objcopy.eep.pattern",
+                   "recipe.objcopy.hex.pattern"):
+        done = _run(_avr_core.command(properties, recipe, object_files=object_files))
+        output += done.stdout + done.stderr
+        if done.returncode != 0:
+            return False, output, None, None
+    elf_path, _ = _artifacts(build_dir, sketch)
+    flash_bytes, ram_bytes = _avr_size(elf_path)
+    flash_limit, ram_limit = profile["flash_usable_bytes"], profile["ram_bytes"]
+    # The two lines arduino-builder prints, and its verdict when the program is too big.
+    output += (f"Sketch uses {flash_bytes} bytes ({flash_bytes * 100 // flash_limit}%) of program "
+               f"storage space. Maximum is {flash_limit} bytes.\n"
+               f"Global variables use {ram_bytes} bytes ({ram_bytes * 100 // ram_limit}%) of "
+               f"dynamic memory, leaving {ram_limit - ram_bytes} bytes for local variables. "
+               f"Maximum is {ram_limit} bytes.\n")
+    succeeded = True
+    if flash_bytes > flash_limit:
+        output += "Sketch too big: it needs more flash than the board has.\n"
+        succeeded = False
+    if ram_bytes > ram_limit:
+        output += "Not enough memory: the static data take more RAM than the board has.\n"
+        succeeded = False
+    return succeeded, output, flash_bytes, ram_bytes
+
+
+def _avr_gcc_hint(output: str) -> str:
+    """What the plain avr-gcc build does not do that arduino-builder does, when it shows."""
+    if "was not declared in this scope" in output:
+        return ("\n(if that is a function of the sketch: the avr-gcc toolchain does not write "
+                "function prototypes as arduino-builder does; define or declare each function "
+                "above its first use)")
+    if re.search(r"fatal error: \S+\.h: No such file or directory", output):
+        return ("\n(the avr-gcc toolchain compiles the core and the sketch's own files only, "
+                "no Arduino libraries)")
+    return ""
+
+
 def _build_with_arduino_cli(sketch_dir: Path, sketch: str, profile: dict, build_dir: Path):
     done = _run(["arduino-cli", "compile", "--fqbn", profile["fqbn"], "--build-path", str(build_dir),
                  "--format", "json", str(sketch_dir)])
@@ -356,8 +494,9 @@ def compile_sketch(sketch_dir, board: str = "uno", build_dir=None, *, toolchain:
     build_dir : str or Path, optional
         Where the build goes. Default: a folder in the per-user cache named by the hash of the
         sketch's files, the board and the toolchain.
-    toolchain : {None, "arduino-cli", "arduino-builder"}
-        None picks arduino-cli when it is on PATH, else Debian's arduino-builder (AVR only).
+    toolchain : {None, "arduino-cli", "arduino-builder", "avr-gcc"}
+        None picks arduino-cli when it is on PATH, else Debian's arduino-builder (AVR only),
+        else, for AVR boards, plain avr-gcc with the Arduino AVR core's sources and recipes.
     force : bool
         Rebuild even when the cache holds this exact build.
 
@@ -402,15 +541,18 @@ def compile_sketch(sketch_dir, board: str = "uno", build_dir=None, *, toolchain:
     for stale in _artifacts(work_dir, sketch) + (work_dir / _STAMP,):
         if stale is not None and stale.exists():
             stale.unlink()
-    build = _build_with_arduino_cli if chosen == "arduino-cli" else _build_with_arduino_builder
+    build = {"arduino-cli": _build_with_arduino_cli, "arduino-builder": _build_with_arduino_builder,
+             "avr-gcc": _build_with_avr_gcc}[chosen]
     try:
         succeeded, output, flash_bytes, ram_bytes = build(sketch_dir, sketch, profile, work_dir)
         problem = None
         if flash_bytes is None and ram_bytes is None:
             flash_bytes, ram_bytes = _sizes_from_overflow(output, profile)
             if flash_bytes is None and ram_bytes is None:
+                hint = _avr_gcc_hint(output) if chosen == "avr-gcc" else ""
                 raise CompileError(f"compiling {sketch} for the {profile['name']} failed "
-                                   f"({chosen}); the compiler says:\n{_first_errors(output)}", output)
+                                   f"({chosen}); the compiler says:\n{_first_errors(output)}{hint}",
+                                   output)
             overflow = re.search(r"^.*(overflowed by|not within region).*$", output, re.MULTILINE)
             problem = "the linker could not place the program in the board's memory" + (
                 ": " + re.sub(r" of \S+\.elf", "", overflow.group(0).split(": ", 1)[-1].strip())
