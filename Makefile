@@ -68,6 +68,17 @@ bench: setup test-browser
 	for b in $(sort $(basename $(notdir $(wildcard bench/[a-z]*.py)))); do \
 	  $(BIN)/tinylab bench $$b --write || exit 1; done
 
+# The C engine with the other avr-gcc versions a student may have (Ubuntu 24.04's 7.3, Debian
+# 13's 14.2), each from a chroot made once with debootstrap (root, and the network the first
+# time; cached in ~/.cache/tinylab/chroots): the engine's AVR tests, and the lesson student's
+# firmware on the virtual Uno against this machine's avr-gcc; rewrites the compilers section of
+# docs/benchmarks.md. Not part of `make test`. `sudo make compilers COMPILER_SUITES=trixie`
+# for one.
+COMPILER_SUITES ?= trixie noble
+.PHONY: compilers
+compilers: setup
+	TINYLAB_COMPILER_SUITES="$(COMPILER_SUITES)" tools/compilers/run.sh --write
+
 setup: toolchain $(STAMP)
 
 # $(call apt_ensure,What,packages,why): the Debian packages that are missing are installed when
