@@ -46,6 +46,8 @@ def test_every_benchmark_section_says_which_cpu_measured_it():
     text = (ROOT / "docs" / "benchmarks.md").read_text()
     sections = re.findall(r"<!-- (\w+):begin -->\n(.*?)<!-- \1:end -->", text, flags=re.S)
     names = {p.stem for p in (ROOT / "bench").glob("[a-z]*.py")}
+    # and the measurements of tools/ that write a section (tools/compilers: `make compilers`)
+    names |= {p.parent.name for p in (ROOT / "tools").glob("*/measure.py")}
     assert {name for name, _ in sections} == names  # one section per benchmark
     for name, body in sections:
         assert MEASURED.match(body.strip()), f"the {name} section does not open with " \
