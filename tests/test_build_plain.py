@@ -187,16 +187,9 @@ def test_without_arduino_cli_and_arduino_builder_avr_gcc_is_chosen(plain_tools, 
 
 
 def test_a_sketch_too_big_for_flash_is_measured_not_an_error(plain_tools, tmp_path):
-    sketch = _write_sketch(tmp_path, "too_big", """
-        const uint8_t table_a[20480] PROGMEM = {1};
-        const uint8_t table_b[20480] PROGMEM = {2};
-        void setup() { Serial.begin(115200); }
-        void loop() {
-          static uint16_t i = 0;
-          i++;
-          Serial.write(pgm_read_byte(&table_a[i % sizeof(table_a)]) + pgm_read_byte(&table_b[i % sizeof(table_b)]));
-        }
-        """)
+    from test_build import TOO_BIG_FOR_FLASH  # the sketch the arduino-builder route is given
+
+    sketch = _write_sketch(tmp_path, "too_big", TOO_BIG_FOR_FLASH)
     result = build.compile_sketch(sketch, build_dir=tmp_path / "out", toolchain="avr-gcc")
     assert not result.fits and result.flash_bytes > 40960 and result.elf_path is None
     with pytest.raises(build.DoesNotFit, match="does not fit the Arduino Uno"):
