@@ -136,6 +136,20 @@ def harness_path(rebuild: bool = False) -> Path:
                             + "\n".join(errors[-1:]))
 
 
+def _dying(pid: int) -> bool:
+    """The process has been killed but cannot be reaped yet (Linux's zombie group leader).
+
+    simavr's UART runs in a thread of its own. When the harness is killed, its main thread
+    shows as a zombie at once, but waitpid() (so Popen.poll()) sees the exit only after every
+    other thread has ended too: in between, poll() says "running" about a dead board.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False          # no /proc (macOS), or gone already: poll() tells
+
+
 def _stop_process(process: subprocess.Popen, timeout_s: float) -> None:
     """SIGTERM, wait, SIGKILL if needed, and reap (no zombie)."""
     if process.poll() is None:
@@ -278,7 +292,8 @@ class VirtualUno:
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return (self._process is not None and self._process.poll() is None
+                and not _dying(self._process.pid))
 
     @property
     def returncode(self) -> int | None:
