@@ -169,8 +169,9 @@ class VirtualUno:
 
     Parameters
     ----------
-    firmware : str, Path or tinylab.build.BuildResult
-        The compiled sketch (an AVR ELF file, e.g. ``compile_sketch(...).elf_path``).
+    firmware : str, Path, tinylab.build.BuildResult or None
+        The compiled sketch (an AVR ELF file, e.g. ``compile_sketch(...).elf_path``); with a
+        bootloader, the application already in flash (None: an empty flash).
     speed : float
         Simulated time per real time: 1.0 = a real 16 MHz Uno; 0 = as fast as the host can
         (burns a core).
@@ -179,18 +180,35 @@ class VirtualUno:
         docstring); False lets it run from power-on untouched.
     start_timeout_s : float
         How long to wait for the harness to report its port before giving up.
+    bootloader : bool or path
+        Bootloader mode: the Uno's Optiboot (True; see :mod:`tinylab._bootloader`) or another
+        Intel HEX bootloader runs first after every reset, as on a real Uno. Opening the port
+        resets the board into it, so ``avrdude -c arduino -P board.port`` (or
+        :func:`tinylab.flash.upload`) uploads a sketch exactly as to ``/dev/ttyACM0``; when no
+        upload comes, Optiboot starts the sketch after about a second (the banner then comes
+        about 1.7 s after the port opens, as on a real Uno).
 
     Use it as a context manager (``with VirtualUno(elf) as board:``) or call :meth:`start`
     and :meth:`stop`. Introduced in lesson ``08_deploy``.
     """
 
-    def __init__(self, firmware, *, speed: float = 1.0, reset_on_open: bool = True,
-                 start_timeout_s: float = 10.0):
+    def __init__(self, firmware=None, *, speed: float = 1.0, reset_on_open: bool = True,
+                 start_timeout_s: float = 10.0, bootloader=False):
+        if bootloader is True:
+            from ._bootloader import optiboot_hex
+
+            bootloader = optiboot_hex()
+        self.bootloader = Path(bootloader) if bootloader else None
+        if self.bootloader is not None and not self.bootloader.is_file():
+            raise ValueError(f"no bootloader at {self.bootloader}")
         elf_path = getattr(firmware, "elf_path", firmware)
-        if elf_path is None:
-            raise ValueError("this build has no ELF file (it did not link); check_fits() says why")
-        self.elf_path = Path(elf_path)
-        if not self.elf_path.is_file():
+        if elf_path is None and (firmware is not None or self.bootloader is None):
+            raise ValueError("this build has no ELF file (it did not link); check_fits() says why"
+                             if firmware is not None else "give the firmware to run (an ELF "
+                             "file or a BuildResult), or bootloader=True for an empty Uno that "
+                             "waits for an upload")
+        self.elf_path = Path(elf_path) if elf_path is not None else None
+        if self.elf_path is not None and not self.elf_path.is_file():
             raise ValueError(f"no firmware at {self.elf_path}; compile the sketch first "
                              f"(tinylab.build.compile_sketch)")
         if not speed >= 0:
@@ -213,7 +231,10 @@ class VirtualUno:
         command = [str(harness_path()), "-w", "-s", repr(self.speed)]
         if not self.reset_on_open:
             command.append("-R")
-        command.append(str(self.elf_path))
+        if self.bootloader is not None:
+            command += ["-b", str(self.bootloader)]
+        if self.elf_path is not None:
+            command.append(str(self.elf_path))
         handle, stderr_name = tempfile.mkstemp(prefix="tinylab-uno-", suffix=".log")
         os.close(handle)
         self._stderr_path, self._stderr_text = Path(stderr_name), ""
@@ -362,4 +383,6 @@ class VirtualUno:
 
     def __repr__(self) -> str:
         state = "running" if self.running else ("stopped" if self._process else "not started")
-        return f"VirtualUno({str(self.elf_path)!r}, port={self.port!r}, {state})"
+        firmware = str(self.elf_path) if self.elf_path is not None else None
+        boot = ", bootloader" if self.bootloader is not None else ""
+        return f"VirtualUno({firmware!r}{boot}, port={self.port!r}, {state})"

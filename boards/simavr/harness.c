@@ -1,7 +1,7 @@
 /*
  * TinyLab's virtual Arduino Uno: an ATmega328P in simavr whose UART0 is a pseudo-terminal.
  *
- * Usage: tinylab-harness [-m MCU] [-f HZ] [-s SPEED] [-d MS] [-R] [-w] FIRMWARE.elf
+ * Usage: tinylab-harness [-m MCU] [-f HZ] [-s SPEED] [-d MS] [-R] [-w] [-b BOOT.hex] [FIRMWARE.elf]
  *
  *   -m MCU    simavr core name (default atmega328p)
  *   -f HZ     clock when the ELF carries none (default 16000000, the Uno's crystal)
@@ -11,6 +11,11 @@
  *             without -R the MCU also stays in reset until the pty is first opened
  *   -w        exit cleanly when stdin closes (the Python side keeps a pipe open, so a
  *             crashed or killed host never leaves a harness behind)
+ *   -b HEX    bootloader mode: load this bootloader (Intel HEX, e.g. the Uno's Optiboot) at
+ *             its own address and start there on every reset, as the Uno's BOOTRST fuse does;
+ *             FIRMWARE.elf is then optional (the application already in flash, else none).
+ *             A reset-on-open sets MCUSR's EXTRF (an external reset: what DTR does), so
+ *             Optiboot waits for an upload; the watchdog reset it ends with starts the sketch.
  *
  * Contract with tinylab/virtual.py:
  *   - stdout carries exactly one line, JSON: {"pty": "/dev/pts/N", "mcu": "atmega328p",
@@ -48,6 +53,8 @@
 
 #include "sim_avr.h"
 #include "sim_elf.h"
+#include "sim_hex.h"
+#include "avr_uart.h"
 #include "parts/uart_pty.h"
 
 enum {
@@ -115,7 +122,8 @@ static void no_sleep(avr_t *avr, avr_cycle_count_t how_long)
 
 static void usage(const char *program)
 {
-	fprintf(stderr, "usage: %s [-m MCU] [-f HZ] [-s SPEED] [-d MS] [-R] [-w] FIRMWARE.elf\n",
+	fprintf(stderr, "usage: %s [-m MCU] [-f HZ] [-s SPEED] [-d MS] [-R] [-w] [-b BOOT.hex] "
+			"[FIRMWARE.elf]\n",
 			program);
 }
 
@@ -183,8 +191,9 @@ int main(int argc, char *argv[])
 	double speed = 1.0;
 	long reset_hold_ms = 250;
 	int reset_on_open = 1, watch_stdin = 0, option;
+	const char *bootloader_path = NULL;
 
-	while ((option = getopt(argc, argv, "m:f:s:d:Rw")) != -1) {
+	while ((option = getopt(argc, argv, "m:f:s:d:Rwb:")) != -1) {
 		switch (option) {
 			case 'm': mcu = optarg; break;
 			case 'f': frequency_hz = strtoul(optarg, NULL, 10); break;
@@ -192,14 +201,17 @@ int main(int argc, char *argv[])
 			case 'd': reset_hold_ms = atol(optarg); break;
 			case 'R': reset_on_open = 0; break;
 			case 'w': watch_stdin = 1; break;
+			case 'b': bootloader_path = optarg; break;
 			default: usage(argv[0]); return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1 || frequency_hz == 0 || speed < 0 || reset_hold_ms < 0) {
+	int firmwares = argc - optind;
+	if (firmwares > 1 || (firmwares == 0 && !bootloader_path) || frequency_hz == 0 || speed < 0
+			|| reset_hold_ms < 0) {
 		usage(argv[0]);
 		return EXIT_USAGE;
 	}
-	const char *firmware_path = argv[optind];
+	const char *firmware_path = firmwares ? argv[optind] : NULL;
 
 	/* stdout is reserved for the one JSON line; everything simavr prints goes to stderr. */
 	int json_fd = dup(STDOUT_FILENO);
@@ -219,7 +231,8 @@ int main(int argc, char *argv[])
 
 	elf_firmware_t firmware;
 	memset(&firmware, 0, sizeof(firmware));
-	if (access(firmware_path, R_OK) != 0 || elf_read_firmware(firmware_path, &firmware) != 0) {
+	if (firmware_path && (access(firmware_path, R_OK) != 0
+			|| elf_read_firmware(firmware_path, &firmware) != 0)) {
 		fprintf(stderr, "tinylab-harness: cannot read the firmware ELF %s\n", firmware_path);
 		return EXIT_USAGE;
 	}
@@ -234,13 +247,51 @@ int main(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 	avr_init(avr);
-	avr_load_firmware(avr, &firmware);
+	if (firmware_path)
+		avr_load_firmware(avr, &firmware);
+	else
+		avr->frequency = firmware.frequency;	/* an empty flash: erased, all 0xFF */
+	if (bootloader_path) {
+		/* Optiboot's HEX has two chunks: the code at 0x7e00 and its version word at 0x7ffe.
+		 * The bootloader starts at the lowest address. */
+		ihex_chunk_p chunks = NULL;
+		int n_chunks = access(bootloader_path, R_OK) == 0
+				? read_ihex_chunks(bootloader_path, &chunks) : -1;
+		uint32_t boot_base = UINT32_MAX;
+		for (int i = 0; i < n_chunks; i++) {
+			if (chunks[i].baseaddr + chunks[i].size > avr->flashend + 1) {
+				n_chunks = -1;
+				break;
+			}
+			if (chunks[i].baseaddr < boot_base)
+				boot_base = chunks[i].baseaddr;
+		}
+		if (n_chunks <= 0) {
+			fprintf(stderr, "tinylab-harness: cannot load the bootloader %s (an Intel HEX file "
+					"that fits the %s's flash)\n", bootloader_path, firmware.mmcu);
+			return EXIT_USAGE;
+		}
+		for (int i = 0; i < n_chunks; i++)
+			memcpy(avr->flash + chunks[i].baseaddr, chunks[i].data, chunks[i].size);
+		free_ihex_chunks(chunks);
+		avr->reset_pc = boot_base;	/* the BOOTRST fuse: every reset starts the bootloader */
+		avr->pc = boot_base;
+		avr->codeend = avr->flashend;	/* the bootloader writes code anywhere below itself */
+	}
 	avr->sleep = no_sleep;
 	avr->log = LOG_WARNING;
 
 	static uart_pty_t uart_pty;
 	uart_pty_init(avr, &uart_pty);
 	uart_pty_connect(&uart_pty, '0');
+	/* simavr sleeps 1 us of real time whenever the firmware polls an empty UART (Optiboot's
+	 * getch() does; Arduino's Serial uses interrupts): with the pacing below, that made the
+	 * bootloader's 1 s timeout last minutes. The pacing keeps time; the sleep must go. */
+	uint32_t uart_flags = 0;
+	if (avr_ioctl(avr, AVR_IOCTL_UART_GET_FLAGS('0'), &uart_flags) == 0) {
+		uart_flags &= ~AVR_UART_FLAG_POLL_SLEEP;
+		avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &uart_flags);
+	}
 	const char *slave_name = uart_pty.port[0].slavename;
 	int slave_fd = slave_name[0] ? hold_slave_raw(slave_name) : -1;
 	if (slave_fd < 0) {
@@ -261,8 +312,10 @@ int main(int argc, char *argv[])
 	}
 
 	dprintf(json_fd, "{\"pty\": \"%s\", \"mcu\": \"%s\", \"frequency_hz\": %lu, "
-			"\"reset_on_open\": %s, \"speed\": %g, \"pid\": %d}\n", slave_name, firmware.mmcu,
-			(unsigned long)avr->frequency, inotify_fd >= 0 ? "true" : "false", speed, (int)getpid());
+			"\"reset_on_open\": %s, \"speed\": %g, \"bootloader\": %s, \"pid\": %d}\n",
+			slave_name, firmware.mmcu, (unsigned long)avr->frequency,
+			inotify_fd >= 0 ? "true" : "false", speed, bootloader_path ? "true" : "false",
+			(int)getpid());
 	close(json_fd);
 
 	const avr_cycle_count_t slice_cycles = (avr_cycle_count_t)avr->frequency / (1000000 / SLICE_US);
@@ -313,6 +366,9 @@ int main(int argc, char *argv[])
 			tcflush(slave_fd, TCIFLUSH);
 			avr_reset(avr);
 			avr->state = cpu_Running;	/* a reset wakes a sleeping MCU */
+			/* DTR pulls RESET low: an external reset, which Optiboot answers by waiting for
+			 * an upload (after a watchdog or power-on reset it starts the sketch at once). */
+			avr_regbit_set(avr, avr->reset_flags.extrf);
 			held_in_reset = 0;
 			anchor_cycle = avr->cycle;
 			anchor_ns = now;
