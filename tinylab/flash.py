@@ -12,12 +12,20 @@ Ports come from pyserial's ``serial.tools.list_ports`` and, when arduino-cli is 
 
 Uploads fail for a handful of reasons, each turned into a :class:`FlashError` whose ``reason``
 is one of ``no-uploader, no-port, permission, busy, not-in-sync, wrong-chip, no-core, too-big,
-timeout, failed`` and whose message says what to do. None of this runs on the virtual Uno,
-which loads its ELF directly (``tinylab.virtual``); the tests use fake tools (tests/fakes/).
+bad-hex, interrupted, timeout, failed`` and whose message says what to do. Some are found before
+the uploader runs, so nothing is written: a .hex that is corrupt or does not fit the board's
+sketch area, a port another program holds. The port is held (``flock``, as pyserial's
+exclusive mode and so every tinylab Device does) for the whole upload.
+
+The virtual Uno in bootloader mode (``tinylab.virtual.VirtualUno(bootloader=True)``) runs the
+Uno's real Optiboot behind a pty, so the avrdude route is tested for real against it
+(tests/test_upload_virtual.py); the arduino-cli route and the Nano 33 BLE's are tested against
+fake tools (tests/fakes/).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -33,7 +41,7 @@ from .serial.ports import DIALOUT_FIX, describe_ports, port_error_message, seria
 
 __all__ = ["FlashError", "arduino_cli_ports",
            "parse_board_list", "list_ports", "find_port", "uploader",
-           "upload_command", "upload", "explain_failure"]
+           "upload_command", "check_hex", "upload", "explain_failure"]
 
 AVRDUDE_INSTALL = "sudo apt-get install -y avrdude"
 ARDUINO_CLI_INSTALL = ("install arduino-cli "
@@ -244,6 +252,17 @@ def _firmware_of(build) -> tuple:
             Path(build_dir) if build_dir else None, getattr(build, "board", None))
 
 
+def _hex_to_upload(firmware: Path | None, build_dir: Path | None) -> Path:
+    """The .hex avrdude uploads: ``firmware``, else the one sketch .hex in ``build_dir``."""
+    if firmware is not None and firmware.suffix.lower() == ".hex":
+        return firmware
+    hexes = sorted(p for p in (build_dir or Path(".")).glob("*.hex")
+                   if not p.name.endswith(".with_bootloader.hex"))
+    if firmware is None and len(hexes) == 1:
+        return hexes[0]
+    raise ValueError(f"avrdude uploads an Intel HEX file (.hex); got {firmware or build_dir}")
+
+
 def upload_command(tool: str, executable: str, port: str, board: str, firmware: Path | None,
                    build_dir: Path | None) -> list:
     """The command line that uploads ``firmware`` (or the build in ``build_dir``) to ``port``."""
@@ -253,13 +272,7 @@ def upload_command(tool: str, executable: str, port: str, board: str, firmware: 
         if build_dir is not None:
             return command + ["--input-dir", str(build_dir)]
         return command + ["--input-file", str(firmware)]
-    if firmware is None or firmware.suffix.lower() != ".hex":
-        hexes = sorted(p for p in (build_dir or Path(".")).glob("*.hex")
-                       if not p.name.endswith(".with_bootloader.hex"))
-        if firmware is None and len(hexes) == 1:
-            firmware = hexes[0]
-        else:
-            raise ValueError(f"avrdude uploads an Intel HEX file (.hex); got {firmware or build_dir}")
+    firmware = _hex_to_upload(firmware, build_dir)
     return [executable, "-p", profile["mcu"].lower(), "-c", _AVRDUDE_PROGRAMMER, "-P", port,
             "-b", str(_AVRDUDE_BAUD), "-D", "-U", f"flash:w:{firmware}:i"]
 
@@ -273,15 +286,35 @@ _FAILURES = [
     ("no-core", re.compile(r"platform '?[\w-]+:[\w-]+'? (?:is )?not (?:found|installed)", re.I)),
     ("wrong-chip", re.compile(r"expected signature for|invalid device signature|"
                               r"device signature = 0x(?:000000|ffffff)", re.I)),
+    ("bad-hex", re.compile(r"checksum mismatch|invalid record|address 0x[0-9a-f]+ out of range|"
+                           r"input file .* (?:not found|cannot)", re.I)),
     ("not-in-sync", re.compile(r"not in sync|programmer is not responding|stk500_recv|"
                                r"stk500_getsync|no device found on", re.I)),
 ]
+
+
+#: What avrdude prints once it has begun writing pages (its progress bar).
+_WRITING = re.compile(r"^Writing \|", re.M)
+_HALF_WRITTEN = ("the board now holds a half-written sketch and will run whatever that does: "
+                 "upload again before you use it (tinylab checks the sketch's banner and model, "
+                 "so it will not take that board for a working one)")
 
 
 def explain_failure(output: str, port: str, board: str, returncode: int | None = None) -> FlashError:
     """Turn what a failed uploader printed into a :class:`FlashError` saying what to do."""
     profile = boards.load(board)
     reason = next((name for name, pattern in _FAILURES if pattern.search(output)), "failed")
+    stopped = returncode is not None and returncode < 0
+    if stopped or (reason in ("not-in-sync", "failed") and _WRITING.search(output)):
+        how = (f"the uploader was stopped (signal {-returncode})" if stopped
+               else "the board stopped answering in the middle of it (a cable pulled, a reset?)")
+        wrote = " after it had begun writing" if _WRITING.search(output) else ""
+        return FlashError(f"the upload to {port} was interrupted: {how}{wrote}. "
+                          f"{_HALF_WRITTEN}.", "interrupted", output)
+    if reason == "bad-hex":
+        tail = "\n".join(output.strip().splitlines()[-3:])
+        return FlashError(f"the uploader could not read the firmware file; nothing was written "
+                          f"to {port}. Build it again:\n{tail}", reason, output)
     if reason == "permission":
         message = f"permission denied on {port}: {DIALOUT_FIX}."
     elif reason == "busy":
@@ -312,6 +345,97 @@ def explain_failure(output: str, port: str, board: str, returncode: int | None =
     return FlashError(message, reason, output)
 
 
+def check_hex(path: Path, board: str = "uno") -> None:
+    """Refuse, before anything is written, a .hex that is corrupt or not a sketch for ``board``.
+
+    Raises :class:`FlashError`: ``bad-hex`` (not Intel HEX, a bad checksum, cut short) or
+    ``too-big`` (bytes beyond the sketch area, which on an Uno would overwrite Optiboot).
+    """
+    from . import _ihex
+
+    profile = boards.load(board)
+    try:
+        memory = _ihex.read(path)
+    except _ihex.HexError as exc:
+        raise FlashError(f"{exc}. Nothing was uploaded.", "bad-hex") from None
+    low, high = _ihex.span(memory)
+    limit = profile.get("flash_usable_bytes")
+    if limit is None or high <= limit:
+        return
+    if low >= limit:
+        raise FlashError(f"{path.name} holds a bootloader (it starts at {low:#06x}, above the "
+                         f"{limit:,} bytes of the {profile['name']}'s sketch area), not a sketch: "
+                         f"upload the sketch's own .hex. Nothing was uploaded.", "bad-hex")
+    raise FlashError(f"{path.name} reaches flash address {high - 1:#06x}, past the {limit:,} "
+                     f"bytes the {profile['name']}'s sketches may use (the bootloader has the "
+                     f"rest): it is not a sketch for the {profile['name']}, or it does not fit. "
+                     f"Nothing was uploaded.", "too-big")
+
+
+def _holders(port: str) -> list:
+    """``"pid N (name)"`` of the other processes of this user with ``port`` open (Linux).
+
+    The virtual Uno's harness holds its own pty open (raw mode), so it is not counted.
+    """
+    try:
+        target = os.stat(port)
+    except OSError:
+        return []
+    found = []
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()) if os.path.isdir("/proc") else ():
+        if int(pid) == os.getpid():
+            continue
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+            if name == "tinylab-harness":
+                continue
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    held = os.stat(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if (held.st_dev, held.st_ino, held.st_rdev) == (target.st_dev, target.st_ino,
+                                                               target.st_rdev):
+                    found.append(f"pid {pid} ({name})")
+                    break
+        except OSError:        # another user's process, or one that just ended
+            continue
+    return found
+
+
+@contextlib.contextmanager
+def _holding(port: str):
+    """Hold ``port`` for an upload: refused (``busy``) when another program has it open.
+
+    The lock is pyserial's exclusive lock (``flock``), which every tinylab Device takes, so a
+    notebook's open link is found, and no link opens on the port while it is being written.
+    """
+    if os.name != "posix" or not os.path.exists(port):
+        yield
+        return
+    import fcntl
+
+    try:
+        fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno in (errno.EBUSY, errno.EAGAIN):
+            raise FlashError(_port_error(port, errno.EBUSY), "busy") from None
+        raise FlashError(_port_error(port, exc.errno), "failed") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FlashError(_port_error(port, errno.EBUSY), "busy") from None
+        others = _holders(port)
+        if others:
+            raise FlashError(f"{port} is busy: {', '.join(others)} has it open (a serial monitor, "
+                             f"screen, another notebook?). Close it, then upload again; nothing "
+                             f"was written.", "busy")
+        yield
+    finally:
+        os.close(fd)
+
+
 def upload(build, port: str | None = None, board: str | None = None, *, tool: str | None = None,
            timeout_s: float = _UPLOAD_TIMEOUT_S) -> dict:
     """Upload a build to a real board.
@@ -340,7 +464,8 @@ def upload(build, port: str | None = None, board: str | None = None, *, tool: st
     ------
     FlashError
         With ``reason`` one of ``no-uploader, no-port, permission, busy, not-in-sync,
-        wrong-chip, no-core, too-big, timeout, failed`` and a message saying what to do.
+        wrong-chip, no-core, too-big, bad-hex, interrupted, timeout, failed`` and a message
+        saying what to do.
     """
     firmware, build_dir, build_board = _firmware_of(build)
     board = board or build_board or "uno"
@@ -362,14 +487,22 @@ def upload(build, port: str | None = None, board: str | None = None, *, tool: st
     if port.startswith("/dev/") and not os.access(port, os.R_OK | os.W_OK):
         raise FlashError(_port_error(port, errno.EACCES), "permission")
     command = upload_command(tool_name, executable, port, board, firmware, build_dir)
+    if tool_name == "avrdude":
+        check_hex(_hex_to_upload(firmware, build_dir), board)
     started = time.monotonic()
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired as exc:
-        said = (exc.stdout or b"") + (exc.stderr or b"")
-        said = said.decode(errors="replace") if isinstance(said, bytes) else said
-        raise FlashError(f"{tool_name} did not finish within {timeout_s:g} s uploading to {port}: "
-                         f"unplug and replug the board, then retry", "timeout", said) from None
+    with _holding(port):
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            said = (exc.stdout or b"") + (exc.stderr or b"")
+            said = said.decode(errors="replace") if isinstance(said, bytes) else said
+            half = f" {_HALF_WRITTEN}" if _WRITING.search(said) else ""
+            raise FlashError(f"{tool_name} did not finish within {timeout_s:g} s uploading to "
+                             f"{port}, and was stopped: unplug and replug the board, then retry."
+                             f"{half}", "timeout", said) from None
+        except KeyboardInterrupt:
+            raise FlashError(f"the upload to {port} was interrupted (you stopped it). "
+                             f"{_HALF_WRITTEN}.", "interrupted") from None
     output = (done.stdout or "") + (done.stderr or "")
     if done.returncode != 0:
         raise explain_failure(output, port, board, done.returncode)

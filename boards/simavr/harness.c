@@ -160,6 +160,20 @@ static int pty_was_opened(int inotify_fd)
 	return opened;
 }
 
+/* While the MCU is held in reset, drop what the host sent before: a real MCU's UART loses it
+ * in the reset too. Otherwise bytes that a sketch with its UART off never took (a host's
+ * probes, an upload cut short) wait in uart_pty's queue, and the next bootloader reads them
+ * first, loses sync and starts the sketch: the upload fails. uart_pty's "out" fifo holds what
+ * the host sent; the main thread (the AVR's side) is its only reader, so draining it here is
+ * safe. */
+DEFINE_FIFO(uint8_t, uart_pty_fifo);	/* the fifo's functions (static inline), as uart_pty.c has them */
+
+static void drop_host_bytes(uart_pty_t *uart)
+{
+	while (!uart_pty_fifo_isempty(&uart->port[0].out))
+		uart_pty_fifo_read(&uart->port[0].out);
+}
+
 /* True when stdin reached end of file (the host process went away or asked us to stop). */
 static int stdin_closed(void)
 {
@@ -250,7 +264,15 @@ int main(int argc, char *argv[])
 	if (firmware_path)
 		avr_load_firmware(avr, &firmware);
 	else
-		avr->frequency = firmware.frequency;	/* an empty flash: erased, all 0xFF */
+		avr->frequency = firmware.frequency;
+	if (!firmware_path) {
+		/* No application: the flash is erased (0xFF). A real chip runs through those words to
+		 * the bootloader and sits there; simavr ends up crashing on the way (2.5 s after a
+		 * port opens). One "rjmp ." at 0x0000 makes the board sit silent instead, as an
+		 * erased Uno does, until an upload writes over it. */
+		avr->flash[0] = 0xff;
+		avr->flash[1] = 0xcf;
+	}
 	if (bootloader_path) {
 		/* Optiboot's HEX has two chunks: the code at 0x7e00 and its version word at 0x7ffe.
 		 * The bootloader starts at the lowest address. */
@@ -360,6 +382,8 @@ int main(int argc, char *argv[])
 			held_in_reset = 1;
 			release_ns = now + reset_hold_ms * 1000000LL;
 		}
+		if (held_in_reset)
+			drop_host_bytes(&uart_pty);
 		if (held_in_reset && now >= release_ns) {
 			/* Drop what the MCU sent before the reset and reached the pty after the host's
 			 * own flush: the host's first line is then the fresh banner. */
