@@ -27,25 +27,9 @@ from tinylab.serial.errors import SerialError
 HARNESS = "tinylab-harness"
 
 
-def _random_mlp(seed=0):
-    """64 inputs -> 32 ReLU units -> 10 scores, random int8 weights, TFLM's requantization."""
-    rng = np.random.default_rng(seed)
-    hidden = engine.FullyConnected.from_scales(
-        rng.integers(-127, 128, (32, 64)), rng.integers(-3000, 3000, 32), input_scale=0.03,
-        input_zero_point=-5, weight_scales=rng.uniform(0.002, 0.006, 32), output_scale=0.08,
-        output_zero_point=-128, activation="RELU")
-    logits = engine.FullyConnected.from_scales(
-        rng.integers(-127, 128, (10, 32)), rng.integers(-500, 500, 10), input_scale=0.08,
-        input_zero_point=-128, weight_scales=rng.uniform(0.002, 0.006, 10), output_scale=0.15,
-        output_zero_point=3)
-    return engine.IntegerModel(ops=(hidden, logits), input_shape=(64,), output_shape=(10,),
-                               input_scale=0.03, input_zero_point=-5, output_scale=0.15,
-                               output_zero_point=3, model_hash=f"5eed{seed:04x}")
-
-
 @pytest.fixture(scope="module")
-def mlp():
-    return _random_mlp()
+def mlp(random_mlp):
+    return random_mlp()
 
 
 @pytest.fixture(scope="module")

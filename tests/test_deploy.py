@@ -5,8 +5,7 @@ These run the real toolchain (arduino-builder, avr-gcc) and the virtual Uno (sim
 
 import json
 import os
-import sys
-from pathlib import Path
+import shutil
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ import pytest
 import tinylab as tl
 from tinylab import build, cli, deploy, engine, flash, virtual
 
-FAKE_BIN = Path(__file__).parent / "fakes" / "bin"
 # Skipped only outside CI: with CI set, a missing toolchain fails these tests with its install line.
 pytestmark = pytest.mark.skipif(
     not os.environ.get("CI") and bool(build.missing_tools("uno") or virtual.missing_tools()),
@@ -72,30 +70,26 @@ def test_a_model_too_big_for_the_uno_is_refused_before_anything_runs(digits, mon
         deploy.deploy(mlp, digits, format="int8", limit=2, progress=False)
 
 
-def test_a_real_port_uploads_with_avrdude_then_talks_over_that_port(digits, small_model, tmp_path,
-                                                                    monkeypatch):
-    """The real-board path, with a fake avrdude and the virtual Uno's pty as the board."""
-    _, mlp = small_model
-    firmware = build.check_fits(deploy.build_firmware(mlp, "int8"))
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "avrdude").symlink_to(FAKE_BIN / "avrdude")
-    (bin_dir / "python3").symlink_to(sys.executable)
-    log = tmp_path / "calls.jsonl"
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("TINYLAB_FAKE_LOG", str(log))
-    monkeypatch.delenv("TINYLAB_FAKE_SCENARIO", raising=False)
+def test_tinylab_deploy_port_uploads_with_the_real_avrdude(small_model, tmp_path, monkeypatch,
+                                                          capsys):
+    """`tinylab deploy --port`: the real avrdude uploads to the virtual Uno's real Optiboot
+    over its pty, then the test set runs over that port. The board starts empty, so answers
+    can only come from the uploaded firmware."""
+    if shutil.which("avrdude") is None and not os.environ.get("CI"):
+        pytest.skip(f"needs avrdude ({flash.AVRDUDE_INSTALL})")
+    model, mlp = small_model
+    path = tmp_path / "student.keras"
+    model.save(path)
     choose = flash.uploader  # avrdude even where arduino-cli is installed
     monkeypatch.setattr(flash, "uploader", lambda board="uno", tool=None: choose(board, "avrdude"))
-    with virtual.VirtualUno(firmware) as board:
-        report = deploy.deploy(mlp, digits, format="int8", port=board.port, limit=6,
-                               progress=False)
-    calls = [json.loads(line) for line in log.read_text().splitlines()]
-    assert calls and calls[0]["tool"] == "avrdude"
-    arguments = " ".join(calls[0]["argv"])
-    assert board.port in arguments and "flash:w:" in arguments and "atmega328p" in arguments
-    assert not report.virtual and report.port == board.port
-    assert report.bit_exact == 1.0 and report.examples == 6
+    with virtual.VirtualUno(bootloader=True) as board:
+        assert cli.main(["deploy", "--port", board.port, "--model", str(path), "--limit", "6",
+                         "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert board.running
+    assert not report["virtual"] and report["port"] == board.port
+    assert report["bit_exact"] == 1.0 and report["examples"] == 6
+    assert report["model_hash"] == mlp.model_hash
 
 
 def test_deploy_refuses_bad_settings(digits, small_model):

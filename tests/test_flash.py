@@ -1,9 +1,12 @@
 """Tests for tinylab.flash: port discovery and uploads, against fake arduino-cli and avrdude.
 
-No board is plugged in here, so these hardware-only paths run against the fake tools of
+No board is plugged in here, so these paths run against the fake tools of
 tests/fakes/bin, which record their arguments and answer with the real tools' words
 (tests/fakes/fake_tools.py says where each output comes from). PATH holds only the fakes
-asked for (and python3 for them), so the real avrdude of the toolchain never runs.
+asked for (and python3 for them), so the real avrdude of the toolchain never runs here: the
+failures a real board gives in its own words (permission, wrong chip, a missing core). The
+avrdude route itself, and its bad-hex, busy and interrupted errors, run for real against the
+virtual Uno's Optiboot in test_upload_virtual.py.
 """
 
 import json
