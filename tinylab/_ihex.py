@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import TinyLabError
+
 __all__ = ["HexError", "read", "span"]
 
 
-class HexError(ValueError):
+class HexError(TinyLabError, ValueError):
     """The file is not valid Intel HEX; the message names the line and what is wrong."""
 
 

@@ -15,6 +15,11 @@ class                                       module             what went wrong
 ``BuildError`` (``ToolchainMissing``,       ``build``          compiling a sketch
 ``CompileError``, ``DoesNotFit``)
 ``VirtualBoardError``, ``HarnessBuildError`` ``virtual``       the virtual Uno
+``BootloaderError``                         ``_bootloader``    the virtual Uno's Optiboot: not
+                                                               installed, or does not fit
+``HexError``                                ``_ihex``          a .hex file that is not valid
+                                                               Intel HEX (uploads turn it into a
+                                                               ``FlashError``)
 ``BoardServerError``                        ``board_server``   the apps' board server: not
                                                                reachable, or busy too long
 ``VisitError``                              ``visitors``       an emulated visitor of an app
@@ -24,6 +29,8 @@ class                                       module             what went wrong
 ``MissingRuntimeError``                                        or is not installed
 ``HandoffError``                            ``workspace``      a lesson run in order found no
                                                                model from the lesson before it
+``AssignmentError`` (``NbgraderMissing``)   ``assignments``    the graded releases: nbgrader
+                                                               missing, or refusing a lesson
 ==========================================  =================  ==============================
 
 Bad arguments are not TinyLab errors: they raise ``ValueError`` or ``TypeError`` saying what

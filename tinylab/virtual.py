@@ -33,6 +33,14 @@ simulates 1 ms of AVR time, then sleeps until the wall clock catches up. A sketc
 (``sleep_mode()``, as the echo sketch does) about a tenth. ``speed=0`` runs flat out (a full
 core), for benchmarks that count cycles rather than seconds.
 
+Bootloader mode
+---------------
+``VirtualUno(bootloader=True)`` runs the Uno's own bootloader, Optiboot, at 0x7e00 and starts
+it on every reset, with an application in flash (``firmware``) or none. Opening the port
+resets the board into Optiboot, which waits about a second for an upload before it starts the
+sketch, so the real ``avrdude -c arduino -P board.port`` (what :func:`tinylab.flash.upload`
+runs) uploads to it exactly as to a real Uno, and the board then runs the new sketch.
+
 Several boards can run at once, each on its own pty (use ``board.port``, never simavr's shared
 ``/tmp/simavr-uart0`` link). A firmware that crashes the simulated MCU ends the harness with a
 reason on its stderr; :meth:`VirtualUno.check` and :meth:`VirtualUno.wait` turn that into a
