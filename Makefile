@@ -19,7 +19,7 @@ TEST_WORKSPACE := $(CURDIR)/.test-workspace
 LESSONS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 APPS := $(sort $(wildcard notebooks/apps/*.ipynb))
 
-.PHONY: lab app test test-isa setup toolchain test-browser bench clean help
+.PHONY: lab app test test-isa setup assignments toolchain test-browser bench clean help
 
 help:
 	@echo "make lab    start the workbench (JupyterLab on the welcome lesson)"
@@ -27,6 +27,7 @@ help:
 	@echo "make test-isa  the cross-CPU tests under another oneDNN instruction set (ISA=SSE41)"
 	@echo "make app    serve the Voila apps (notebooks/apps) on http://localhost:8866/"
 	@echo "make bench  run the benchmarks and rewrite docs/benchmarks.md"
+	@echo "make assignments  the lessons as nbgrader assignments in assignments/ (ASSIGNMENTS=DIR)"
 
 lab: setup
 	$(BIN)/tinylab lab
@@ -80,6 +81,13 @@ compilers: setup
 	TINYLAB_COMPILER_SUITES="$(COMPILER_SUITES)" tools/compilers/run.sh --write
 
 setup: toolchain $(STAMP)
+
+# The lessons as graded assignments for nbgrader (docs/instructors.md): an nbgrader course
+# folder with nbgrader_config.py, source/ (the solutions) and release/ (for the students).
+# A folder that exists keeps its gradebook and submissions; each lesson's versions are rewritten.
+ASSIGNMENTS ?= assignments
+assignments: setup
+	$(BIN)/tinylab assignments --out $(ASSIGNMENTS)
 
 # $(call apt_ensure,What,packages,why): the Debian packages that are missing are installed when
 # running as root; otherwise the exact install line is printed and set-up goes on.

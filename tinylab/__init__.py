@@ -40,6 +40,7 @@ plot        the lessons' figures
 boards      board profiles (flash, RAM, clock) and "does it fit?"
 doctor      what this machine has: versions, board toolchains, serial ports (lesson 00)
 exercises   checkers for the lessons' exercises
+assignments  the lessons as graded nbgrader assignments: `tinylab assignments` (course)
 widgets     one panel builder per lesson (the only place that imports ipywidgets)
 app         `tinylab app`: the Voila command serving the apps
 visitors    emulated visitors of a Voila app (page, widgets, a stroke or a slider) for load tests
@@ -60,7 +61,7 @@ __version__ = "0.1.0"
 _SUBMODULES = ("data", "augment", "crossval", "motion", "models", "train", "distill", "prune", "quantize", "qat", "convert", "huffman",
                "pipeline", "compression_grid", "export", "engine", "build", "virtual", "serial",
                "device", "capture", "flash", "session", "board_server", "deploy", "live", "energy", "deep_compressed", "workspace", "errors",
-               "machine", "boards", "plot", "doctor", "exercises", "widgets", "app", "visitors", "cli")
+               "machine", "boards", "plot", "doctor", "exercises", "assignments", "widgets", "app", "visitors", "cli")
 __all__ = ["__version__", *_SUBMODULES]
 
 

@@ -3,7 +3,8 @@
 Sub-commands now: ``lab`` (start JupyterLab on the welcome lesson), ``doctor`` (what this
 machine has), ``pipeline`` (the whole compression pipeline and its table), ``deploy`` (a
 model onto a real or virtual Arduino, the test set over serial), ``capture`` (sensor rows from
-a board into a CSV file), ``app`` (serve the Voila apps) and ``bench`` (run ``bench/NAME.py``):
+a board into a CSV file), ``app`` (serve the Voila apps), ``assignments`` (the lessons' graded
+versions for nbgrader) and ``bench`` (run ``bench/NAME.py``):
 each is one function ``_cmd_<name>(args)`` plus its parser in ``_parser()``.
 
 Errors are handled in one place, :func:`main`: a :class:`tinylab.errors.TinyLabError` prints
@@ -296,6 +297,14 @@ def _cmd_bench(args) -> int:
     return subprocess.call(command + list(args.rest))  # other options go to the benchmark
 
 
+def _cmd_assignments(args) -> int:
+    from . import assignments
+
+    course = assignments.write_course(args.out, args.lessons)
+    print(course.to_text())
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinylab", description="TinyLab: a TinyML teaching workbench.")
@@ -384,6 +393,15 @@ def _parser() -> argparse.ArgumentParser:
                      help="a line for the sketch after its banner, e.g. 'G punch' (repeatable)")
     cap.add_argument("--json", action="store_true", help="print the summary as JSON")
     cap.set_defaults(run=_cmd_capture)
+
+    graded = commands.add_parser(
+        "assignments", help="write the lessons' graded versions for nbgrader into a course folder")
+    graded.add_argument("lessons", nargs="*", metavar="LESSON",
+                        help="lessons to write, by name or number (04_pruning or 04; default: "
+                             "every lesson with an exercise)")
+    graded.add_argument("--out", type=Path, metavar="DIR",
+                        help="the nbgrader course folder (default: assignments/ in the checkout)")
+    graded.set_defaults(run=_cmd_assignments)
 
     bench = commands.add_parser("bench", help="run a benchmark from bench/ (kd, prune, lessons, ...)")
     bench.add_argument("name", help="the benchmark, e.g. kd or prune")
