@@ -177,3 +177,31 @@ def test_a_busy_port_is_refused_and_nothing_is_written(old, new):
             holder.kill()
             holder.wait()
         _runs(board.port, old_mlp)     # still the old sketch
+
+
+def test_tinylab_virtual_uno_waits_for_an_upload_until_ctrl_c(new):
+    """`tinylab virtual-uno`: an empty Uno with Optiboot for a lab PC without boards."""
+    new_mlp, new_firmware, x_int8, host = new
+    command = [sys.executable, "-m", "tinylab.cli", "virtual-uno"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as uno:
+        try:
+            first = uno.stdout.readline()
+            assert first.startswith("virtual Uno on /dev/") and "Optiboot" in first, first
+            port = first.split()[3]
+            assert f"tinylab deploy --port {port}" in uno.stdout.readline()
+            _upload(new_firmware, port)
+            _runs(port, new_mlp, x_int8, host)
+        finally:
+            uno.send_signal(signal.SIGINT)
+            out, err = uno.communicate(timeout=30)
+    assert uno.returncode == 0 and "stopped" in out, err
+    assert not os.path.exists(port)     # the harness went with it
+
+
+def test_tinylab_virtual_uno_without_bootloader_needs_a_firmware(boards_tools, capsys):
+    from tinylab import cli
+
+    assert cli.main(["virtual-uno", "--no-bootloader"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tinylab virtual-uno: ") and "give FIRMWARE.elf" in err

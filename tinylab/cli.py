@@ -3,7 +3,8 @@
 Sub-commands now: ``lab`` (start JupyterLab on the welcome lesson), ``doctor`` (what this
 machine has), ``pipeline`` (the whole compression pipeline and its table), ``deploy`` (a
 model onto a real or virtual Arduino, the test set over serial), ``capture`` (sensor rows from
-a board into a CSV file), ``app`` (serve the Voila apps), ``assignments`` (the lessons' graded
+a board into a CSV file), ``virtual-uno`` (a virtual Uno with its bootloader, to upload to),
+``app`` (serve the Voila apps), ``assignments`` (the lessons' graded
 versions for nbgrader) and ``bench`` (run ``bench/NAME.py``):
 each is one function ``_cmd_<name>(args)`` plus its parser in ``_parser()``.
 
@@ -297,6 +298,32 @@ def _cmd_bench(args) -> int:
     return subprocess.call(command + list(args.rest))  # other options go to the benchmark
 
 
+def _cmd_virtual_uno(args) -> int:
+    from . import virtual
+
+    if args.no_bootloader and args.firmware is None:
+        raise ValueError("--no-bootloader runs a firmware alone: give FIRMWARE.elf (or leave "
+                         "--no-bootloader out for an empty Uno that waits for an upload)")
+    board = virtual.VirtualUno(args.firmware, bootloader=not args.no_bootloader).start()
+    try:
+        what = "Optiboot" if board.bootloader else "no bootloader"
+        held = f", holding {args.firmware}" if args.firmware else (
+            ", flash empty" if board.bootloader else "")
+        print(f"virtual Uno on {board.port} ({what}{held})", flush=True)
+        if board.bootloader:
+            print(f"upload to it as to a real Uno: tinylab deploy --port {board.port} "
+                  f"(or avrdude -c arduino -P {board.port}); Ctrl-C stops it", flush=True)
+        else:
+            print("Ctrl-C stops it", flush=True)
+        try:
+            board.wait()
+        except KeyboardInterrupt:
+            print("stopped", flush=True)
+    finally:
+        board.stop()
+    return 0
+
+
 def _cmd_assignments(args) -> int:
     from . import assignments
 
@@ -375,6 +402,15 @@ def _parser() -> argparse.ArgumentParser:
     dep.add_argument("--json", action="store_true", help="print the report as JSON")
     dep.set_defaults(run=_cmd_deploy)
 
+    uno = commands.add_parser(
+        "virtual-uno", help="run a virtual Uno with the Uno's bootloader until Ctrl-C: upload "
+                            "to its port as to a real board")
+    uno.add_argument("firmware", nargs="?", type=Path, metavar="FIRMWARE.elf",
+                     help="the sketch already in its flash (default: none, an empty Uno)")
+    uno.add_argument("--no-bootloader", action="store_true",
+                     help="run FIRMWARE.elf alone, without Optiboot (as the lessons' board)")
+    uno.set_defaults(run=_cmd_virtual_uno)
+
     cap = commands.add_parser(
         "capture", help="record sensor rows from a board (or the virtual Uno) into a CSV file")
     cap.add_argument("--port", required=True,
@@ -421,7 +457,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return EXIT_USAGE
     # the sub-command's name from its function (``capture`` has a --command option of its own)
-    prog = f"tinylab {args.run.__name__.removeprefix('_cmd_')}"
+    prog = f"tinylab {args.run.__name__.removeprefix('_cmd_').replace('_', '-')}"
     try:
         return args.run(args)
     except TinyLabError as error:          # a board, a tool, a file, a download
