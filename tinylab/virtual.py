@@ -362,6 +362,11 @@ class VirtualUno:
         if self._process is None:
             raise VirtualBoardError("this virtual board was never started; use start() or 'with'")
         returncode = self._process.poll()
+        if returncode is None and _dying(self._process.pid):
+            try:    # killed, its threads still ending: the exit status follows in moments
+                returncode = self._process.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                pass
         if returncode is None:
             return self
         raise self._exit_error(returncode)
