@@ -106,6 +106,11 @@ def open_port(port: str, baudrate: int, *, write_timeout: float, error=SerialErr
     passes its own error class. Exclusive: a second reader would get half the lines, so it
     gets "busy" instead.
     """
+    if port.startswith("webserial:"):   # a port the page holds (tinylab.widgets.BoardLink)
+        from .web import open_web_port
+
+        return open_web_port(port, baudrate, write_timeout=write_timeout, timeout=POLL_S,
+                             error=error)
     import serial
 
     link = serial.Serial()
