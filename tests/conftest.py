@@ -85,3 +85,24 @@ def _random_mlp(seed=0):
     return engine.IntegerModel(ops=(hidden, logits), input_shape=(64,), output_shape=(10,),
                                input_scale=0.03, input_zero_point=-5, output_scale=0.15,
                                output_zero_point=3, model_hash=f"5eed{seed:04x}")
+
+
+@pytest.fixture(scope="session")
+def old_sketch(virtual_uno_tools, random_mlp):
+    """An Uno firmware to find on a board before an upload: ``(mlp, build)`` of random_mlp(1)."""
+    from tinylab import build, deploy
+
+    mlp = random_mlp(1)
+    return mlp, build.check_fits(deploy.build_firmware(mlp, "int8", "uno"))
+
+
+@pytest.fixture(scope="session")
+def new_sketch(virtual_uno_tools, random_mlp, digits):
+    """An Uno firmware to upload, and six test digits with the host's scores for them:
+    ``(mlp, build, x_int8, host_scores)`` of random_mlp(2)."""
+    from tinylab import build, deploy, engine
+
+    mlp = random_mlp(2)
+    x_int8 = engine.quantize_inputs(mlp, digits.X_test[:6].reshape(6, -1))
+    return (mlp, build.check_fits(deploy.build_firmware(mlp, "int8", "uno")), x_int8,
+            engine.run_int8(mlp, x_int8))

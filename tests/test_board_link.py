@@ -158,14 +158,18 @@ def _stand_in_script(relay_url: str) -> str:
     return f"{text}\ninstallSerialStandIn({json.dumps(relay_url)});\n"
 
 
+def _launch(playwright):
+    """Debian's Chromium, headless, as the apps' browser tests start it."""
+    return playwright.chromium.launch(executable_path=app.chromium_executable(), headless=True,
+                                      args=app.CHROMIUM_ARGS, timeout=60_000)
+
+
 def _visit(url: str, relay_url: str) -> dict:
     """In Chromium: open the app, connect the board, run, click Ping during the run."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=app.chromium_executable(),
-                                             headless=True, args=app.CHROMIUM_ARGS,
-                                             timeout=60_000)
+        browser = _launch(playwright)
         try:
             page = browser.new_page()
             console = []
@@ -326,9 +330,7 @@ def _lab_visit(url: str, relay_url: str, result_path: Path, after_path: Path) ->
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=app.chromium_executable(),
-                                             headless=True, args=app.CHROMIUM_ARGS,
-                                             timeout=60_000)
+        browser = _launch(playwright)
         try:
             page = browser.new_page()
             page.add_init_script(_stand_in_script(relay_url))

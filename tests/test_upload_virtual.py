@@ -18,10 +18,14 @@ import numpy as np
 import psutil
 import pytest
 
-from tinylab import _bootloader, _ihex, build, deploy, engine, flash, virtual
+from tinylab import _bootloader, _ihex, flash, virtual
 from tinylab.device import Device
 from tinylab.serial.errors import SerialError
 from tinylab.session import BoardSession
+
+
+# Every test here runs the real avrdude (the fixture skips, or fails under CI, without it).
+pytestmark = pytest.mark.usefixtures("boards_tools")
 
 
 @pytest.fixture(scope="module")
@@ -31,22 +35,6 @@ def boards_tools(virtual_uno_tools):
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def old(boards_tools, random_mlp):
-    """The application the board holds before an upload: another model's firmware."""
-    mlp = random_mlp(1)
-    return mlp, build.check_fits(deploy.build_firmware(mlp, "int8", "uno"))
-
-
-@pytest.fixture(scope="module")
-def new(boards_tools, random_mlp, digits):
-    """The firmware to upload, and six test digits with the host's scores for them."""
-    mlp = random_mlp(2)
-    x_int8 = engine.quantize_inputs(mlp, digits.X_test[:6].reshape(6, -1))
-    return (mlp, build.check_fits(deploy.build_firmware(mlp, "int8", "uno")), x_int8,
-            engine.run_int8(mlp, x_int8))
 
 
 def _upload(firmware, port, **kwargs):
@@ -61,9 +49,10 @@ def _runs(port, mlp, x_int8=None, host=None):
             np.testing.assert_array_equal(run.scores, host)
 
 
-def test_avrdude_uploads_through_optiboot_and_the_board_runs_the_new_sketch(old, new):
-    old_mlp, old_firmware = old
-    new_mlp, new_firmware, x_int8, host = new
+def test_avrdude_uploads_through_optiboot_and_the_board_runs_the_new_sketch(
+        old_sketch, new_sketch):
+    old_mlp, old_firmware = old_sketch
+    new_mlp, new_firmware, x_int8, host = new_sketch
     with virtual.VirtualUno(old_firmware, bootloader=True) as board:
         assert board.info["bootloader"] is True
         _runs(board.port, old_mlp)     # Optiboot waited for an upload, then started the sketch
@@ -77,8 +66,8 @@ def test_avrdude_uploads_through_optiboot_and_the_board_runs_the_new_sketch(old,
         assert board.running
 
 
-def test_an_empty_board_stays_silent_until_its_first_upload(new):
-    new_mlp, new_firmware, x_int8, host = new
+def test_an_empty_board_stays_silent_until_its_first_upload(new_sketch):
+    new_mlp, new_firmware, x_int8, host = new_sketch
     with virtual.VirtualUno(bootloader=True) as board:
         with pytest.raises(SerialError, match="no TinyLab banner"):
             with Device(board.port, banner_timeout=2.5):
@@ -88,9 +77,9 @@ def test_an_empty_board_stays_silent_until_its_first_upload(new):
         _runs(board.port, new_mlp, x_int8, host)
 
 
-def test_a_wrong_hex_is_refused_before_anything_is_written(old, new, tmp_path):
-    old_mlp, old_firmware = old
-    _, new_firmware, _, _ = new
+def test_a_wrong_hex_is_refused_before_anything_is_written(old_sketch, new_sketch, tmp_path):
+    old_mlp, old_firmware = old_sketch
+    _, new_firmware, _, _ = new_sketch
     lines = new_firmware.hex_path.read_text().splitlines()
     corrupt = tmp_path / "corrupt.hex"
     corrupt.write_text("\n".join([lines[0][:-3] + ("0" if lines[0][-3] != "0" else "1")
@@ -133,9 +122,10 @@ def _kill_avrdude_after(seconds: float) -> threading.Thread:
     return killer
 
 
-def test_an_interrupted_upload_is_named_and_the_board_is_not_taken_for_working(old, new):
-    old_mlp, old_firmware = old
-    new_mlp, new_firmware, x_int8, host = new
+def test_an_interrupted_upload_is_named_and_the_board_is_not_taken_for_working(
+        old_sketch, new_sketch):
+    old_mlp, old_firmware = old_sketch
+    new_mlp, new_firmware, x_int8, host = new_sketch
     with virtual.VirtualUno(old_firmware, bootloader=True) as board:
         # Optiboot listens about 0.7 s after the port opens; 7.7 KB take about 0.5 s to write.
         killer = _kill_avrdude_after(1.2)
@@ -156,9 +146,9 @@ def test_an_interrupted_upload_is_named_and_the_board_is_not_taken_for_working(o
             np.testing.assert_array_equal(run.scores, host)
 
 
-def test_a_busy_port_is_refused_and_nothing_is_written(old, new):
-    old_mlp, old_firmware = old
-    _, new_firmware, _, _ = new
+def test_a_busy_port_is_refused_and_nothing_is_written(old_sketch, new_sketch):
+    old_mlp, old_firmware = old_sketch
+    _, new_firmware, _, _ = new_sketch
     with virtual.VirtualUno(old_firmware, bootloader=True) as board:
         with Device(board.port, expect_model=old_mlp.model_hash):    # a notebook's open link
             with pytest.raises(flash.FlashError, match="is busy") as busy:
@@ -179,9 +169,9 @@ def test_a_busy_port_is_refused_and_nothing_is_written(old, new):
         _runs(board.port, old_mlp)     # still the old sketch
 
 
-def test_tinylab_virtual_uno_waits_for_an_upload_until_ctrl_c(new):
+def test_tinylab_virtual_uno_waits_for_an_upload_until_ctrl_c(new_sketch):
     """`tinylab virtual-uno`: an empty Uno with Optiboot for a lab PC without boards."""
-    new_mlp, new_firmware, x_int8, host = new
+    new_mlp, new_firmware, x_int8, host = new_sketch
     command = [sys.executable, "-m", "tinylab.cli", "virtual-uno"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True) as uno:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinylab import _bootloader, _ihex, app, build, deploy, engine, virtual
+from tinylab import _bootloader, _ihex, app, virtual
 from tinylab.device import Device
 from tinylab.serial.errors import SerialError
 
@@ -153,22 +153,6 @@ def chromium():
     browser.close()
 
 
-@pytest.fixture(scope="module")
-def old(virtual_uno_tools, random_mlp):
-    """The application the board holds before an upload: another model's firmware."""
-    mlp = random_mlp(1)
-    return mlp, build.check_fits(deploy.build_firmware(mlp, "int8", "uno"))
-
-
-@pytest.fixture(scope="module")
-def new(virtual_uno_tools, random_mlp, digits):
-    """The firmware to upload, and six test digits with the host's scores for them."""
-    mlp = random_mlp(2)
-    x_int8 = engine.quantize_inputs(mlp, digits.X_test[:6].reshape(6, -1))
-    return (mlp, build.check_fits(deploy.build_firmware(mlp, "int8", "uno")), x_int8,
-            engine.run_int8(mlp, x_int8))
-
-
 def _upload_in_browser(chromium, relay, hex_text, *, options=None, read_banner_ms=None,
                        abort_after_bytes=None):
     outcome = chromium.evaluate(relay.origin, UPLOAD_IN_PAGE, {
@@ -190,9 +174,9 @@ def _runs(port, mlp, x_int8=None, host=None):
 
 
 def test_the_browser_uploads_through_optiboot_and_the_board_runs_the_new_sketch(
-        chromium, old, new, record_property):
-    old_mlp, old_firmware = old
-    new_mlp, new_firmware, x_int8, host = new
+        chromium, old_sketch, new_sketch, record_property):
+    old_mlp, old_firmware = old_sketch
+    new_mlp, new_firmware, x_int8, host = new_sketch
     hex_text = new_firmware.hex_path.read_text()
     with virtual.VirtualUno(old_firmware, bootloader=True) as board:
         with SerialRelay(board.port, files=FILES) as relay:
@@ -267,9 +251,9 @@ def test_parse_intel_hex_reads_a_hand_made_file_and_names_what_is_wrong(chromium
             errors[name]
 
 
-def test_a_wrong_hex_is_refused_before_a_byte_is_sent(chromium, old, new, tmp_path):
-    old_mlp, old_firmware = old
-    _, new_firmware, _, _ = new
+def test_a_wrong_hex_is_refused_before_a_byte_is_sent(chromium, old_sketch, new_sketch, tmp_path):
+    old_mlp, old_firmware = old_sketch
+    _, new_firmware, _, _ = new_sketch
     lines = new_firmware.hex_path.read_text().splitlines()
     corrupt = "\n".join([lines[0][:-2] + f"{(int(lines[0][-2:], 16) + 1) & 0xFF:02X}",
                          *lines[1:]]) + "\n"
@@ -295,8 +279,8 @@ def test_a_wrong_hex_is_refused_before_a_byte_is_sent(chromium, old, new, tmp_pa
         _runs(board.port, old_mlp)     # still the old sketch
 
 
-def test_a_board_without_a_bootloader_is_no_sync_within_a_bound(chromium, old):
-    old_mlp, old_firmware = old
+def test_a_board_without_a_bootloader_is_no_sync_within_a_bound(chromium, old_sketch):
+    old_mlp, old_firmware = old_sketch
     with virtual.VirtualUno(old_firmware) as board:     # the sketch alone, as on a bare chip
         with SerialRelay(board.port, files=FILES) as relay:
             started = time.monotonic()
@@ -314,9 +298,9 @@ def test_a_board_without_a_bootloader_is_no_sync_within_a_bound(chromium, old):
         _runs(board.port, old_mlp)
 
 
-def test_a_wrong_chip_is_refused_and_the_old_sketch_runs_on(chromium, old, new):
-    old_mlp, old_firmware = old
-    _, new_firmware, _, _ = new
+def test_a_wrong_chip_is_refused_and_the_old_sketch_runs_on(chromium, old_sketch, new_sketch):
+    old_mlp, old_firmware = old_sketch
+    _, new_firmware, _, _ = new_sketch
     with virtual.VirtualUno(old_firmware, bootloader=True) as board:
         with SerialRelay(board.port, files=FILES) as relay:
             outcome = _upload_in_browser(
@@ -335,9 +319,9 @@ def test_a_wrong_chip_is_refused_and_the_old_sketch_runs_on(chromium, old, new):
 
 
 def test_a_link_cut_silent_or_stopped_mid_upload_is_named_and_an_upload_again_works(
-        chromium, old, new):
-    new_mlp, new_firmware, x_int8, host = new
-    _, old_firmware = old
+        chromium, old_sketch, new_sketch):
+    new_mlp, new_firmware, x_int8, host = new_sketch
+    _, old_firmware = old_sketch
     hex_text = new_firmware.hex_path.read_text()
     with virtual.VirtualUno(old_firmware, bootloader=True) as board:
         # The relay drops the connection (no goodbye) after ~3 KB: an unplugged board.
@@ -382,9 +366,9 @@ def test_a_link_cut_silent_or_stopped_mid_upload_is_named_and_an_upload_again_wo
         _runs(board.port, new_mlp, x_int8, host)
 
 
-def test_a_byte_garbled_on_the_way_is_caught_by_the_verify(chromium, old, new):
-    _, old_firmware = old
-    new_mlp, new_firmware, x_int8, host = new
+def test_a_byte_garbled_on_the_way_is_caught_by_the_verify(chromium, old_sketch, new_sketch):
+    _, old_firmware = old_sketch
+    new_mlp, new_firmware, x_int8, host = new_sketch
     hex_text = new_firmware.hex_path.read_text()
     with virtual.VirtualUno(old_firmware, bootloader=True) as board:
         # One bit flipped in the data of the fourth page on its way to the board.
@@ -448,8 +432,8 @@ async def _talk_to_relay(url, origin):
     return seen
 
 
-def test_the_relay_accepts_only_the_test_page_and_one_client(virtual_uno_tools, old):
-    _, old_firmware = old
+def test_the_relay_accepts_only_the_test_page_and_one_client(virtual_uno_tools, old_sketch):
+    _, old_firmware = old_sketch
     with virtual.VirtualUno(old_firmware) as board:
         with SerialRelay(board.port, files=FILES) as relay:
             seen = _in_a_thread(asyncio.run, _talk_to_relay(relay.url, relay.origin))
