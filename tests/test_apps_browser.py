@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from _browser import launch_chromium, unavailable
 from tinylab import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,31 +50,22 @@ def _children(pid: int) -> list:
         return []
 
 
-def _unavailable(what: str) -> None:
-    """Fail under CI (the issue: browser tests do not skip there), skip elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI is set, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(what)
-
-
 @pytest.fixture(scope="session")
 def sync_playwright():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("Playwright is not installed: pip install -e '.[dev]' (or: make test)")
+        unavailable("Playwright is not installed: pip install -e '.[dev]' (or: make test)")
     return sync_playwright
 
 
 @pytest.fixture(scope="session")
 def browser(sync_playwright):
-    executable = app.chromium_executable()
-    if executable is None:
-        _unavailable("Chromium is not installed: sudo apt-get install -y chromium "
-                     "(make test installs it when run as root)")
+    if app.chromium_executable() is None:
+        unavailable("Chromium is not installed: sudo apt-get install -y chromium "
+                    "(make test installs it when run as root)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                             args=app.CHROMIUM_ARGS, timeout=60_000)
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 

@@ -19,22 +19,19 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
-import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tinylab import _bootloader, _ihex, app, virtual
+from tinylab import _bootloader, _ihex, virtual
 from tinylab.device import Device
 from tinylab.serial.errors import SerialError
 
 ROOT = Path(__file__).resolve().parents[1]
-FAKES = Path(__file__).parent / "fakes"
-sys.path.insert(0, str(FAKES))
-from serial_relay import SerialRelay  # noqa: E402
+from _browser import FAKES, launch_chromium, require_chromium
+from serial_relay import SerialRelay  # noqa: E402  (tests/fakes, on the path by _browser)
 
 FILES = {"/_stk500.js": ROOT / "tinylab" / "widgets" / "_stk500.js",
          "/web_serial.js": FAKES / "web_serial.js"}
@@ -103,9 +100,7 @@ class _Chromium:
         from playwright.sync_api import sync_playwright
 
         self._playwright = sync_playwright().start()
-        self._browser = self._playwright.chromium.launch(
-            executable_path=app.chromium_executable(), headless=True, args=app.CHROMIUM_ARGS,
-            timeout=60_000)
+        self._browser = launch_chromium(self._playwright)
 
     def _evaluate(self, origin, script, argument):
         page = self._browser.new_page()
@@ -134,20 +129,9 @@ class _Chromium:
             self._thread.shutdown(wait=False)
 
 
-def _unavailable(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI is set, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(what)
-
-
 @pytest.fixture(scope="module")
 def chromium():
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _unavailable("Playwright is not installed: pip install -e '.[dev]' (or: make test)")
-    if app.chromium_executable() is None:
-        _unavailable("Chromium is not installed: sudo apt-get install -y chromium")
+    require_chromium()
     browser = _Chromium()
     yield browser
     browser.close()

@@ -32,9 +32,10 @@ import numpy as np
 from .serial import protocol
 from .serial.errors import ConnectionLostError, NoBannerError, SerialError
 from .serial.lines import ACK as _ACK
-from .serial.lines import TOO_LONG, LineReader
+from .serial.lines import TOO_LONG, LineReader, lost_message
 from .serial.ports import POLL_S as _POLL_S
 from .serial.ports import open_port
+from .serial.web import WebLinkError
 from .serial.protocol import BANNER_MARK, BAUDRATE, PROTOCOL_VERSION, banner_fields
 
 __all__ = ["PROTOCOL_VERSION", "BAUDRATE", "ACK_EVERY_BYTES", "Device", "InferenceRun",
@@ -336,10 +337,9 @@ class Device:
 
     def _lost(self, exc: Exception):
         self.close()
-        raise ConnectionLostError(
-            f"lost the connection to {self.port} ({exc}): was the board unplugged, or the "
-            f"virtual board stopped? Plug it back in (or start it again) and open a new "
-            f"Device.") from None
+        again = ("" if isinstance(exc, WebLinkError)
+                 else " Plug it back in (or start it again) and open a new Device.")
+        raise ConnectionLostError(f"{lost_message(self.port, exc)}{again}") from None
 
     def _next_token(self, deadline: float, waiting_for: str | None):
         """The next ack (``_ACK``) or complete line (str) before ``deadline``.

@@ -8,8 +8,10 @@ subclasses of those say more:
 class                                       module             what went wrong
 ==========================================  =================  ==============================
 ``SerialError``                             ``serial.errors``  a serial link (port lost, no banner)
-``WebLinkError``                            ``serial.web``     the browser's board link: no page,
-                                                               no port picked, the port lost
+``WebLinkError`` (``WebUploadError``)       ``serial.web``     the browser's board link: no page,
+                                                               no port picked, the port lost, the
+                                                               page silent; an upload the page's
+                                                               programmer could not do
 ``DeviceError``, ``CaptureError``,          ``device``,        a sketch's client: the board did
 ``LiveError``                               ``capture``,       not answer as its protocol says
                                             ``live``

@@ -12,14 +12,23 @@ Ports come from pyserial's ``serial.tools.list_ports`` and, when arduino-cli is 
 
 Uploads fail for a handful of reasons, each turned into a :class:`FlashError` whose ``reason``
 is one of ``no-uploader, no-port, permission, busy, not-in-sync, wrong-chip, no-core, too-big,
-bad-hex, interrupted, timeout, failed`` and whose message says what to do. Some are found before
+bad-hex, interrupted, timeout, failed`` (and, through the browser, ``verify-mismatch,
+browser-upload``) and whose message says what to do. Some are found before
 the uploader runs, so nothing is written: a .hex that is corrupt or does not fit the board's
 sketch area, a port another program holds. The port is held (``flock``, as pyserial's
 exclusive mode and so every tinylab Device does) for the whole upload.
 
+A third way needs no tool on the kernel's computer: a ``webserial:`` port (a board plugged into
+the student's own computer, reached through the browser by :class:`tinylab.widgets.BoardLink`,
+issue 20). The kernel checks the .hex as for avrdude and sends it; the page uploads it with
+the STK500 programmer ``tinylab/widgets/_stk500.js`` (what ``avrdude -c arduino`` does), Uno
+only. Its failures map to the same reasons, plus ``verify-mismatch`` (the flash read back
+differs) and ``browser-upload`` (a board the browser cannot upload to).
+
 The virtual Uno in bootloader mode (``tinylab.virtual.VirtualUno(bootloader=True)``) runs the
 Uno's real Optiboot behind a pty, so the avrdude route is tested for real against it
-(tests/test_upload_virtual.py); the arduino-cli route and the Nano 33 BLE's are tested against
+(tests/test_upload_virtual.py), and the browser's through a real Chromium
+(tests/test_board_link.py); the arduino-cli route and the Nano 33 BLE's are tested against
 fake tools (tests/fakes/).
 """
 
@@ -37,6 +46,7 @@ from pathlib import Path
 
 from . import boards
 from .errors import TinyLabError
+from .serial import web
 from .serial.ports import DIALOUT_FIX, describe_ports, port_error_message, serial_ports, usb_ids
 
 __all__ = ["FlashError", "arduino_cli_ports",
@@ -436,6 +446,51 @@ def _holding(port: str):
         os.close(fd)
 
 
+#: The browser programmer's reasons (tinylab/widgets/_stk500.js, tinylab.serial.web) as this
+#: module's: the same word where a local upload has one.
+_WEB_REASONS = {"bad-hex": "bad-hex", "too-big": "too-big", "no-sync": "not-in-sync",
+                "wrong-chip": "wrong-chip", "verify-mismatch": "verify-mismatch",
+                "timeout": "timeout", "interrupted": "interrupted", "no-port": "no-port"}
+
+
+def _upload_through_link(firmware: Path | None, build_dir: Path | None, port: str, board: str,
+                         timeout_s: float) -> dict:
+    """Upload through the browser's board link ``port`` (``webserial:...``): what
+    :func:`upload` does for such a port."""
+    profile = boards.load(board)
+    if board != "uno":
+        raise FlashError(
+            f"the {profile['name']} cannot be uploaded to from the browser here: its "
+            f"bootloader (reached by a double press of reset and a port that changes, with "
+            f"arduino-cli's tools) cannot be driven from a web page; only the Uno's can. "
+            f"Plug the {profile['name']} into the computer that runs Jupyter and upload there "
+            f"(tinylab.flash.upload(build) in the notebook, or `tinylab deploy --port "
+            f"/dev/ttyACM0 ...` run on that computer).", "browser-upload")
+    hex_path = _hex_to_upload(firmware, build_dir)
+    check_hex(hex_path, board)
+    link = web.find_link(port, FlashError)
+    if link.is_open:
+        raise FlashError(f"{port} is busy: a tinylab Device in this kernel has it open. Close "
+                         f"it (device.close(), or end its `with` block), then upload again; "
+                         f"nothing was written.", "busy")
+    hex_text = hex_path.read_text(encoding="ascii", errors="replace")
+    started = time.monotonic()
+    try:
+        done = link.upload(hex_text, min(timeout_s, web.upload_timeout_s(hex_text)))
+    except web.WebUploadError as exc:
+        raise FlashError(f"uploading through the browser ({port}) failed: {exc}",
+                         _WEB_REASONS.get(exc.reason, "failed"), str(exc)) from None
+    except KeyboardInterrupt:
+        raise FlashError(f"the upload to {port} was interrupted (you stopped it): the page was "
+                         f"asked to stop. {_HALF_WRITTEN}.", "interrupted") from None
+    output = (f"uploaded {done['bytes_written']} bytes in {done['pages']} pages to the "
+              f"{done['chip']} (bootloader {done['bootloader_version']}) in "
+              f"{done['seconds']:.2f} s, from the page")
+    return {"tool": "web-serial", "command": ["_stk500.js", "upload", port, str(hex_path)],
+            "board": board, "port": port, "seconds": round(time.monotonic() - started, 2),
+            "bytes_written": done["bytes_written"], "output": output}
+
+
 def upload(build, port: str | None = None, board: str | None = None, *, tool: str | None = None,
            timeout_s: float = _UPLOAD_TIMEOUT_S) -> dict:
     """Upload a build to a real board.
@@ -446,7 +501,9 @@ def upload(build, port: str | None = None, board: str | None = None, *, tool: st
         A BuildResult is checked against the board's flash and RAM first (nothing is uploaded
         if it does not fit).
     port : str, optional
-        ``/dev/ttyACM0``, ``COM3``...; found with :func:`find_port` when omitted.
+        ``/dev/ttyACM0``, ``COM3``...; found with :func:`find_port` when omitted. A
+        ``webserial:`` port (:attr:`tinylab.widgets.BoardLink.port`) uploads through the
+        browser: the Uno only, no uploader needed (``tool`` is then ignored).
     board : str, optional
         Board id (``"uno"``, ``"nano33ble"``); defaults to the build's board, else ``"uno"``.
     tool : {"arduino-cli", "avrdude"}, optional
@@ -459,13 +516,15 @@ def upload(build, port: str | None = None, board: str | None = None, *, tool: st
     dict
         ``tool, command, port (the port the sketch runs on afterwards: arduino-cli reports a
         new one when the board re-enumerates), board, seconds, bytes_written (or None), output``.
+        Through the browser, ``tool`` is ``"web-serial"``.
 
     Raises
     ------
     FlashError
         With ``reason`` one of ``no-uploader, no-port, permission, busy, not-in-sync,
-        wrong-chip, no-core, too-big, bad-hex, interrupted, timeout, failed`` and a message
-        saying what to do.
+        wrong-chip, no-core, too-big, bad-hex, interrupted, timeout, failed`` (through the
+        browser also ``verify-mismatch``, and ``browser-upload`` for a board other than the
+        Uno) and a message saying what to do.
     """
     firmware, build_dir, build_board = _firmware_of(build)
     board = board or build_board or "uno"
@@ -479,6 +538,8 @@ def upload(build, port: str | None = None, board: str | None = None, *, tool: st
             build_module.check_fits(build)
         except build_module.DoesNotFit as exc:
             raise FlashError(str(exc), "too-big") from None
+    if web.is_web_port(port):
+        return _upload_through_link(firmware, build_dir, port, board, timeout_s)
     tool_name, executable = uploader(board, tool)
     if port is None:
         port = find_port(board)

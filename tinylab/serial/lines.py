@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 
 from .errors import ConnectionLostError
+from .web import WebLinkError
 
 __all__ = ["TOO_LONG", "ACK", "LineReader"]
 
@@ -26,6 +27,15 @@ __all__ = ["TOO_LONG", "ACK", "LineReader"]
 TOO_LONG = "too_long"
 #: What :meth:`LineReader.next_line` returns for an acknowledgement byte (see its ``ack``).
 ACK = object()
+
+
+def lost_message(port: str, exc: Exception) -> str:
+    """What to say when ``port`` failed with ``exc``: a local port's likely causes, or the
+    browser link's own words (they say what to click)."""
+    if isinstance(exc, WebLinkError):
+        return f"lost the connection to {port}: {exc}"
+    return (f"lost the connection to {port} ({exc}): was the board unplugged, or the virtual "
+            f"board stopped?")
 
 
 class LineReader:
@@ -79,8 +89,7 @@ class LineReader:
         self.close()
         if self.on_lost is not None:
             self.on_lost(exc)
-        raise ConnectionLostError(f"lost the connection to {self.port} ({exc}): was the board "
-                                  f"unplugged, or the virtual board stopped?") from None
+        raise ConnectionLostError(lost_message(self.port, exc)) from None
 
     def write(self, data: bytes) -> None:
         """Write ``data``; a port that vanished is a lost connection."""
