@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import re
 import shutil
 import time
@@ -28,6 +27,8 @@ import numpy as np
 import pytest
 
 from tinylab import app, visitors
+
+from _browser import launch_chromium, require_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 APPS = ROOT / "notebooks" / "apps"
@@ -414,13 +415,6 @@ def test_three_visitors_draw_at_once_and_each_gets_the_boards_bit_exact_answer(d
 
 # --- the emulation is what a browser does (Chromium, where installed) -----------------------
 
-def _unavailable(what: str) -> None:
-    """Fail under CI (as the browser tests do), skip elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI is set, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(what)
-
-
 def _collapsed(trace: list) -> list:
     """Runs of the same entry as one (a stroke's many mouse moves), static files left out."""
     kept = [entry for entry in trace if entry != "http GET static"]
@@ -429,14 +423,10 @@ def _collapsed(trace: list) -> list:
 
 def _chromium_visit(server, name: str) -> tuple[list, str, str]:
     """One visit in Chromium, as the emulator makes it; (what it sent, kernel id, beacon)."""
-    try:
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright is not installed: pip install -e '.[dev]'")
-    executable = app.chromium_executable()
-    if executable is None:
-        _unavailable("Chromium is not installed: sudo apt-get install -y chromium")
+    require_chromium()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
     trace, beacon = [], []
 
     def request(r):
@@ -451,8 +441,7 @@ def _chromium_visit(server, name: str) -> tuple[list, str, str]:
             f"ws {visitors.message_signature(visitors.decode_v1(frame))}"))
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                             args=app.CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         context = browser.new_context(viewport={"width": 1280, "height": 1000})
         context.on("request", request)
         page = context.new_page()

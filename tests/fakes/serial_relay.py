@@ -121,6 +121,17 @@ class SerialRelay:
         if self._thread.is_alive():
             raise RuntimeError(f"the serial relay did not stop within {STOP_TIMEOUT_S} s")
 
+    def cut_now(self) -> None:
+        """Drop the page's connection now, from any thread, as ``cut_after_bytes`` does (no
+        WebSocket goodbye: an unplugged board). For a cut while only the board sends (a
+        recording), where a count of bytes *to* the board cannot place it."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._cut)
+
+    def _cut(self) -> None:
+        if self._client is not None and not self.cut:
+            self._client.cut()
+
     def __enter__(self) -> "SerialRelay":
         return self.start()
 
@@ -271,9 +282,7 @@ class _SerialSocket(tornado.websocket.WebSocketHandler):
             self._flush()
             cut = self.relay.cut_after_bytes
             if cut is not None and self.relay.to_port >= cut and not self.relay.cut:
-                self.relay.cut = True
-                self.close_port()
-                self.ws_connection.stream.close()   # no close frame: the page sees code 1006
+                self.cut()
             return
         request = None
         try:
@@ -291,6 +300,12 @@ class _SerialSocket(tornado.websocket.WebSocketHandler):
             answer = {"id": request.get("id") if isinstance(request, dict) else None,
                       "error": str(error)}
         self.write_message(json.dumps(answer))
+
+    def cut(self) -> None:
+        """End the connection without a close frame (the page sees code 1006), the pty shut."""
+        self.relay.cut = True
+        self.close_port()
+        self.ws_connection.stream.close()
 
     def on_close(self) -> None:
         self.close_port()

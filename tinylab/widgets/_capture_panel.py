@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from .. import boards, build, capture
 from ..session import BoardSession
-from ._panel import VIRTUAL, BoardPanel, port_options, reporting_errors, show
+from ._panel import LINK_NAME, RECONNECT, BoardChoice, BoardPanel, reporting_errors, show
 
 _VIRTUAL_NAME = "virtual Uno (simulated IMU)"
 _CAPTURE_SIM = boards.BOARDS_DIR / "sketches" / "capture_sim"
@@ -29,6 +29,8 @@ _PLOT_ROWS = 250
 _REDRAW_EVERY_ROWS = 10
 _REDRAW_EVERY_S = 0.5
 _LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
+_CONTROLS = ("port", "link", "seconds", "status", "counts", "plot")
+_ERROR_STYLE = "color:#cf222e"
 
 
 def count_labels(path) -> dict:
@@ -85,12 +87,17 @@ def capture_panel(out_csv, *, labels=("idle", "punch", "flex", "wave"),
 
     The port list starts with the virtual Uno, whose simulated IMU is told to perform the
     gesture named by the button (``G <label>``, docs/capture-protocol.md), then lists the
-    serial ports there are (a real Nano 33 BLE Sense running the capture sketch). Each press
-    records ``seconds`` of rows with :func:`tinylab.capture.record`, appending to the file
-    (resumable), plots the latest rows as they arrive, and updates the rows per label. The
-    virtual Uno is started at its first recording and kept for the panel's life;
-    ``panel.close()`` (or the end of the Python session) stops it. Introduced in lesson
-    ``01_data``.
+    serial ports there are (a real Nano 33 BLE Sense running the capture sketch). Beside it, a
+    :class:`tinylab.widgets.BoardLink`: on a hub or Binder, where the kernel cannot see the
+    student's USB ports, "Connect a board" lets the browser hold the board's port (Web Serial),
+    and the list gains "board connected in this page" and chooses it (:class:`BoardChoice
+    <tinylab.widgets._panel.BoardChoice>`); a lost link is said in words. Each press records
+    ``seconds`` of rows with :func:`tinylab.capture.record`, on whichever port is chosen (no
+    ``G`` command but for the virtual Uno), appending to the file (resumable), plots the latest
+    rows as they arrive, and updates the rows per label; rows recorded before a board is lost
+    stay in the file. The virtual Uno is started at its first recording and kept for the
+    panel's life; ``panel.close()`` (or the end of the Python session) stops it. Introduced in
+    lesson ``01_data``.
 
     Parameters
     ----------
@@ -104,15 +111,14 @@ def capture_panel(out_csv, *, labels=("idle", "punch", "flex", "wave"),
     Returns
     -------
     CapturePanel
-        A VBox with ``controls`` (``port``, ``seconds``, one button per label, ``status``,
-        ``counts``, ``plot``), ``result`` (the last :class:`~tinylab.capture.CaptureSummary`)
-        and ``counts`` (rows per label in the file).
+        A VBox with ``controls`` (``port``, ``link``: the page's board link, ``seconds``, one
+        button per label, ``status``, ``counts``, ``plot``), ``result`` (the last
+        :class:`~tinylab.capture.CaptureSummary`) and ``counts`` (rows per label in the file).
     """
     labels = tuple(str(label) for label in labels)
     if not labels or len(set(labels)) != len(labels):
         raise ValueError(f"labels must be one or more different names, got {labels!r}")
-    bad = [label for label in labels if not _LABEL.match(label) or label in ("port", "seconds",
-                                                                             "status", "counts", "plot")]
+    bad = [label for label in labels if not _LABEL.match(label) or label in _CONTROLS]
     if bad:
         raise ValueError(f"labels must be letters, digits, '_', '.' or '-' and not a control's "
                          f"name; got {bad!r}, try e.g. 'punch'")
@@ -120,13 +126,25 @@ def capture_panel(out_csv, *, labels=("idle", "punch", "flex", "wave"),
         raise ValueError(f"seconds must be a number between 0 and 60, got {seconds!r}")
     out_csv = Path(out_csv)
 
-    port = widgets.Dropdown(options=port_options(_VIRTUAL_NAME), value=VIRTUAL, description="port")
+    status = widgets.HTML(f"Pick a port (or connect a board in this page) and press a label to "
+                          f"record {seconds:g} s of rows into "
+                          f"<code>{html.escape(str(out_csv))}</code>.")
+
+    def on_lost(_reason):
+        # Maybe during a recording on that board (its reading waits for the page's bytes):
+        # say so; the recording ends on its own, its rows kept.
+        status.value = f"<span style='{_ERROR_STYLE}'>{html.escape(choice.lost_text())}</span>"
+
+    def on_change():
+        status.value = (f"Press a label to record from "
+                        f"<b>{html.escape(choice.where(_VIRTUAL_NAME))}</b>.")
+
+    choice = BoardChoice(_VIRTUAL_NAME, description="port", on_change=on_change, on_lost=on_lost)
+    port, link = choice.dropdown, choice.link
     length = widgets.BoundedFloatText(value=float(seconds), min=0.2, max=60, step=0.5,
                                       description="seconds")
     buttons = {label: widgets.Button(description=label, icon="circle",
                                      tooltip=f"record {label!r} rows") for label in labels}
-    status = widgets.HTML(f"Pick a port and press a label to record {seconds:g} s of rows into "
-                          f"<code>{html.escape(str(out_csv))}</code>.")
     counts_view = widgets.HTML()
     plot = widgets.Output()
     panel = CapturePanel()
@@ -150,9 +168,9 @@ def capture_panel(out_csv, *, labels=("idle", "punch", "flex", "wave"),
             button.disabled = True
         try:
             with reporting_errors(status):
-                simulated = port.value == VIRTUAL
-                status.value = f"Starting the {'virtual Uno' if simulated else html.escape(port.value)} ..."
-                device = virtual_port() if simulated else port.value
+                simulated = choice.virtual
+                status.value = f"Starting {html.escape(choice.where('the virtual Uno'))} ..."
+                device = virtual_port() if simulated else choice.port
                 commands = [f"G {label}"] if simulated else []
                 latest = collections.deque(maxlen=_PLOT_ROWS)
                 last_redraw = [time.monotonic()]
@@ -176,8 +194,13 @@ def capture_panel(out_csv, *, labels=("idle", "punch", "flex", "wave"),
                 if latest:
                     show(plot, _rows_figure(latest, summary.columns,
                                             f"{summary.rows_kept} rows labelled {label}"))
-                colour = "" if summary.exit_status == 0 else "color:#cf222e;"
-                status.value = (f"<pre style='{colour}white-space:pre-wrap;margin:0'>"
+                colour = "" if summary.exit_status == 0 else f"{_ERROR_STYLE};"
+                lost = ""
+                if summary.ended == "lost_connection" and device == link.port:
+                    lost = (f"<div style='{_ERROR_STYLE}'><b>Lost the {LINK_NAME}</b>"
+                            f"{html.escape(choice.lost_why())} after {summary.rows_kept} rows, "
+                            f"all of them saved in the file. {html.escape(RECONNECT)}</div>")
+                status.value = (f"{lost}<pre style='{colour}white-space:pre-wrap;margin:0'>"
                                 f"{html.escape(summary.to_text())}</pre>")
         finally:
             for button in buttons.values():
@@ -186,8 +209,14 @@ def capture_panel(out_csv, *, labels=("idle", "punch", "flex", "wave"),
     for label, button in buttons.items():
         button.on_click(lambda _button, label=label: record(label))
     refresh_counts()
-    panel.children = [widgets.HBox([port, length]), widgets.HBox(list(buttons.values())),
+    port.add_class("tl-port")
+    length.add_class("tl-seconds")
+    status.add_class("tl-capture-status")
+    counts_view.add_class("tl-capture-counts")
+    for label, button in buttons.items():
+        button.add_class(f"tl-record-{label}")
+    panel.children = [widgets.HBox([port, link, length]), widgets.HBox(list(buttons.values())),
                       counts_view, status, plot]
-    panel.controls = {"port": port, "seconds": length, **buttons, "status": status,
+    panel.controls = {"port": port, "link": link, "seconds": length, **buttons, "status": status,
                       "counts": counts_view, "plot": plot}
     return panel

@@ -11,8 +11,9 @@ import numpy as np
 
 from .. import board_server, build, deep_compressed, deploy, device, engine, flash, virtual
 from ..serial.errors import SerialError
+from ..serial.web import WebLinkError
 from ..session import BoardSession
-from ._panel import VIRTUAL, BoardPanel, port_options
+from ._panel import LINK_NAME, RECONNECT, BoardChoice, BoardPanel
 from ._drawing_pad import drawing_pad
 
 _VIRTUAL_NAME = "virtual Uno"
@@ -23,6 +24,8 @@ _WAITING = "Draw a digit on the pad: the board answers when you lift the pen."
 
 def _in_words(error: Exception) -> str:
     """What went wrong with the board, as a sentence for the page (no traceback)."""
+    if isinstance(error, WebLinkError):   # already in words: what happened to the page's board
+        return str(error).strip() or f"the {LINK_NAME} is not there"
     if isinstance(error, board_server.BoardServerError):
         what = "the board server could not answer"
     elif isinstance(error, virtual.VirtualBoardCrashed):
@@ -52,10 +55,11 @@ class DigitOnBoardPanel(BoardPanel):
 
     With a board server (``shared``), ``session`` is a
     :class:`tinylab.board_server.SharedBoardSession` and ``board`` stays None: the kernel
-    runs no board.
+    runs no board, but for the board connected in the page (a
+    :class:`~tinylab.session.BoardSession` on the link's port, the kernel's own).
     """
 
-    shared = False  # the board is one of the board server's (TINYLAB_BOARD_SERVER is set)
+    shared = False  # boards are the board server's (TINYLAB_BOARD_SERVER is set), but the link
 
     @property
     def device(self):
@@ -80,16 +84,26 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
     ``.tflite``: the kernel never imports TensorFlow once the model is saved), and the time of
     the model call measured on the board in milliseconds and CPU cycles. The board list holds
     the virtual Uno and the serial ports :func:`tinylab.flash.list_ports` finds; choosing a
-    port uploads the firmware there unless the board already carries the model. Errors
-    (a crashed or silent board, a failed upload) are shown in words; Predict starts a fresh
-    virtual Uno after a crash. ``panel.close()`` (or the end of the Python session) stops
-    the board. The app ``notebooks/apps/draw_digit.ipynb``; the model is lesson 08's.
+    port uploads the firmware there unless the board already carries the model. Beside the
+    list, a :class:`tinylab.widgets.BoardLink`: a visitor whose Uno is on their own computer
+    (the app served from a hub, Binder or ``tinylab app``) clicks "Connect a board", and the
+    list gains "board connected in this page" and chooses it (:class:`BoardChoice
+    <tinylab.widgets._panel.BoardChoice>`); the kernel then talks to that Uno through the page
+    as to a local port, with the firmware uploaded through the page only if the board does
+    not greet with the model already. The page sends the board nothing but the firmware and
+    the protocol's lines. Errors (a crashed or silent board, a failed upload, a lost link)
+    are shown in words; Predict starts a fresh virtual Uno after a crash. ``panel.close()``
+    (or the end of the Python session) stops the board. The app
+    ``notebooks/apps/draw_digit.ipynb``; the model is lesson 08's.
 
     When ``TINYLAB_BOARD_SERVER`` is set (``tinylab app`` sets it for Voila's kernels), the
     kernel starts no board: each drawing goes to the board server
     (:mod:`tinylab.board_server`), which answers on one of its few shared virtual Unos, or
     on the chosen real board one drawing at a time. The answer is still the board's own
-    (int8 scores checked bit for bit here, its cycles), and ``panel.board`` is None.
+    (int8 scores checked bit for bit here, its cycles), and ``panel.board`` is None. The
+    board connected in the page is the exception: it is the visitor's own, reached through
+    this kernel's widget, which the board server's process cannot reach, so the kernel talks
+    to it itself (a :class:`~tinylab.session.BoardSession` on ``link.port``).
 
     All of this is done before the builder returns, so Voila shows the page when the board is
     ready (about a second with the model in the workspace and the firmware in the build
@@ -113,15 +127,16 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
     Returns
     -------
     DigitOnBoardPanel
-        A VBox with ``controls`` (``canvas``, ``clear``, ``predict``, ``port``, ``status``,
-        ``prediction``, ``preview``, ``pad``: the drawing pad it is built on);
+        A VBox with ``controls`` (``canvas``, ``clear``, ``predict``, ``port``, ``link``: the
+        page's board link, ``status``, ``prediction``, ``preview``, ``pad``: the drawing pad
+        it is built on);
         ``predict_counts(counts, about=None)``: send 8x8 counts 0..16 (as drawn, or
         ``data.raw`` of a test digit), show and return the result; ``result``: the last
         answer, a dict with ``board_class``, ``board_scores``, ``host_class``,
         ``host_scores``, ``float_class``, ``bit_identical``, ``latency_us``, ``cycles`` and
         ``round_trip_s`` (None before the first answer and after an error); ``error``: the
-        last error, or None; ``ready``: the board answered its banner; ``shared``: the board
-        is the board server's; ``compressed``;
+        last error, or None; ``ready``: the board answered its banner; ``shared``: the boards
+        are the board server's (all but the board connected in the page); ``compressed``;
         ``firmware`` (the :class:`~tinylab.build.BuildResult`); ``timings``: seconds taken
         by ``model``, ``firmware``, ``board`` and all three (``total``).
     """
@@ -141,8 +156,10 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
     panel.timings = {}
     pad = drawing_pad(on_digit=lambda counts: predict_counts(counts))
     canvas, clear, preview = (pad.controls[key] for key in ("canvas", "clear", "preview"))
-    port = widgets.Dropdown(options=port_options(_VIRTUAL_NAME), value=VIRTUAL, description="board",
-                            layout=widgets.Layout(width="320px"))
+    choice = BoardChoice(_VIRTUAL_NAME, description="board",
+                         on_change=lambda: on_port(), on_lost=lambda reason: on_lost(),
+                         layout=widgets.Layout(width="320px"))
+    port, link = choice.dropdown, choice.link
     predict = widgets.Button(description="Predict", icon="microchip", button_style="primary",
                              tooltip="send the drawing to the board")
     status = widgets.HTML("Getting the board ready ...")
@@ -154,9 +171,16 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
     port.add_class("tl-port")
 
     def where() -> str:
-        if port.value != VIRTUAL:
+        if choice.link_chosen:
+            return LINK_NAME
+        if not choice.virtual:
             return html.escape(port.value)
         return f"shared {_VIRTUAL_NAME}" if panel.shared else _VIRTUAL_NAME
+
+    def shared_board() -> bool:
+        """The board server runs the chosen board: not the one connected in the page, which
+        only this kernel reaches (through its widget)."""
+        return panel.shared and not choice.link_chosen
 
     def not_ready(error: Exception, what: str) -> None:
         panel.ready = False
@@ -168,10 +192,12 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
         for its banner."""
         panel.ready = False
         started = time.perf_counter()
-        chosen = None if port.value == VIRTUAL else port.value
+        chosen = choice.port
+        if choice.link_chosen and not link.connected:
+            raise WebLinkError(choice.lost_text())
         if panel.session is None or panel.session.requested_port != chosen:
             panel.stop_board()
-            if panel.shared:      # the board server runs the board (and uploads, if needed)
+            if shared_board():    # the board server runs the board (and uploads, if needed)
                 panel.session = board_server.SharedBoardSession(
                     panel.firmware, chosen, model_hash=panel.compressed.mlp.model_hash,
                     timeout=timeout_s, socket=server_socket)
@@ -180,7 +206,7 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
                     panel.firmware, chosen, model_hash=panel.compressed.mlp.model_hash,
                     timeout=timeout_s,
                     on_upload=lambda _: setattr(status, "value",
-                                                f"Uploading the firmware to {where()} ..."))
+                                                f"Uploading the firmware to the {where()} ..."))
         panel.session.open().device()
         panel.timings["board"] = time.perf_counter() - started
         show_ready()
@@ -195,9 +221,9 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
             f"{firmware.ram_limit_bytes:,} B). Model {timings_text()}.")
 
     def shared_text() -> str:
-        if not panel.shared:
+        if not shared_board():
             return ""
-        if port.value != VIRTUAL:
+        if not choice.virtual:
             return " (shared through the board server, one drawing at a time)"
         boards = getattr(panel.session, "boards", None) or "its"
         unos = "virtual Uno" if boards == 1 else "virtual Unos"
@@ -214,7 +240,7 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
     def ensure_connected() -> None:
         if panel.firmware is None:
             raise ValueError("the firmware could not be built (see the line above)")
-        if port.value == VIRTUAL and panel.board is not None and not panel.board.running:
+        if choice.virtual and panel.board is not None and not panel.board.running:
             # It ended since the last answer: say why; the next prediction starts a fresh one.
             raise board_failed(virtual.VirtualBoardError("the virtual Uno has stopped"))
         # Not running: no virtual Uno of the panel's own (a shared one runs on the server,
@@ -237,17 +263,21 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
         """
         if isinstance(error, device.BoardRejectedError):
             return error
-        if port.value == VIRTUAL and panel.shared and not isinstance(
+        if choice.virtual and panel.shared and not isinstance(
                 error, board_server.BoardServerError):
             not_ready(error, "The board server puts a fresh one in its place. Press Predict "
                              "to try again.")
-        elif port.value == VIRTUAL and panel.board is not None:
+        elif choice.virtual and panel.board is not None:
             try:
                 panel.board.check()
             except virtual.VirtualBoardError as reason:
                 error = reason
             panel.stop_board()
             not_ready(error, "Press Predict to start it again.")
+        elif choice.link_chosen and isinstance(error, (device.ConnectionLostError,
+                                                      WebLinkError)):
+            panel.stop_board()
+            not_ready(error, RECONNECT)
         elif isinstance(error, device.ConnectionLostError):
             panel.stop_board()
             not_ready(error, "Plug it in again and press Predict, or choose the virtual Uno.")
@@ -314,7 +344,8 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
         panel.result = None
         prediction.value = _WAITING
 
-    def on_port(change):
+    def on_port():
+        """Another board was chosen (or the chosen link is back): connect to it now."""
         panel.stop_board()
         if panel.firmware is None:
             return
@@ -325,14 +356,20 @@ def digit_on_board(data=None, *, compressed=None, format: str = "huffman",
             panel.error = error
             not_ready(error, "Choose another board, or press Predict to try again.")
 
+    def on_lost():
+        """The chosen link is lost: say so (a prediction running on it ends on its own)."""
+        panel.ready = False
+        status.value = (f"<span style='{_ERROR_STYLE}'><b>No board:</b> "
+                        f"{html.escape(choice.lost_text())}</span>")
+
     predict.on_click(on_predict)
     clear.on_click(on_clear)
-    port.observe(on_port, names="value")
     panel.predict_counts = predict_counts
     panel.controls = {"canvas": canvas, "clear": clear, "predict": predict, "port": port,
-                      "status": status, "prediction": prediction, "preview": preview, "pad": pad}
+                      "link": link, "status": status, "prediction": prediction,
+                      "preview": preview, "pad": pad}
     panel.children = [widgets.HBox([canvas, preview]), widgets.HBox([port, clear, predict]),
-                      status, prediction]
+                      link, status, prediction]
 
     started = time.perf_counter()
     try:
