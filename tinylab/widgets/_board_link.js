@@ -22,7 +22,7 @@
 const RESET_PULSE_MS = 100;   // DTR held off this long: an Uno's auto-reset needs ~1 ms
 const PROGRESS_MS = 100;      // upload progress sent to the kernel (and shown) at most this often
 const NO_WEB_SERIAL = "This browser has no Web Serial, so it cannot reach a board: use " +
-  "Chrome, Edge or Opera on a desktop computer (not Firefox or Safari, nor a phone). The " +
+  "Chrome, Edge or Opera on a computer (not Firefox or Safari). The " +
   "virtual Uno stays available.";
 // Web Serial exists only in a secure context: a page on https://, or on http://localhost. A
 // page served over plain http:// from another machine (a lecture hall's `tinylab app --ip
