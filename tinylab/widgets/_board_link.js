@@ -229,19 +229,22 @@ function initialize({model}) {
 function render({model, el}) {
   const link = linkFor(model);
   const button = document.createElement("button");
-  button.className = "tl-board-link-connect";
+  // ipywidgets' own button classes, so it looks like the panels' other buttons
+  button.className = "tl-board-link-connect jupyter-widgets jupyter-button widget-button";
   button.textContent = "Connect a board";
+  button.style.cssText = "flex:none;white-space:nowrap";
   if (!hasWebSerial()) {
     button.disabled = true;
     button.title = whyNoWebSerial();
   }
   const status = document.createElement("span");
   status.className = "tl-board-link-status";
-  status.style.cssText = "margin-left:8px;font:13px sans-serif";
+  status.style.cssText = "font:13px sans-serif";
   const show = (text) => { status.textContent = text; };
   show(link.status);
   link.listeners.add(show);
   button.addEventListener("click", () => link.connect());
+  el.style.cssText = "display:flex;align-items:center;gap:8px;margin:2px 0";
   el.append(button, status);
   return () => link.listeners.delete(show);
 }
