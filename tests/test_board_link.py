@@ -22,7 +22,6 @@ Playwright runs in a thread of its own; every wait has a bound.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import http.server
 import json
@@ -40,7 +39,8 @@ from tinylab import app, virtual
 from tinylab.device import Device
 from tinylab.serial import web
 
-from _browser import PageRelay, in_a_thread, launch_chromium, require_chromium, stand_in_script
+from _browser import (PageRelay, app_notebook, connect_board, in_a_thread, launch_chromium,
+                      require_chromium, stand_in_page, voila_visit)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -272,26 +272,9 @@ widgets.VBox([link, run, ping, pings, result])
 """
 
 
-def _notebook(source: str) -> dict:
-    return {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {},
-                       "outputs": [], "source": source.splitlines(keepends=True)}],
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                        "language": "python"}},
-            "nbformat": 4, "nbformat_minor": 5}
-
-
 def _connect(browser, url: str, relay_url: str, console: list):
     """A page of ``url`` with the stand-in, its board connected (the Connect button clicked)."""
-    page = browser.new_page()
-    page.on("console", lambda message: console.append(message.text))
-    page.add_init_script(stand_in_script(relay_url))
-    page.goto(url, wait_until="commit", timeout=PAGE_MS)
-    page.locator(".tl-board-link-connect").wait_for(state="visible", timeout=PAGE_MS)
-    page.locator(".tl-board-link-connect").click()
-    page.wait_for_function(
-        "() => document.querySelector('.tl-board-link-status').innerText"
-        ".includes('connected')", timeout=RUN_MS)
-    return page
+    return connect_board(browser, url, relay_url, console, page_ms=PAGE_MS, connect_ms=RUN_MS)
 
 
 def _visit(url: str, relay_url: str) -> dict:
@@ -359,17 +342,7 @@ def _voila_serve(tmp_path, source: str, visit, board_port: str | None, **faults)
     """``source`` as an app served by Voila, ``visit(url, relay_url)`` in Chromium, the board
     on ``board_port`` behind the test relay (with ``faults``): what ``visit`` returned."""
     require_chromium()
-    (tmp_path / "link.ipynb").write_text(json.dumps(_notebook(source)))
-    with contextlib.ExitStack() as stack:
-        relay = stack.enter_context(PageRelay(board_port, **faults)) if board_port else None
-        server = stack.enter_context(app.serve(tmp_path, boards=0, prepared=False, pool=0,
-                                               startup_timeout_s=90))
-        if relay is not None:
-            relay.page_origin = server.url
-        outcome = in_a_thread(visit, server.url + app.render_path("link.ipynb"),
-                              relay.url if relay else None)
-    outcome["relay_errors"] = relay.errors if relay else []
-    return outcome
+    return voila_visit(tmp_path, source, visit, board_port, **faults)
 
 
 def test_a_device_in_a_voila_kernel_runs_digits_on_the_board_the_browser_holds(inference,
@@ -641,12 +614,20 @@ with open({after_path!r}, "w") as file:
 ]
 
 
-def _lab_notebook(cells: list) -> dict:
-    return {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {},
-                       "outputs": [], "source": cell.splitlines(keepends=True)} for cell in cells],
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                        "language": "python"}},
-            "nbformat": 4, "nbformat_minor": 5}
+def _lab_run_all_and_connect(browser, url: str, relay_url: str):
+    """The notebook at ``url`` open in JupyterLab with the stand-in, all its cells run, and
+    "Connect a board" clicked as soon as the link shows (while a later cell may wait)."""
+    page = stand_in_page(browser, url, relay_url, timeout_ms=PAGE_MS)
+    page.wait_for_function(
+        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget &&"
+        " window.jupyterapp.shell.currentWidget.sessionContext &&"
+        " window.jupyterapp.shell.currentWidget.sessionContext.session &&"
+        " window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
+        timeout=PAGE_MS, polling=250)
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    page.locator(".tl-board-link-connect").wait_for(state="visible", timeout=PAGE_MS)
+    page.locator(".tl-board-link-connect").click()
+    return page
 
 
 def _lab_visit(url: str, relay_url: str, result_path: Path, after_path: Path) -> dict:
@@ -656,19 +637,7 @@ def _lab_visit(url: str, relay_url: str, result_path: Path, after_path: Path) ->
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            page = browser.new_page()
-            page.add_init_script(stand_in_script(relay_url))
-            page.goto(url, wait_until="commit", timeout=PAGE_MS)
-            page.wait_for_function(
-                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget &&"
-                " window.jupyterapp.shell.currentWidget.sessionContext &&"
-                " window.jupyterapp.shell.currentWidget.sessionContext.session &&"
-                " window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
-                timeout=PAGE_MS, polling=250)
-            page.evaluate("() => { window.jupyterapp.commands.execute("
-                          "'notebook:run-all-cells'); }")
-            page.locator(".tl-board-link-connect").wait_for(state="visible", timeout=PAGE_MS)
-            page.locator(".tl-board-link-connect").click()
+            page = _lab_run_all_and_connect(browser, url, relay_url)
             deadline = time.monotonic() + RUN_MS / 1000
             while not after_path.exists() and time.monotonic() < deadline:
                 time.sleep(0.2)
@@ -720,7 +689,7 @@ def test_a_device_in_a_jupyterlab_cell_runs_digits_and_the_next_cell_waits(infer
     cells = [cell.format(x_json=json.dumps(x_int8.tolist()), model_hash=mlp.model_hash,
                          result_path=str(result_path), after_path=str(after_path))
              for cell in LAB_CELLS]
-    (root / "link.ipynb").write_text(json.dumps(_lab_notebook(cells)))
+    (root / "link.ipynb").write_text(json.dumps(app_notebook(*cells)))
     with virtual.VirtualUno(firmware) as board:
         local = _local_seconds(board.port, mlp, x_int8)
         with PageRelay(board.port) as relay:
@@ -807,19 +776,7 @@ def _lab_stop_visit(url: str, relay_url: str, paths: dict) -> dict:
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            page = browser.new_page()
-            page.add_init_script(stand_in_script(relay_url))
-            page.goto(url, wait_until="commit", timeout=PAGE_MS)
-            page.wait_for_function(
-                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget &&"
-                " window.jupyterapp.shell.currentWidget.sessionContext &&"
-                " window.jupyterapp.shell.currentWidget.sessionContext.session &&"
-                " window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
-                timeout=PAGE_MS, polling=250)
-            page.evaluate("() => { window.jupyterapp.commands.execute("
-                          "'notebook:run-all-cells'); }")
-            page.locator(".tl-board-link-connect").wait_for(state="visible", timeout=PAGE_MS)
-            page.locator(".tl-board-link-connect").click()
+            page = _lab_run_all_and_connect(browser, url, relay_url)
             if not _wait_for(paths["running"], RUN_MS / 1000):
                 return times
             time.sleep(0.5)                 # digits go by
@@ -847,7 +804,7 @@ def test_an_interrupt_stops_a_read_on_the_link_and_a_closed_tab_is_named(inferen
     cells = [cell.format(x_json=json.dumps(x_int8.tolist()), model_hash=mlp.model_hash,
                          **{f"{name}_path": str(path) for name, path in paths.items()})
              for cell in STOP_CELLS]
-    (root / "stop.ipynb").write_text(json.dumps(_lab_notebook(cells)))
+    (root / "stop.ipynb").write_text(json.dumps(app_notebook(*cells)))
     with virtual.VirtualUno(firmware) as board, PageRelay(board.port) as relay:
         relay.page_origin = url
         times = in_a_thread(_lab_stop_visit, f"{url}/lab/tree/stop.ipynb", relay.url, paths)

@@ -29,7 +29,8 @@ from tinylab import app, build, deep_compressed, deploy, engine, virtual
 from tinylab.visitors import parse_answer
 from tinylab.widgets._panel import LINK_NAME, VIRTUAL, BoardChoice
 
-from _browser import PageRelay, in_a_thread, launch_chromium, require_chromium, stand_in_script
+from _browser import (PageRelay, app_notebook, in_a_thread, launch_chromium, require_chromium,
+                      stand_in_page)
 
 CAPTURE_SIM = tl.boards.BOARDS_DIR / "sketches" / "capture_sim"
 # The draw-a-digit model on a short route (tests/test_digit_on_board.py's): seconds to make.
@@ -146,14 +147,6 @@ send.on_click(lambda _: panel.predict_counts(data.raw(data.X_test[{index}]).resh
 widgets.VBox([panel, send])"""
 
 
-def _notebook(source: str) -> str:
-    return json.dumps({"cells": [{"cell_type": "code", "execution_count": None, "metadata": {},
-                                  "outputs": [], "source": source.splitlines(keepends=True)}],
-                       "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                   "language": "python"}},
-                       "nbformat": 4, "nbformat_minor": 5})
-
-
 @pytest.fixture(scope="module")
 def model_workspace(tmp_path_factory, digits):
     """A workspace holding the draw-a-digit model (short route), and the model."""
@@ -172,9 +165,10 @@ def served(tmp_path_factory, model_workspace, virtual_uno_tools):
     workspace, _ = model_workspace
     apps = tmp_path_factory.mktemp("link-panel-apps")
     out_csv = tmp_path_factory.mktemp("link-capture") / "rows.csv"
-    (apps / "capture.ipynb").write_text(_notebook(CAPTURE_APP.format(csv=str(out_csv))))
-    (apps / "digit.ipynb").write_text(_notebook(DIGIT_APP.format(route=QUICK_ROUTE,
-                                                                 index=TEST_DIGIT)))
+    capture_app = CAPTURE_APP.format(csv=str(out_csv))
+    digit_app = DIGIT_APP.format(route=QUICK_ROUTE, index=TEST_DIGIT)
+    (apps / "capture.ipynb").write_text(json.dumps(app_notebook(capture_app)))
+    (apps / "digit.ipynb").write_text(json.dumps(app_notebook(digit_app)))
     with app.serve(apps, boards=1, prepared=False, pool=0, startup_timeout_s=90,
                    env={"TINYLAB_WORKSPACE": str(workspace), "MPLBACKEND": "Agg"}) as server:
         server.out_csv = out_csv
@@ -218,9 +212,7 @@ def _visit_capture(url: str, relay: PageRelay) -> dict:
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            page = browser.new_page()
-            page.add_init_script(stand_in_script(relay.url))
-            page.goto(url, wait_until="commit", timeout=PAGE_MS)
+            page = stand_in_page(browser, url, relay.url, timeout_ms=PAGE_MS)
             outcome = {"chosen": _connect(page)}
             status = page.locator(".tl-capture-status")
             page.locator("button.tl-record-idle").click()
@@ -289,9 +281,7 @@ def _visit_digit(url: str, relay_url: str) -> dict:
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            page = browser.new_page()
-            page.add_init_script(stand_in_script(relay_url))
-            page.goto(url, wait_until="commit", timeout=PAGE_MS)
+            page = stand_in_page(browser, url, relay_url, timeout_ms=PAGE_MS)
             page.wait_for_function(_text_has(".tl-board-status", "ready"), timeout=PAGE_MS)
             outcome = {"status_before": page.locator(".tl-board-status").inner_text()}
             outcome["chosen"] = _connect(page)
