@@ -492,6 +492,57 @@ def test_a_link_cut_mid_upload_is_interrupted_in_plain_words_not_a_hang(inferenc
     assert time.monotonic() - started < 180
 
 
+DEPLOY_APP_SOURCE = """\
+import dataclasses, json, pickle
+import ipywidgets as widgets
+import tinylab as tl
+
+with open({mlp_path!r}, "rb") as file:
+    mlp = pickle.load(file)
+data = tl.data.load("digits", seed=0)
+# this test's model reads the 64 values flat (the lesson's student flattens them itself)
+data = dataclasses.replace(data, X_test=data.X_test.reshape(len(data.X_test), -1))
+link = tl.widgets.BoardLink()
+run = widgets.Button(description="Deploy")
+run.add_class("tl-run")
+result = widgets.Textarea()
+result.add_class("tl-result")
+
+def on_run(_button):
+    try:   # lesson 08's cell, with a board connected in the page
+        report = tl.deploy.deploy(mlp, data, format="int8", limit={limit}, port=link.port,
+                                  progress=False)
+        outcome = {{"virtual": report.virtual, "port": report.port, "examples": report.examples,
+                    "bit_exact": report.bit_exact, "stack": report.stack_peak_bytes,
+                    "model_hash": report.model_hash, "text": report.to_text()}}
+    except Exception as exc:
+        outcome = {{"error": f"{{type(exc).__name__}}: {{exc}}"}}
+    result.value = json.dumps(outcome)
+
+run.on_click(on_run)
+widgets.VBox([link, run, result])
+"""
+
+
+def test_lesson_08s_deploy_uploads_through_the_link_and_matches_the_host(inference, old_sketch,
+                                                                        tmp_path):
+    # tl.deploy.deploy(port=link.port), as lesson 08 runs it once a board is connected: it
+    # compiles, uploads through the page into Optiboot (the board held another model), sends
+    # test digits and reads the stack's peak, all through the link.
+    mlp = inference[0]
+    mlp_path = tmp_path / "mlp.pickle"
+    mlp_path.write_bytes(pickle.dumps(mlp))
+    source = DEPLOY_APP_SOURCE.format(mlp_path=str(mlp_path), limit=N_DIGITS)
+    with virtual.VirtualUno(old_sketch[1], bootloader=True) as board:
+        outcome = _voila_serve(tmp_path, source, _visit_upload, board.port)
+    assert "error" not in outcome, outcome
+    assert outcome["virtual"] is False and outcome["port"].startswith(web.SCHEME), outcome
+    assert outcome["model_hash"] == mlp.model_hash, outcome
+    assert outcome["examples"] == N_DIGITS and outcome["bit_exact"] == 1.0, outcome
+    assert outcome["stack"], outcome                     # read from the board, over the link
+    assert any(text.startswith("Uploading: writing") for text in outcome["statuses"]), outcome
+
+
 NO_SERIAL_APP_SOURCE = """\
 from tinylab.widgets._board_link import BoardLink
 BoardLink()
