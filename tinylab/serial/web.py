@@ -137,6 +137,10 @@ class WebSerialPort:
         self._opened = 0              # "opened" answers counted, to wait for the next one
         self.bytes_in = self.bytes_out = self.overrun_bytes = 0
         self.ignored = 0              # page messages that were not ours to act on (for tests)
+        # The page (a browser tab's id) where the student last connected a board: the kernel
+        # talks to that one only, so a second tab of the same notebook, which holds no port,
+        # neither answers for it nor calls it lost.
+        self.holder: str | None = None
         # The request the kernel waits for: a ping's or an upload's id, and the answer.
         self._next_id = 0
         self._ping_id: int | None = None
@@ -154,7 +158,13 @@ class WebSerialPort:
         ``"uploaded"``, ``"upload-failed"``. Any other message (another op, an answer to no
         request of the kernel's) changes nothing."""
         op = content.get("op") if isinstance(content, dict) else None
+        page = content.get("page") if isinstance(content, dict) else None
         with self._lock:
+            if op == "connected" and content.get("value"):
+                self.holder = page if isinstance(page, str) else None   # the latest pick wins
+            elif self.holder is not None and page != self.holder:
+                self.ignored += 1       # another tab's (it holds no port of this link's)
+                return
             if op == "data":
                 for buffer in buffers or []:
                     chunk = bytes(buffer)
@@ -214,7 +224,7 @@ class WebSerialPort:
         before = self._opened
         with self._lock:
             self._received.clear()
-        self._send({"op": "open"}, [])
+        self._to_page({"op": "open"}, [])
         if not self._wait(lambda: self._opened > before or self.lost is not None, timeout_s,
                           watch=True):
             raise WebLinkError(f"{self._silent(timeout_s)} ({self.name}).")
@@ -256,7 +266,7 @@ class WebSerialPort:
     def write(self, data: bytes) -> int:
         self._check()
         data = bytes(data)
-        self._send({"op": "write"}, [data])
+        self._to_page({"op": "write"}, [data])
         self.bytes_out += len(data)
         return len(data)
 
@@ -329,16 +339,16 @@ class WebSerialPort:
                     "again." if begun else "")
 
         try:
-            self._send({"op": "upload", "id": upload["id"]},
+            self._to_page({"op": "upload", "id": upload["id"]},
                        [hex_text.encode("ascii", errors="replace")])
             if not self._wait(finished, timeout_s, watch=True):
-                self._send({"op": "stop-upload", "id": upload["id"]}, [])
+                self._to_page({"op": "stop-upload", "id": upload["id"]}, [])
                 raise WebUploadError(
                     f"the upload through {self.name} did not finish within {timeout_s:g} s: "
                     f"is the notebook's tab still open, with the board connected? Connect it "
                     f"again, then upload again.{half_written()}", "timeout")
         except KeyboardInterrupt:
-            self._send({"op": "stop-upload", "id": upload["id"]}, [])
+            self._to_page({"op": "stop-upload", "id": upload["id"]}, [])
             raise
         except WebUploadError:
             raise
@@ -359,6 +369,11 @@ class WebSerialPort:
                              f"{half_written()}", "interrupted")
 
     # ---------------------------------------------------------------- helpers
+
+    def _to_page(self, content: dict, buffers: list) -> None:
+        """A message for the page that holds the port (every tab of the notebook gets it; the
+        others ignore it)."""
+        self._send({**content, "page": self.holder}, buffers)
 
     def _not_connected(self) -> str:
         why = f" ({self.lost})" if self.lost else ""
@@ -387,7 +402,7 @@ class WebSerialPort:
         if self._ping_at is None and now - self._heard_at >= PING_AFTER_S:
             self._next_id += 1
             self._ping_id, self._ping_at = self._next_id, now
-            self._send({"op": "ping", "id": self._ping_id}, [])
+            self._to_page({"op": "ping", "id": self._ping_id}, [])
 
     def _wait(self, done, timeout_s: float, watch: bool = False) -> bool:
         """Until ``done()`` or ``timeout_s``, handling the page's messages for the links;

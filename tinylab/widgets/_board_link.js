@@ -13,7 +13,9 @@
 // {op: "progress", id, phase, done, total}; {op: "uploaded", id, seconds, bytesWritten, ...};
 // {op: "upload-failed", id, reason, message}.
 // The page writes only what the kernel sends, only to the port the student picked; no message
-// names a port, so the kernel cannot ask for another. Other ops are ignored.
+// names a port, so the kernel cannot ask for another. Other ops are ignored. Every message
+// carries `page`, the id of a tab: the page's own on the way up, the tab that holds the port
+// on the way down (another tab of the same notebook ignores it).
 //
 // The programmer (_stk500.js) stays one file: the kernel sends its text as the `_stk500` trait
 // (anywidget cannot import a module relative to this one) and the page imports it from a Blob
@@ -80,7 +82,12 @@ function linkFor(model) {
     link.status = status;
     for (const listener of link.listeners) listener(status);
   };
-  link.send = (content, buffers) => link.model.send(content, undefined, buffers);
+  // This tab's id: the kernel talks to the tab where the board was connected, and every
+  // message says which tab it is from or for (a second tab of the notebook holds no port).
+  link.page = (globalThis.crypto && crypto.randomUUID) ? crypto.randomUUID()
+    : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  link.send = (content, buffers) =>
+    link.model.send({...content, page: link.page}, undefined, buffers);
   link.lost = (message) => {
     if (link.port === null) return;
     link.port = link.reader = link.writer = null;
@@ -179,6 +186,7 @@ function linkFor(model) {
     }
   };
   link.onMessage = (content, buffers) => {
+    if (content && content.page != null && content.page !== link.page) return;  // another tab's
     const op = content && content.op;
     if (op === "ping") {
       link.send({op: "pong", id: content.id, connected: link.port !== null});
