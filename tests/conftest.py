@@ -88,6 +88,27 @@ def _random_mlp(seed=0):
 
 
 @pytest.fixture(scope="session")
+def quick_route():
+    """A short deep-compression route for the draw-a-digit model: seconds to make, not the
+    app's minutes."""
+    return {"model": "student", "sparsity": 0.7, "bits": 4, "steps": 2, "epochs_per_step": 2,
+            "fine_tune_epochs": 1}
+
+
+@pytest.fixture(scope="session")
+def compressed_in_workspace(tmp_path_factory, digits, quick_route):
+    """The draw-a-digit model on ``quick_route``, made once in a workspace of its own:
+    ``(made, workspace)`` (``made`` is what the first ``load_or_compress`` returned)."""
+    from tinylab import deep_compressed
+
+    workspace = tmp_path_factory.mktemp("draw-digit-workspace")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TINYLAB_WORKSPACE", str(workspace))
+        made = deep_compressed.load_or_compress(digits, route=quick_route)
+    return made, workspace
+
+
+@pytest.fixture(scope="session")
 def old_sketch(virtual_uno_tools, random_mlp):
     """An Uno firmware to find on a board before an upload: ``(mlp, build)`` of random_mlp(1)."""
     from tinylab import build, deploy

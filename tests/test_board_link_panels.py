@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 import tinylab as tl
-from tinylab import app, build, deep_compressed, deploy, engine, virtual
+from tinylab import app, build, deploy, engine, virtual
 from tinylab.visitors import parse_answer
 from tinylab.widgets._panel import LINK_NAME, VIRTUAL, BoardChoice
 
@@ -33,9 +33,6 @@ from _browser import (PageRelay, app_notebook, in_a_thread, launch_chromium, req
                       stand_in_page)
 
 CAPTURE_SIM = tl.boards.BOARDS_DIR / "sketches" / "capture_sim"
-# The draw-a-digit model on a short route (tests/test_digit_on_board.py's): seconds to make.
-QUICK_ROUTE = {"model": "student", "sparsity": 0.7, "bits": 4, "steps": 2, "epochs_per_step": 2,
-               "fine_tune_epochs": 1}
 TEST_DIGIT = 3           # data.X_test[3], sent by the digit page's test button
 PAGE_MS = 120_000        # request -> the panel on the page (a fresh kernel imports tinylab)
 STEP_MS = 60_000         # one step: connect, one recording, one answer
@@ -148,25 +145,15 @@ widgets.VBox([panel, send])"""
 
 
 @pytest.fixture(scope="module")
-def model_workspace(tmp_path_factory, digits):
-    """A workspace holding the draw-a-digit model (short route), and the model."""
-    workspace = tmp_path_factory.mktemp("link-panels-workspace")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TINYLAB_WORKSPACE", str(workspace))
-        made = deep_compressed.load_or_compress(digits, route=QUICK_ROUTE)
-    return workspace, made
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory, model_workspace, virtual_uno_tools):
+def served(tmp_path_factory, compressed_in_workspace, quick_route, virtual_uno_tools):
     """Voila on a folder holding the two test apps, with a board server, as `tinylab app`
     serves the apps; yields the server and the capture app's CSV path."""
     require_chromium()
-    workspace, _ = model_workspace
+    _, workspace = compressed_in_workspace
     apps = tmp_path_factory.mktemp("link-panel-apps")
     out_csv = tmp_path_factory.mktemp("link-capture") / "rows.csv"
     capture_app = CAPTURE_APP.format(csv=str(out_csv))
-    digit_app = DIGIT_APP.format(route=QUICK_ROUTE, index=TEST_DIGIT)
+    digit_app = DIGIT_APP.format(route=quick_route, index=TEST_DIGIT)
     (apps / "capture.ipynb").write_text(json.dumps(app_notebook(capture_app)))
     (apps / "digit.ipynb").write_text(json.dumps(app_notebook(digit_app)))
     with app.serve(apps, boards=1, prepared=False, pool=0, startup_timeout_s=90,
@@ -299,9 +286,10 @@ def _visit_digit(url: str, relay_url: str) -> dict:
             browser.close()
 
 
-def test_the_draw_a_digit_panel_answers_on_the_board_behind_the_page(served, model_workspace,
+def test_the_draw_a_digit_panel_answers_on_the_board_behind_the_page(served,
+                                                                    compressed_in_workspace,
                                                                     digits):
-    _, compressed = model_workspace
+    compressed, _ = compressed_in_workspace
     mlp = compressed.mlp
     firmware = build.check_fits(deploy.build_firmware(mlp, "huffman", "uno"))
     with virtual.VirtualUno(firmware) as board, PageRelay(board.port) as relay:

@@ -22,25 +22,11 @@ import traitlets
 import tinylab as tl
 from tinylab import deep_compressed
 
-QUICK_ROUTE = {"model": "student", "sparsity": 0.7, "bits": 4, "steps": 2, "epochs_per_step": 2,
-               "fine_tune_epochs": 1}
-
-
 @pytest.fixture(autouse=True)
 def _own_boards(monkeypatch):
     """Each kernel runs its own board unless a test sets a board server (a shell that
     `tinylab app` started may have one set)."""
     monkeypatch.delenv(tl.board_server.ENV, raising=False)
-
-
-@pytest.fixture(scope="module")
-def compressed_in_workspace(tmp_path_factory, digits):
-    """A deep-compressed model made once in a workspace of its own, and that workspace."""
-    workspace = tmp_path_factory.mktemp("digit-on-board-workspace")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TINYLAB_WORKSPACE", str(workspace))
-        made = deep_compressed.load_or_compress(digits, route=QUICK_ROUTE)
-    return made, workspace
 
 
 @pytest.fixture
@@ -72,13 +58,14 @@ def _gone(pid) -> bool:
     return False
 
 
-def test_load_or_compress_saves_once_and_reads_back(compressed_in_workspace, digits, monkeypatch):
+def test_load_or_compress_saves_once_and_reads_back(compressed_in_workspace, digits, monkeypatch,
+                                                    quick_route):
     made, workspace = compressed_in_workspace
-    assert not made.cached and made.card["route"] == QUICK_ROUTE
+    assert not made.cached and made.card["route"] == quick_route
     assert made.card["model_hash"] == made.mlp.model_hash
     assert 0.5 < made.card["int8_test_accuracy"] <= 1
     monkeypatch.setenv("TINYLAB_WORKSPACE", str(workspace))
-    again = deep_compressed.load_or_compress(digits, route=QUICK_ROUTE)
+    again = deep_compressed.load_or_compress(digits, route=quick_route)
     assert again.cached and again.tflite == made.tflite
     assert again.mlp.model_hash == made.mlp.model_hash
     # The app's route is lesson 08's and bench/mcu.py's distilled one.
@@ -277,7 +264,7 @@ def test_the_float_answer_comes_from_litert_and_equals_the_keras_models(compress
 
 
 def test_a_saved_model_reaches_the_board_without_importing_tensorflow(
-        compressed_in_workspace, virtual_uno_tools, tmp_path):
+        compressed_in_workspace, quick_route, virtual_uno_tools, tmp_path):
     """The draw-a-digit app's kernel, once the model is saved: the panel starts, the virtual
     Uno answers bit-identical and the float model answers, and TensorFlow is never imported
     (about 700 MiB of a kernel, issue 18)."""
@@ -288,7 +275,7 @@ def test_a_saved_model_reaches_the_board_without_importing_tensorflow(
         "import tinylab as tl\n"
         "from tinylab import deep_compressed\n"
         "data = tl.data.load('digits', seed=0)\n"
-        f"compressed = deep_compressed.load_or_compress(data, route={QUICK_ROUTE!r})\n"
+        f"compressed = deep_compressed.load_or_compress(data, route={quick_route!r})\n"
         "panel = tl.widgets.digit_on_board(data, compressed=compressed)\n"
         "answer = panel.predict_counts(data.raw(data.X_test[0]).reshape(8, 8))\n"
         "panel.close()\n"
