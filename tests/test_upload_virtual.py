@@ -23,6 +23,8 @@ from tinylab.device import Device
 from tinylab.serial.errors import SerialError
 from tinylab.session import BoardSession
 
+from _boards import check_runs
+
 
 # Every test here runs the real avrdude (the fixture skips, or fails under CI, without it).
 pytestmark = pytest.mark.usefixtures("boards_tools")
@@ -41,28 +43,20 @@ def _upload(firmware, port, **kwargs):
     return flash.upload(firmware, port, "uno", tool="avrdude", **kwargs)
 
 
-def _runs(port, mlp, x_int8=None, host=None):
-    """Open the board expecting ``mlp``; with inputs, check its answers bit for bit."""
-    with Device(port, expect_model=mlp.model_hash) as link:
-        if x_int8 is not None:
-            run = link.infer_many(x_int8, progress=False)
-            np.testing.assert_array_equal(run.scores, host)
-
-
 def test_avrdude_uploads_through_optiboot_and_the_board_runs_the_new_sketch(
         old_sketch, new_sketch):
     old_mlp, old_firmware = old_sketch
     new_mlp, new_firmware, x_int8, host = new_sketch
     with virtual.VirtualUno(old_firmware, bootloader=True) as board:
         assert board.info["bootloader"] is True
-        _runs(board.port, old_mlp)     # Optiboot waited for an upload, then started the sketch
+        check_runs(board.port, old_mlp)     # Optiboot waited for an upload, then started the sketch
         result = _upload(new_firmware, board.port)
         data_bytes = len(_ihex.read(new_firmware.hex_path))
         assert result["tool"] == "avrdude" and result["bytes_written"] == data_bytes
         assert "-c" in result["command"] and "arduino" in result["command"]
-        _runs(board.port, new_mlp, x_int8, host)
+        check_runs(board.port, new_mlp, x_int8, host)
         with pytest.raises(SerialError, match=f"carries model {new_mlp.model_hash}"):
-            _runs(board.port, old_mlp)
+            check_runs(board.port, old_mlp)
         assert board.running
 
 
@@ -74,7 +68,7 @@ def test_an_empty_board_stays_silent_until_its_first_upload(new_sketch):
                 pass
         assert board.running
         _upload(new_firmware, board.port)
-        _runs(board.port, new_mlp, x_int8, host)
+        check_runs(board.port, new_mlp, x_int8, host)
 
 
 def test_a_wrong_hex_is_refused_before_anything_is_written(old_sketch, new_sketch, tmp_path):
@@ -103,7 +97,7 @@ def test_a_wrong_hex_is_refused_before_anything_is_written(old_sketch, new_sketc
             assert refused.value.reason == reason and "Nothing was uploaded" in str(refused.value)
         with pytest.raises(ValueError, match="Intel HEX file"):
             _upload(new_firmware.elf_path, board.port)
-        _runs(board.port, old_mlp)     # still the old sketch: nothing was written
+        check_runs(board.port, old_mlp)     # still the old sketch: nothing was written
 
 
 def _kill_avrdude_after(seconds: float) -> threading.Thread:
@@ -137,7 +131,7 @@ def test_an_interrupted_upload_is_named_and_the_board_is_not_taken_for_working(
         # Whatever the board runs now (half a sketch, or the old one), it is not taken for the
         # firmware that was being uploaded...
         with pytest.raises(SerialError):
-            _runs(board.port, new_mlp)
+            check_runs(board.port, new_mlp)
         # ...and the session that wants that firmware uploads it again.
         with BoardSession(new_firmware, board.port, model_hash=new_mlp.model_hash,
                           upload="if-needed") as session:
@@ -166,7 +160,7 @@ def test_a_busy_port_is_refused_and_nothing_is_written(old_sketch, new_sketch):
         finally:
             holder.kill()
             holder.wait()
-        _runs(board.port, old_mlp)     # still the old sketch
+        check_runs(board.port, old_mlp)     # still the old sketch
 
 
 def test_tinylab_virtual_uno_waits_for_an_upload_until_ctrl_c(new_sketch):
@@ -181,7 +175,7 @@ def test_tinylab_virtual_uno_waits_for_an_upload_until_ctrl_c(new_sketch):
             port = first.split()[3]
             assert f"tinylab deploy --port {port}" in uno.stdout.readline()
             _upload(new_firmware, port)
-            _runs(port, new_mlp, x_int8, host)
+            check_runs(port, new_mlp, x_int8, host)
         finally:
             uno.send_signal(signal.SIGINT)
             out, err = uno.communicate(timeout=30)

@@ -22,15 +22,14 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tinylab import _bootloader, _ihex, virtual
-from tinylab.device import Device
 from tinylab.serial.errors import SerialError
 
 ROOT = Path(__file__).resolve().parents[1]
-from _browser import FAKES, launch_chromium, require_chromium
+from _boards import check_runs
+from _browser import FAKES, in_a_thread, launch_chromium, require_chromium
 from serial_relay import SerialRelay  # noqa: E402  (tests/fakes, on the path by _browser)
 
 FILES = {"/_stk500.js": ROOT / "tinylab" / "widgets" / "_stk500.js",
@@ -149,14 +148,6 @@ def _upload_in_browser(chromium, relay, hex_text, *, options=None, read_banner_m
     return outcome
 
 
-def _runs(port, mlp, x_int8=None, host=None):
-    """Open the board expecting ``mlp``; with inputs, check its answers bit for bit."""
-    with Device(port, expect_model=mlp.model_hash) as link:
-        if x_int8 is not None:
-            run = link.infer_many(x_int8, progress=False)
-            np.testing.assert_array_equal(run.scores, host)
-
-
 def test_the_browser_uploads_through_optiboot_and_the_board_runs_the_new_sketch(
         chromium, old_sketch, new_sketch, record_property):
     old_mlp, old_firmware = old_sketch
@@ -188,9 +179,9 @@ def test_the_browser_uploads_through_optiboot_and_the_board_runs_the_new_sketch(
         # the DTR reset after the page's open.
         assert relay.to_port > result["bytesWritten"] and relay.from_port > result["bytesWritten"]
         assert relay.opens == 2 and relay.signals == 2
-        _runs(board.port, new_mlp, x_int8, host)
+        check_runs(board.port, new_mlp, x_int8, host)
         with pytest.raises(SerialError, match=f"carries model {new_mlp.model_hash}"):
-            _runs(board.port, old_mlp)
+            check_runs(board.port, old_mlp)
         assert board.running
     record_property("web_serial_upload_s", round(result["seconds"], 2))
     print(f"\nWeb Serial upload of {result['dataBytes']:,} bytes ({result['pages']} pages): "
@@ -260,7 +251,7 @@ def test_a_wrong_hex_is_refused_before_a_byte_is_sent(chromium, old_sketch, new_
             assert outcome["progress"] == []
             # Refused before the port was touched: no reset, not a byte.
             assert (relay.to_port, relay.signals, relay.dropped) == (0, 0, 0), words
-        _runs(board.port, old_mlp)     # still the old sketch
+        check_runs(board.port, old_mlp)     # still the old sketch
 
 
 def test_a_board_without_a_bootloader_is_no_sync_within_a_bound(chromium, old_sketch):
@@ -279,7 +270,7 @@ def test_a_board_without_a_bootloader_is_no_sync_within_a_bound(chromium, old_sk
         assert "It sent text instead" in error["message"] and "#TINYLAB" in error["message"]
         assert error["details"]["attempts"] == 4 and relay.signals == 8
         assert [p for p, _, _ in outcome["progress"]] == ["reset"] * 4
-        _runs(board.port, old_mlp)
+        check_runs(board.port, old_mlp)
 
 
 def test_a_wrong_chip_is_refused_and_the_old_sketch_runs_on(chromium, old_sketch, new_sketch):
@@ -299,7 +290,7 @@ def test_a_wrong_chip_is_refused_and_the_old_sketch_runs_on(chromium, old_sketch
         assert not [p for p, _, _ in outcome["progress"] if p in ("write", "verify")]
         # Leaving the bootloader started the old sketch at once, on the same port.
         assert outcome["banner"] and f"model={old_mlp.model_hash}" in outcome["banner"]
-        _runs(board.port, old_mlp)
+        check_runs(board.port, old_mlp)
 
 
 def test_a_link_cut_silent_or_stopped_mid_upload_is_named_and_an_upload_again_works(
@@ -323,7 +314,7 @@ def test_a_link_cut_silent_or_stopped_mid_upload_is_named_and_an_upload_again_wo
         assert elapsed_s < UPLOAD_BOUND_S
         # The board is not taken for one that runs the new model.
         with pytest.raises(SerialError):
-            _runs(board.port, new_mlp)
+            check_runs(board.port, new_mlp)
 
         # The board goes silent after ~3 KB (it hangs): a timeout, within the answer bound.
         with SerialRelay(board.port, files=FILES, silence_after_bytes=3000) as relay:
@@ -347,7 +338,7 @@ def test_a_link_cut_silent_or_stopped_mid_upload_is_named_and_an_upload_again_wo
             outcome = _upload_in_browser(chromium, relay, hex_text, read_banner_ms=BANNER_MS)
         assert "error" not in outcome, outcome["error"]
         assert f"model={new_mlp.model_hash}" in outcome["banner"]
-        _runs(board.port, new_mlp, x_int8, host)
+        check_runs(board.port, new_mlp, x_int8, host)
 
 
 def test_a_byte_garbled_on_the_way_is_caught_by_the_verify(chromium, old_sketch, new_sketch):
@@ -372,12 +363,7 @@ def test_a_byte_garbled_on_the_way_is_caught_by_the_verify(chromium, old_sketch,
         with SerialRelay(board.port, files=FILES) as relay:    # upload again: all well
             outcome = _upload_in_browser(chromium, relay, hex_text)
         assert "error" not in outcome, outcome["error"]
-        _runs(board.port, new_mlp, x_int8, host)
-
-
-def _in_a_thread(function, *args):
-    with concurrent.futures.ThreadPoolExecutor(1) as thread:
-        return thread.submit(function, *args).result(timeout=THREAD_BOUND_S)
+        check_runs(board.port, new_mlp, x_int8, host)
 
 
 async def _talk_to_relay(url, origin):
@@ -420,7 +406,8 @@ def test_the_relay_accepts_only_the_test_page_and_one_client(virtual_uno_tools, 
     _, old_firmware = old_sketch
     with virtual.VirtualUno(old_firmware) as board:
         with SerialRelay(board.port, files=FILES) as relay:
-            seen = _in_a_thread(asyncio.run, _talk_to_relay(relay.url, relay.origin))
+            seen = in_a_thread(asyncio.run, _talk_to_relay(relay.url, relay.origin),
+                               timeout_s=THREAD_BOUND_S)
             assert relay.client_gone.wait(10)
         assert seen["other origin"] == 403
         assert seen["second client"] is None and seen["second close code"] == 1013
